@@ -1,0 +1,73 @@
+"""ganzoo: a plugin-based GAN zoo for PyTorch.
+
+This module is the public API, and the only import surface plugins use. Names
+are resolved lazily so that ``import ganzoo`` (and ``ganzoo list``) stays fast
+and a plugin importing the marker does not pull in torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_LAZY: dict[str, str] = {
+    # plugin authoring
+    "hookimpl": "ganzoo.plugins",
+    "Params": "ganzoo.entries",
+    "NoParams": "ganzoo.entries",
+    "ModelEntry": "ganzoo.entries",
+    "LossEntry": "ganzoo.entries",
+    "DatasetEntry": "ganzoo.entries",
+    "MetricEntry": "ganzoo.entries",
+    "TaskEntry": "ganzoo.entries",
+    # data contract
+    "DataInfo": "ganzoo.data",
+    "ImageDataset": "ganzoo.data",
+    "TensorImageDataset": "ganzoo.data",
+    "EmptyDatasetError": "ganzoo.data",
+    # losses and tasks
+    "AdversarialLoss": "ganzoo.losses",
+    "Regularizer": "ganzoo.losses",
+    "ReconstructionLoss": "ganzoo.losses",
+    "Task": "ganzoo.task",
+    "StepContext": "ganzoo.task",
+    # registries, specs, running
+    "get_plugin_manager": "ganzoo.plugins",
+    "load_registries": "ganzoo.registry",
+    "Registries": "ganzoo.registry",
+    "create": "ganzoo.api",
+    "list_components": "ganzoo.api",
+    "load_spec": "ganzoo.api",
+    "load_generator": "ganzoo.api",
+    "train": "ganzoo.api",
+    "SpecError": "ganzoo.spec",
+    "RunSpec": "ganzoo.spec",
+}
+
+__all__ = sorted(_LAZY) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ganzoo' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ganzoo.api import create, list_components, load_generator, load_spec, train
+    from ganzoo.data import DataInfo, EmptyDatasetError, ImageDataset, TensorImageDataset
+    from ganzoo.entries import DatasetEntry, LossEntry, MetricEntry, ModelEntry, NoParams, Params, TaskEntry
+    from ganzoo.losses import AdversarialLoss, ReconstructionLoss, Regularizer
+    from ganzoo.plugins import get_plugin_manager, hookimpl
+    from ganzoo.registry import Registries, load_registries
+    from ganzoo.spec import RunSpec, SpecError
+    from ganzoo.task import StepContext, Task

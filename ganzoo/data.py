@@ -1,0 +1,136 @@
+"""Dataset contract and the resumable, shardable sampling order.
+
+Every dataset yields dicts: ``{"image": (C, H, W) float in [-1, 1]}`` plus
+``"label"`` (int64 scalar) for labelled data. Task-specific datasets add keys
+(``"lr"`` for super-resolution, ``"mask"`` for inpainting) documented by the task.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import torch
+from torch.utils.data import Dataset, Sampler
+
+__all__ = ["DataInfo", "ImageDataset", "TensorImageDataset", "ResumableSampler", "EmptyDatasetError"]
+
+
+class EmptyDatasetError(ValueError):
+    """A dataset resolved to zero samples."""
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    """What a network needs to know about the data it is built for.
+
+    Attributes:
+        channels: Image channels (1 or 3).
+        size: Square image side in pixels.
+        num_classes: Number of classes for labelled data, 0 when unlabelled.
+    """
+
+    channels: int
+    size: int
+    num_classes: int = 0
+
+
+class ImageDataset(Dataset):
+    """Base class: a map-style dataset of sample dicts with a :class:`DataInfo`."""
+
+    info: DataInfo
+
+    def __len__(self) -> int:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class TensorImageDataset(ImageDataset):
+    """Images preloaded as one tensor; the bundled datasets are small enough for this.
+
+    Args:
+        images: (N, C, H, W) float tensor in [-1, 1].
+        labels: Optional (N,) int64 tensor.
+        num_classes: Number of classes when ``labels`` is given.
+        hflip: Randomly mirror images horizontally (uses the global torch RNG,
+            which checkpoints capture, so resume stays exact).
+    """
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor | None = None, *, num_classes: int = 0, hflip: bool = False) -> None:
+        if images.ndim != 4 or images.shape[2] != images.shape[3]:
+            raise ValueError(f"images must be (N, C, S, S), got {tuple(images.shape)}")
+        if len(images) == 0:
+            raise EmptyDatasetError("the dataset has no images")
+        if labels is not None and len(labels) != len(images):
+            raise ValueError(f"{len(labels)} labels for {len(images)} images")
+        self.images = images.contiguous()
+        self.labels = labels
+        self.hflip = hflip
+        self.info = DataInfo(channels=images.shape[1], size=images.shape[-1], num_classes=num_classes if labels is not None else 0)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        img = self.images[index]  # (C, H, W)
+        if self.hflip and bool(torch.rand(()) < 0.5):
+            img = img.flip(-1)
+        out = {"image": img}
+        if self.labels is not None:
+            out["label"] = self.labels[index]
+        return out
+
+
+class ResumableSampler(Sampler[int]):
+    """An endless epoch-seeded permutation that can start mid-epoch and shard across ranks.
+
+    Epoch ``e`` visits ``randperm(n, generator=seed + e)``; rank ``r`` of ``w``
+    takes every ``w``-th index of it, padded like ``DistributedSampler`` so every
+    rank sees the same count. :meth:`seek` restores a position from the number
+    of samples consumed on this rank, which is what a checkpoint stores.
+    """
+
+    def __init__(self, n: int, *, seed: int = 0, shuffle: bool = True, rank: int = 0, world_size: int = 1) -> None:
+        if n <= 0:
+            raise EmptyDatasetError("cannot sample from an empty dataset")
+        self.n, self.seed, self.shuffle = n, seed, shuffle
+        self.rank, self.world_size = rank, world_size
+        self.epoch = 0
+        self.offset = 0
+
+    def _epoch_indices(self, epoch: int) -> list[int]:
+        if self.shuffle:
+            g = torch.Generator().manual_seed(self.seed + epoch)
+            order = torch.randperm(self.n, generator=g).tolist()
+        else:
+            order = list(range(self.n))
+        order += order[: self.per_rank * self.world_size - self.n]
+        return order[self.rank :: self.world_size]
+
+    def __iter__(self) -> Iterator[int]:
+        while True:
+            indices = self._epoch_indices(self.epoch)
+            while self.offset < len(indices):
+                i = indices[self.offset]
+                self.offset += 1
+                yield i
+            self.epoch += 1
+            self.offset = 0
+
+    def __len__(self) -> int:  # an endless sampler; DataLoader only uses this for warnings
+        return 2**62
+
+    @property
+    def per_rank(self) -> int:
+        """Indices each rank visits per epoch."""
+        return -(-self.n // self.world_size)
+
+    def seek(self, consumed: int) -> None:
+        """Position the sampler after ``consumed`` indices on this rank.
+
+        The loop counts consumed samples itself because a loader with workers
+        prefetches ahead of what training actually used.
+        """
+        self.epoch, self.offset = divmod(int(consumed), self.per_rank)

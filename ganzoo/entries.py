@@ -1,0 +1,125 @@
+"""Typed records that plugins return from the registration hooks.
+
+Each record names one component, the callable that builds it, and the pydantic
+model that validates its parameters. The plugin manager fills in ``plugin`` (the
+name of the plugin that supplied the record); plugin authors leave it empty.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+__all__ = [
+    "Params",
+    "NoParams",
+    "Entry",
+    "ModelEntry",
+    "LossEntry",
+    "DatasetEntry",
+    "MetricEntry",
+    "TaskEntry",
+    "KINDS",
+    "ModelRole",
+    "LossKind",
+]
+
+
+class Params(BaseModel):
+    """Base class for component parameter models: unknown keys are an error."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NoParams(Params):
+    """Parameter model of a component that takes no parameters."""
+
+
+ModelRole = Literal["generator", "discriminator", "feature-extractor"]
+LossKind = Literal["adversarial", "regularizer", "reconstruction"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Entry:
+    """A registered component.
+
+    Attributes:
+        name: Registry key, lowercase with dashes (``"dcgan"``).
+        build: Callable that constructs the component; its signature depends on the kind.
+        params: Pydantic model validating the component's ``params`` in a spec.
+        description: One line shown by ``ganzoo list``.
+        plugin: Filled in by the plugin manager with the supplying plugin's name.
+    """
+
+    name: str
+    build: Callable[..., Any]
+    params: type[BaseModel] = NoParams
+    description: str = ""
+    plugin: str = ""
+
+    kind: str = field(default="", init=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelEntry(Entry):
+    """A network. ``build(params: P, info: DataInfo) -> torch.nn.Module``.
+
+    Attributes:
+        role: Which spec slot the network fills.
+        tasks: Task names the network is written for (empty: any task).
+    """
+
+    role: ModelRole
+    tasks: tuple[str, ...] = ()
+    kind: str = field(default="model", init=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LossEntry(Entry):
+    """A loss term. ``build(params: P) -> object`` (see :mod:`ganzoo.losses` for protocols).
+
+    Attributes:
+        loss_kind: ``adversarial`` (D and G objectives on logits), ``regularizer``
+            (a penalty with its own phase) or ``reconstruction`` (pred vs target).
+    """
+
+    loss_kind: LossKind
+    kind: str = field(default="loss", init=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatasetEntry(Entry):
+    """A dataset. ``build(params: P) -> ganzoo.data.ImageDataset``."""
+
+    kind: str = field(default="dataset", init=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MetricEntry(Entry):
+    """An evaluation metric. ``build(params: P) -> ganzoo.evaluation.Metric``."""
+
+    kind: str = field(default="metric", init=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskEntry(Entry):
+    """A training recipe. ``build(params: P) -> ganzoo.task.Task``.
+
+    Attributes:
+        requires: Dotted spec paths that must be set for this task
+            (``("discriminator", "losses.adversarial")``); checked at validation.
+    """
+
+    requires: tuple[str, ...] = ()
+    kind: str = field(default="task", init=False)
+
+
+KINDS: dict[str, type[Entry]] = {
+    "model": ModelEntry,
+    "loss": LossEntry,
+    "dataset": DatasetEntry,
+    "metric": MetricEntry,
+    "task": TaskEntry,
+}

@@ -1,0 +1,101 @@
+"""Run logging: ``log.txt``, ``metrics.jsonl``, TensorBoard and a progress bar.
+
+Only rank 0 writes; other ranks get a logger whose methods do nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+__all__ = ["RunLogger"]
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.4g}" if math.isfinite(v) else str(v)
+
+
+class RunLogger:
+    """Writes the human log, the JSON-lines metrics and TensorBoard events of one run.
+
+    Args:
+        run_dir: The run directory.
+        enabled: False on non-zero DDP ranks.
+        tensorboard: Also write TensorBoard events under ``run_dir/tb``.
+        progress: Show a tqdm bar (only when stderr is a terminal).
+    """
+
+    def __init__(self, run_dir: Path, *, enabled: bool = True, tensorboard: bool = True, progress: bool = True) -> None:
+        self.dir = run_dir
+        self.enabled = enabled
+        self._tb: Any = None
+        self._bar: Any = None
+        self._want_bar = progress and enabled and sys.stderr.isatty()
+        if not enabled:
+            return
+        self._log = open(run_dir / "log.txt", "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+        self._jsonl = open(run_dir / "metrics.jsonl", "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+        if tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self._tb = SummaryWriter(log_dir=str(run_dir / "tb"))
+            except ImportError:
+                self.info("tensorboard is not installed; skipping TensorBoard events (pip install tensorboard)")
+
+    def info(self, message: str) -> None:
+        """A line for ``log.txt`` and the terminal."""
+        if not self.enabled:
+            return
+        line = f"[{time.strftime('%Y-%m-%d %H:%M:%S')}] {message}"
+        self._log.write(line + "\n")
+        if self._bar is not None:
+            self._bar.write(line, file=sys.stderr)
+        else:
+            print(line, file=sys.stderr, flush=True)
+
+    def scalars(self, step: int, values: dict[str, float], *, kind: str = "train") -> None:
+        """One JSON line plus TensorBoard scalars."""
+        if not self.enabled:
+            return
+        record = {"kind": kind, "step": step, "time": round(time.time(), 3), **{k: float(v) for k, v in values.items()}}
+        self._jsonl.write(json.dumps(record, allow_nan=True) + "\n")
+        if self._tb is not None:
+            for k, v in values.items():
+                self._tb.add_scalar(f"{kind}/{k}", float(v), step)
+
+    def image(self, step: int, tag: str, grid_uint8: torch.Tensor) -> None:
+        """A (C, H, W) uint8 grid into TensorBoard."""
+        if self.enabled and self._tb is not None:
+            self._tb.add_image(tag, grid_uint8, step)
+
+    def start_progress(self, start: int, total: int) -> None:
+        if not self._want_bar:
+            return
+        from tqdm import tqdm
+
+        self._bar = tqdm(total=total, initial=start, unit="step", dynamic_ncols=True, file=sys.stderr)
+
+    def progress(self, step: int, logs: dict[str, float]) -> None:
+        if self._bar is None:
+            return
+        self._bar.update(step - self._bar.n)
+        shown = {k: _fmt(v) for k, v in list(logs.items())[:4]}
+        self._bar.set_postfix(shown, refresh=False)
+
+    def close(self) -> None:
+        if not self.enabled:
+            return
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+        if self._tb is not None:
+            self._tb.close()
+        self._log.close()
+        self._jsonl.close()

@@ -1,0 +1,426 @@
+"""Run specs: YAML -> validated pydantic model, built from the installed components.
+
+The component slots are discriminated unions on ``type`` with one member per
+registered component, so plugin parameters are validated up front and appear in
+the JSON Schema. Errors come back as :class:`SpecError`, path-qualified.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from types import UnionType
+from typing import Annotated, Any, Literal, Optional, Union, get_args, get_origin
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
+
+from ganzoo.entries import Entry, LossEntry, ModelEntry, Params
+from ganzoo.registry import Registries, suggest
+from ganzoo.spec_base import OptimSpecs, TrainSpec
+from ganzoo.yamlio import line_map, load_yaml, parse_value
+
+__all__ = ["SpecError", "SpecIssue", "RunSpec", "spec_model", "load_spec", "validate_spec", "apply_overrides", "spec_hash", "json_schema"]
+
+
+@dataclass(frozen=True)
+class SpecIssue:
+    """One problem in a spec."""
+
+    path: str
+    message: str
+    line: int | None = None
+
+
+class SpecError(ValueError):
+    """A spec failed to load or validate; ``str()`` is the user-facing report."""
+
+    def __init__(self, issues: list[SpecIssue], source: str | None = None) -> None:
+        self.issues = issues
+        self.source = source
+        super().__init__(self.format())
+
+    def format(self) -> str:
+        head = f"invalid spec {self.source}" if self.source else "invalid spec"
+        lines = [f"{head} ({len(self.issues)} error{'s' if len(self.issues) != 1 else ''}):"]
+        for issue in self.issues:
+            where = f"line {issue.line}: " if issue.line else ""
+            path = f"{issue.path}: " if issue.path else ""
+            lines.append(f"  {where}{path}{issue.message}")
+        return "\n".join(lines)
+
+
+class Component(BaseModel):
+    """Base of every component slot: ``{type: name, params: {...}}``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    type: str
+
+
+class WeightedComponent(Component):
+    """A loss term with a weight."""
+
+    weight: float = Field(1.0, ge=0, description="Multiplier of this term in the total loss.")
+
+
+class RunSpecBase(BaseModel):
+    """Fields every run spec has, whatever plugins are installed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field("run", min_length=1, pattern=r"^[A-Za-z0-9._-]+$", description="Run name; used for the run directory.")
+    seed: int = Field(0, ge=0, description="Seeds python, numpy and torch, and the data order.")
+    optim: OptimSpecs = Field(default_factory=OptimSpecs, description="Adam per network.")
+    train: TrainSpec = Field(default_factory=TrainSpec, description="Budget, hardware and cadence.")
+
+    # Filled in by spec_model(): task, data, generator, discriminator, losses, eval.
+
+    def component_params(self, slot: str) -> Params:
+        """The validated params model of a slot such as ``"generator"``."""
+        return getattr(self, slot).params  # type: ignore[no-any-return]
+
+
+RunSpec = RunSpecBase  # the public name; a concrete class comes from spec_model()
+
+
+def _member(entry: Entry, base: type[Component], prefix: str) -> type[Component]:
+    required = any(f.is_required() for f in entry.params.model_fields.values())
+    params_field: Any = (entry.params, ...) if required else (entry.params, Field(default_factory=entry.params))
+    return create_model(  # type: ignore[call-overload,no-any-return]
+        f"{prefix}_{entry.name}".replace("-", "_"),
+        __base__=base,
+        __doc__=entry.description or None,
+        type=(Literal[entry.name], Field(description=entry.description)),
+        params=params_field,
+    )
+
+
+class _NoneInstalled(Component):
+    @model_validator(mode="before")
+    @classmethod
+    def _fail(cls, data: Any) -> Any:
+        raise ValueError("no component of this kind is installed")
+
+
+def _union(entries: list[Entry], base: type[Component], prefix: str) -> Any:
+    members = [_member(e, base, prefix) for e in sorted(entries, key=lambda e: e.name)]
+    if not members:
+        return _NoneInstalled
+    if len(members) == 1:
+        return members[0]
+    return Annotated[Union[tuple(members)], Field(discriminator="type")]  # type: ignore[return-value]
+
+
+def _task_before(data: Any) -> Any:
+    # ``task: unconditional`` is shorthand for ``task: {type: unconditional}``.
+    if isinstance(data, dict) and isinstance(data.get("task"), str):
+        data = {**data, "task": {"type": data["task"]}}
+    return data
+
+
+_SPEC_CACHE: dict[str, type[RunSpecBase]] = {}
+
+
+def spec_model(reg: Registries) -> type[RunSpecBase]:
+    """Build (or fetch from cache) the ``RunSpec`` model for these registries."""
+    key = reg.fingerprint()
+    if key in _SPEC_CACHE:
+        return _SPEC_CACHE[key]
+    models = list(reg["model"])
+    losses: list[LossEntry] = list(reg["loss"])  # type: ignore[arg-type]
+    gens = [m for m in models if isinstance(m, ModelEntry) and m.role == "generator"]
+    discs = [m for m in models if isinstance(m, ModelEntry) and m.role == "discriminator"]
+    Task = _union(list(reg["task"]), Component, "Task")
+    Data = _union(list(reg["dataset"]), Component, "Data")
+    Gen = _union(gens, Component, "Generator")  # type: ignore[arg-type]
+    Disc = _union(discs, Component, "Discriminator")  # type: ignore[arg-type]
+    Adv = _union([x for x in losses if x.loss_kind == "adversarial"], WeightedComponent, "Adversarial")
+    Reg = _union([x for x in losses if x.loss_kind == "regularizer"], WeightedComponent, "Regularizer")
+    Rec = _union([x for x in losses if x.loss_kind == "reconstruction"], WeightedComponent, "Reconstruction")
+    Metric = _union(list(reg["metric"]), Component, "Metric")
+
+    Losses = create_model(
+        "LossesSpec",
+        __base__=Params,
+        adversarial=(Optional[Adv], Field(None, description="Adversarial objective.")),
+        regularizers=(list[Reg], Field(default_factory=list, description="Penalties with their own phases (GP, R1).")),
+        reconstruction=(list[Rec], Field(default_factory=list, description="Pixel or perceptual losses against a target.")),
+    )
+    Eval = create_model(
+        "EvalSpec",
+        __base__=Params,
+        every=(int, Field(0, ge=0, description="Evaluate every N steps (0: only at the end, if metrics are set).")),
+        metrics=(list[Metric], Field(default_factory=list, description="Metrics to compute.")),
+        best=(Optional[str], Field(None, description="Metric name that selects the best checkpoint.")),
+        best_mode=(Literal["min", "max"], Field("min", description="Whether lower or higher is better.")),
+    )
+    model = create_model(
+        "RunSpec",
+        __base__=RunSpecBase,
+        task=(Task, Field(description="Training recipe.")),
+        data=(Data, Field(description="Training dataset.")),
+        generator=(Gen, Field(description="Generator network.")),
+        discriminator=(Optional[Disc], Field(None, description="Discriminator network (if the task uses one).")),
+        losses=(Losses, Field(default_factory=Losses, description="Loss terms.")),
+        eval=(Eval, Field(default_factory=Eval, description="Periodic evaluation.")),
+    )
+    model.model_config["json_schema_extra"] = {"title": "ganzoo run spec"}
+    _SPEC_CACHE[key] = model
+    return model
+
+
+def json_schema(reg: Registries) -> dict[str, Any]:
+    """The JSON Schema of run specs for every installed component."""
+    schema = spec_model(reg).model_json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema
+
+
+# ---------------------------------------------------------------- overrides
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``key.sub=value`` strings to a plain spec dict (values parsed as YAML)."""
+    data = json.loads(json.dumps(data))  # deep copy of plain data
+    issues: list[SpecIssue] = []
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            issues.append(SpecIssue(f"--set {item}", "expected KEY=VALUE, for example --set train.steps=100"))
+            continue
+        try:
+            value = parse_value(raw)
+        except yaml.YAMLError as exc:
+            issues.append(SpecIssue(f"--set {key}", f"value is not valid YAML: {exc}"))
+            continue
+        parts = key.strip().split(".")
+        node: Any = data
+        for i, part in enumerate(parts[:-1]):
+            nxt = parts[i + 1]
+            if isinstance(node, list):
+                if not part.isdigit() or int(part) >= len(node):
+                    issues.append(SpecIssue(f"--set {key}", f"{'.'.join(parts[:i])} has no item {part}"))
+                    break
+                node = node[int(part)]
+                continue
+            if not isinstance(node, dict):
+                issues.append(SpecIssue(f"--set {key}", f"{'.'.join(parts[:i])} is a {type(node).__name__}, not a mapping"))
+                break
+            if node.get(part) is None:
+                node[part] = [] if nxt.isdigit() else {}
+            node = node[part]
+        else:
+            last = parts[-1]
+            if isinstance(node, list) and last.isdigit() and int(last) < len(node):
+                node[int(last)] = value
+            elif isinstance(node, dict):
+                node[last] = value
+            else:
+                issues.append(SpecIssue(f"--set {key}", f"{'.'.join(parts[:-1])} is a {type(node).__name__}, not a mapping"))
+    if issues:
+        raise SpecError(issues, "overrides")
+    return data
+
+
+# ---------------------------------------------------------------- validation
+
+
+def _resolve_loc(data: Any, loc: tuple[Any, ...]) -> tuple[list[str | int], str | None]:
+    """Drop union tags from a pydantic location and note the component type."""
+    path: list[str | int] = []
+    ctype: str | None = None
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and isinstance(part, str) and part not in node and node.get("type") == part:
+            ctype = part  # the discriminated-union member, not a key
+            continue
+        if isinstance(part, str) and part.startswith(("function-", "tagged-union[")):
+            continue
+        path.append(part)
+        if part == "params" and isinstance(node, dict) and isinstance(node.get("type"), str):
+            ctype = node["type"]
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            node = None
+    return path, ctype
+
+
+def _split_tags(text: str) -> list[str]:
+    return [t.strip().strip("'") for t in text.replace(" or ", ",").split(",") if t.strip()]
+
+
+def _unknown_type(given: Any, expected: list[str]) -> str:
+    return f"unknown type {str(given)!r}.{suggest(str(given), expected)} Installed: {', '.join(expected)}"
+
+
+def _message(err: Any, path: list[str | int]) -> str:
+    msg: str = err["msg"]
+    ctx = err.get("ctx", {})
+    if err["type"] == "union_tag_invalid":
+        return _unknown_type(ctx["tag"], _split_tags(str(ctx["expected_tags"])))
+    if err["type"] == "union_tag_not_found":
+        return "missing 'type' (the component name)"
+    if err["type"] == "literal_error" and "expected" in ctx:
+        given, expected = err.get("input"), _split_tags(str(ctx["expected"]))
+        if path and path[-1] == "type":  # a slot with a single installed component
+            return _unknown_type(given, expected)
+        return f"{msg}.{suggest(str(given), expected)}" if isinstance(given, str) else msg
+    return msg
+
+
+def _issues_from(exc: ValidationError, model: type[BaseModel], data: Any, lines: dict[tuple[str | int, ...], int]) -> list[SpecIssue]:
+    issues = []
+    for err in exc.errors(include_url=False):
+        path, ctype = _resolve_loc(data, tuple(err["loc"]))
+        if err["type"] == "extra_forbidden":
+            parent_keys = _keys_at(model, data, path[:-1])
+            msg = f"unknown key.{suggest(str(path[-1]), parent_keys)}" if path else "unknown key"
+        else:
+            if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
+                path.append("type")
+            msg = _message(err, path)
+        dotted = ".".join(str(p) for p in path)
+        if ctype:
+            dotted += f" (type={ctype})"
+        line = None
+        for k in range(len(path), -1, -1):
+            line = lines.get(tuple(path[:k]))
+            if line:
+                break
+        issues.append(SpecIssue(dotted, msg, line))
+    return issues
+
+
+def _candidates(ann: Any, node: Any) -> list[Any]:
+    """Unwrap Optional/Annotated/Union/list annotations to the model classes they may hold."""
+    origin = get_origin(ann)
+    if origin is Annotated:
+        return _candidates(get_args(ann)[0], node)
+    if origin in (Union, UnionType):
+        return [c for a in get_args(ann) for c in _candidates(a, node)]
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        tag = ann.model_fields.get("type")
+        if tag is not None and get_origin(tag.annotation) is Literal:
+            return [ann] if isinstance(node, dict) and node.get("type") in get_args(tag.annotation) else []
+        return [ann]
+    if origin is list:
+        return [ann]
+    return []
+
+
+def _keys_at(model: type[BaseModel], data: Any, path: list[str | int]) -> list[str]:
+    """Valid field names of the model found at ``path`` (for "did you mean")."""
+    ann: Any = model
+    node = data
+    for part in path:
+        if get_origin(ann) is list and isinstance(part, int):
+            ann = get_args(ann)[0]
+        else:
+            classes = [c for c in _candidates(ann, node) if isinstance(c, type)]
+            if not classes or not isinstance(part, str) or part not in classes[0].model_fields:
+                return []
+            ann = classes[0].model_fields[part].annotation
+        node = node[part] if isinstance(node, (dict, list)) and (isinstance(node, list) or part in node) else None
+        if get_origin(ann) is not list:
+            ann = next(iter(_candidates(ann, node)), None)
+    classes = [c for c in _candidates(ann, node) if isinstance(c, type)]
+    return list(classes[0].model_fields) if classes else []
+
+
+def _check_task(spec: RunSpecBase, reg: Registries) -> list[SpecIssue]:
+    """Cross-field checks: what the task requires, and model/task compatibility."""
+    issues: list[SpecIssue] = []
+    task_name = spec.task.type  # type: ignore[attr-defined]
+    task = reg["task"].get(task_name)
+    for req in getattr(task, "requires", ()):
+        node: Any = spec
+        for part in req.split("."):
+            node = getattr(node, part, None)
+        if node is None or node == []:
+            issues.append(SpecIssue(req, f"required by task {task_name!r}"))
+    for slot, role in (("generator", "generator"), ("discriminator", "discriminator")):
+        comp = getattr(spec, slot)
+        if comp is None:
+            continue
+        entry = reg["model"].get(comp.type, role)
+        if isinstance(entry, ModelEntry) and entry.tasks and task_name not in entry.tasks:
+            issues.append(SpecIssue(f"{slot}.type", f"model {comp.type!r} is written for tasks {list(entry.tasks)}, not {task_name!r}"))
+    return issues
+
+
+def validate_spec(data: Any, reg: Registries, *, source: str | None = None, text: str | None = None) -> RunSpecBase:
+    """Validate plain data against the registries' ``RunSpec``; raise :class:`SpecError`."""
+    lines = line_map(text) if text else {}
+    if not isinstance(data, dict):
+        raise SpecError([SpecIssue("", f"a spec must be a mapping at the top level, got {type(data).__name__}")], source)
+    data = _task_before(data)
+    model = spec_model(reg)
+    try:
+        spec = model.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(_issues_from(exc, model, data, lines), source) from None
+    issues = _check_task(spec, reg)
+    if issues:
+        for i, issue in enumerate(issues):
+            key = tuple(issue.path.split(".")[:1])
+            issues[i] = SpecIssue(issue.path, issue.message, lines.get(tuple(issue.path.split(".")), lines.get(key)))
+        raise SpecError(issues, source)
+    return spec
+
+
+def read_spec_data(path: str | Path) -> tuple[Any, str]:
+    """Read a YAML spec file into plain data; YAML and I/O errors become :class:`SpecError`."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError([SpecIssue("", f"cannot read spec file: {exc}")], str(p)) from None
+    try:
+        data = load_yaml(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise SpecError([SpecIssue("", f"malformed YAML: {problem}", mark.line + 1 if mark else None)], str(p)) from None
+    return data, text
+
+
+def load_spec(path: str | Path, reg: Registries, overrides: list[str] | None = None) -> RunSpecBase:
+    """Read, override and validate a spec file."""
+    data, text = read_spec_data(path)
+    if overrides:
+        if not isinstance(data, dict):
+            raise SpecError([SpecIssue("", "a spec must be a mapping at the top level")], str(path))
+        data = apply_overrides(data, overrides)
+    return validate_spec(data, reg, source=str(path), text=text)
+
+
+def spec_to_data(spec: BaseModel) -> dict[str, Any]:
+    """The fully resolved spec as plain JSON-compatible data."""
+    return spec.model_dump(mode="json", by_alias=True)
+
+
+def spec_hash(spec: BaseModel) -> str:
+    """SHA-256 of the canonical JSON of the resolved spec."""
+    blob = json.dumps(spec_to_data(spec), sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()
+
+
+def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``; lists are leaves."""
+    if isinstance(data, dict):
+        out: dict[str, Any] = {}
+        for k, v in data.items():
+            out.update(flatten(v, f"{prefix}{k}."))
+        return out
+    return {prefix[:-1]: data}
+
+
+def spec_diff(old: BaseModel, new: BaseModel) -> dict[str, tuple[Any, Any]]:
+    """Leaf paths whose values differ between two specs."""
+    a, b = flatten(spec_to_data(old)), flatten(spec_to_data(new))
+    return {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}

@@ -1,0 +1,73 @@
+"""The static parts of a run spec: training budget, optimisers, evaluation cadence.
+
+Component slots (data, generator, losses, ...) depend on the installed plugins
+and are assembled in :mod:`ganzoo.spec`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from ganzoo.entries import Params
+
+__all__ = ["OptimSpec", "OptimSpecs", "TrainSpec", "RESUME_MUTABLE"]
+
+# Keys a ``--set`` may change when resuming a run: budget and cadence only.
+RESUME_MUTABLE: tuple[str, ...] = (
+    "train.steps",
+    "train.log_every",
+    "train.sample_every",
+    "train.checkpoint_every",
+    "train.keep_checkpoints",
+    "eval.every",
+)
+
+
+class OptimSpec(Params):
+    """Adam settings for one network."""
+
+    lr: float = Field(2e-4, gt=0, description="Learning rate.")
+    betas: tuple[float, float] = Field((0.5, 0.999), description="Adam (beta1, beta2).")
+    weight_decay: float = Field(0.0, ge=0, description="L2 weight decay.")
+    eps: float = Field(1e-8, gt=0, description="Adam epsilon.")
+
+    @field_validator("betas")
+    @classmethod
+    def _betas_in_range(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if not all(0.0 <= b < 1.0 for b in v):
+            raise ValueError("each beta must be in [0, 1)")
+        return v
+
+
+class OptimSpecs(Params):
+    """Optimiser per network; TTUR is simply two learning rates."""
+
+    generator: OptimSpec = Field(default_factory=OptimSpec, description="Generator optimiser.")
+    discriminator: OptimSpec = Field(default_factory=OptimSpec, description="Discriminator optimiser.")
+
+
+class TrainSpec(Params):
+    """Budget, hardware and cadence. One step is one generator update."""
+
+    steps: int = Field(1000, gt=0, description="Generator updates in total.")
+    batch_size: int = Field(64, gt=0, description="Global batch size (split across DDP ranks).")
+    d_steps: int = Field(1, ge=1, description="Discriminator updates per generator update (n_critic).")
+    device: str = Field("auto", pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$", description="auto picks cuda > mps > cpu.")
+    precision: Literal["fp32", "bf16", "fp16"] = Field("fp32", description="Autocast precision; fp16 uses a GradScaler.")
+    channels_last: bool = Field(False, description="Use channels_last memory format for networks and images.")
+    compile: bool = Field(False, description="torch.compile the networks (falls back with a message).")
+    ema: float | None = Field(None, ge=0.0, lt=1.0, description="Generator EMA decay; None disables EMA.")
+    ema_warmup: int = Field(0, ge=0, description="Steps over which the EMA decay ramps up from 0.")
+    grad_clip: float | None = Field(None, gt=0, description="Clip each network's gradient norm to this value.")
+    max_nonfinite: int = Field(10, ge=1, description="Stop after this many consecutive non-finite updates.")
+    num_workers: int = Field(0, ge=0, description="DataLoader worker processes.")
+    log_every: int = Field(10, ge=1, description="Write metrics.jsonl and TensorBoard scalars every N steps.")
+    sample_every: int = Field(500, ge=0, description="Save a fixed-noise sample grid every N steps (0: only at the end).")
+    checkpoint_every: int = Field(500, ge=0, description="Save a checkpoint every N steps (0: only at the end).")
+    keep_checkpoints: int = Field(3, ge=1, description="How many recent checkpoints to keep.")
+    sample_grid: int = Field(64, ge=1, le=1024, description="Images in each sample grid.")
+    tensorboard: bool = Field(True, description="Write TensorBoard event files.")
+    progress: bool = Field(True, description="Show a progress bar on a terminal.")
+

@@ -1,0 +1,92 @@
+"""Tasks: training recipes that plugins register.
+
+A task owns the *what* of a training step (which losses, in which phases, on
+which batch keys); the core owns the *how* (precision, gradient scaling,
+clipping, the non-finite guard, EMA, DDP). A task calls
+:meth:`StepContext.optimize` once per phase, in the manner of stylegan3's
+``accumulate_gradients(phase)``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Protocol
+
+import torch
+from torch import nn
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ganzoo.data import DataInfo
+    from ganzoo.losses import AdversarialLoss, ReconstructionLoss, Regularizer
+    from ganzoo.train import Run
+
+__all__ = ["Task", "StepContext", "LossSet", "LossFn"]
+
+# A phase's closure returns the total loss and named terms to log.
+LossFn = Callable[[], tuple[torch.Tensor, dict[str, torch.Tensor]]]
+
+
+@dataclass
+class LossSet:
+    """The built loss components of a spec, with their weights."""
+
+    adversarial: AdversarialLoss | None = None
+    adversarial_weight: float = 1.0
+    regularizers: list[tuple[str, Regularizer, float]] = field(default_factory=list)
+    reconstruction: list[tuple[str, ReconstructionLoss, float]] = field(default_factory=list)
+
+
+class StepContext(Protocol):
+    """What the core offers a task during one training step."""
+
+    step: int
+    """Generator updates completed before this step."""
+    d_updates: int
+    """Discriminator updates completed so far."""
+    device: torch.device
+    nets: dict[str, nn.Module]
+    """``generator`` and ``discriminator`` as trained (possibly DDP-wrapped)."""
+    losses: LossSet
+    d_steps: int
+    info: DataInfo
+
+    def next_batch(self) -> dict[str, torch.Tensor]:
+        """The next batch of this rank, on the device."""
+        ...
+
+    def optimize(self, network: str, loss_fn: LossFn, *, phase: str) -> bool:
+        """Run one update of ``network`` on ``loss_fn``'s loss; False if skipped as non-finite."""
+        ...
+
+    def autocast(self) -> Any:
+        """The precision context, for forward passes outside :meth:`optimize`."""
+        ...
+
+
+class Task(ABC):
+    """Base class of a training recipe.
+
+    Class attributes:
+        slots: Networks the task trains, in ``generator``/``discriminator`` slots.
+    """
+
+    slots: tuple[str, ...] = ("generator", "discriminator")
+
+    def __init__(self, params: Any) -> None:
+        self.params = params
+
+    def setup(self, run: Run) -> None:
+        """Called once the run has built its networks and losses (before resume)."""
+
+    @abstractmethod
+    def train_step(self, ctx: StepContext) -> None:
+        """One generator update, with whatever discriminator updates precede it."""
+
+    @abstractmethod
+    def sample(self, generator: nn.Module, n: int, *, seed: int, device: torch.device, **kwargs: Any) -> torch.Tensor:
+        """Generate ``n`` images (B, C, H, W) in [-1, 1], reproducibly for a given ``seed``."""
+
+    def preview(self, run: Run, n: int) -> torch.Tensor:
+        """Images for the periodic sample grid; by default fixed-seed samples of the eval generator."""
+        return self.sample(run.eval_generator, n, seed=run.spec.seed + 1_000_003, device=run.device)

@@ -1,0 +1,396 @@
+"""The training loop: a :class:`Run` builds everything from a spec and iterates the task's phases.
+
+Reading order: ``Run.__init__`` (build) -> ``Run.fit`` (loop) -> ``Run.optimize``
+(one phase's update). One step is one generator update; discriminator updates
+are counted separately in ``d_updates``.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import pluggy
+import torch
+from torch import nn
+
+from ganzoo.checkpoint import atomic_write, load_latest, save_checkpoint
+from ganzoo.data import DataInfo, ImageDataset, ResumableSampler
+from ganzoo.ema import EMA
+from ganzoo.images import make_grid, save_grid
+from ganzoo.logging import RunLogger
+from ganzoo.registry import Registries
+from ganzoo.runtime import autocast, check_precision, rng_state, seed_everything, select_device, set_rng_state
+from ganzoo.rundir import write_meta, write_spec
+from ganzoo.spec import RunSpecBase
+from ganzoo.task import LossSet, Task
+
+__all__ = ["Run", "RunInterrupted", "NonFiniteError", "build_losses", "build_networks"]
+
+CHECKPOINT_FORMAT = 1
+
+
+class RunInterrupted(Exception):
+    """SIGINT/SIGTERM stopped the run after a checkpoint was written."""
+
+    def __init__(self, signum: int, step: int) -> None:
+        self.signum = signum
+        super().__init__(f"interrupted by {signal.Signals(signum).name} at step {step}; a checkpoint was saved")
+
+
+class NonFiniteError(RuntimeError):
+    """Too many consecutive non-finite updates."""
+
+
+def build_networks(spec: RunSpecBase, reg: Registries, info: DataInfo, slots: tuple[str, ...]) -> dict[str, nn.Module]:
+    """Build the task's networks from their spec slots."""
+    nets = {}
+    for slot in slots:
+        comp = getattr(spec, slot, None)
+        if comp is not None:
+            nets[slot] = reg.build("model", comp.type, comp.params, info, role=slot)
+    return nets
+
+
+def build_losses(spec: RunSpecBase, reg: Registries) -> LossSet:
+    """Build the loss components of a spec."""
+    losses = spec.losses  # type: ignore[attr-defined]
+    out = LossSet()
+    if losses.adversarial is not None:
+        out.adversarial = reg.build("loss", losses.adversarial.type, losses.adversarial.params)
+        out.adversarial_weight = losses.adversarial.weight
+    out.regularizers = [(c.type, reg.build("loss", c.type, c.params), c.weight) for c in losses.regularizers]
+    out.reconstruction = [(c.type, reg.build("loss", c.type, c.params), c.weight) for c in losses.reconstruction]
+    return out
+
+
+def _unwrap(net: nn.Module) -> nn.Module:
+    net = getattr(net, "_orig_mod", net)  # torch.compile
+    return getattr(net, "module", net)  # DDP
+
+
+class Run:
+    """One training run: networks, optimisers, data, logging, checkpoints.
+
+    Args:
+        spec: The validated spec.
+        reg: Registries the spec was validated against.
+        run_dir: Directory for every artefact (created by :func:`ganzoo.rundir.new_run_dir`).
+        pm: Plugin manager whose lifecycle hooks fire; defaults to ``reg.pm``.
+    """
+
+    def __init__(self, spec: RunSpecBase, reg: Registries, run_dir: Path, *, pm: pluggy.PluginManager | None = None) -> None:
+        self.spec, self.reg, self.dir = spec, reg, Path(run_dir)
+        self.hook = (pm or reg.pm).hook
+        t = spec.train
+        self.rank, self.world_size = 0, 1
+        self.device = select_device(t.device)
+        check_precision(t.precision, self.device)
+        seed_everything(spec.seed)
+
+        self.dataset: ImageDataset = reg.build("dataset", spec.data.type, spec.data.params)  # type: ignore[attr-defined]
+        self.info = self.dataset.info
+        self.task: Task = reg.build("task", spec.task.type, spec.task.params)  # type: ignore[attr-defined]
+        self.nets = {k: v.to(self.device) for k, v in build_networks(spec, reg, self.info, self.task.slots).items()}
+        if t.channels_last:
+            self.nets = {k: v.to(memory_format=torch.channels_last) for k, v in self.nets.items()}
+        self.losses = build_losses(spec, reg)
+        self.optimizers = {
+            k: torch.optim.Adam(net.parameters(), lr=o.lr, betas=o.betas, eps=o.eps, weight_decay=o.weight_decay)
+            for k, net in self.nets.items()
+            if (o := getattr(spec.optim, k, None)) is not None
+        }
+        self.scalers = {k: torch.amp.GradScaler(self.device.type, enabled=t.precision == "fp16") for k in self.optimizers}
+        self.ema = EMA(self.nets["generator"], t.ema, t.ema_warmup) if t.ema is not None else None
+        if t.compile:
+            self._compile()
+
+        self.d_steps = t.d_steps
+        if t.batch_size % self.world_size:
+            raise ValueError(f"train.batch_size {t.batch_size} is not divisible by the world size {self.world_size}")
+        self.batch_size = t.batch_size // self.world_size
+        self.sampler = ResumableSampler(len(self.dataset), seed=spec.seed, rank=self.rank, world_size=self.world_size)
+        self.step = 0
+        self.d_updates = 0
+        self.samples_seen = 0
+        self.nonfinite_skipped = 0
+        self._nonfinite_streak: dict[str, int] = {}
+        self._terms: dict[str, list[torch.Tensor]] = {}
+        self._batches: Iterator[dict[str, torch.Tensor]] | None = None
+        self._stop_signal: int | None = None
+        self.spec_digest = ""
+        self.logger = RunLogger(self.dir, enabled=self.rank == 0, tensorboard=t.tensorboard, progress=t.progress)
+        self.task.setup(self)
+
+    # ------------------------------------------------------------------ StepContext
+
+    def autocast(self) -> Any:
+        return autocast(self.spec.train.precision, self.device)
+
+    def next_batch(self) -> dict[str, torch.Tensor]:
+        """The next batch of this rank, moved to the device."""
+        if self._batches is None:
+            self._batches = iter(self._loader())
+        batch = next(self._batches)
+        self.samples_seen += self.batch_size
+        out = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+        if self.spec.train.channels_last and "image" in out:
+            out["image"] = out["image"].contiguous(memory_format=torch.channels_last)
+        return out
+
+    def optimize(self, network: str, loss_fn: Any, *, phase: str) -> bool:
+        """One update of ``network``: forward under autocast, backward, clip, guard, step."""
+        opt, scaler = self.optimizers[network], self.scalers[network]
+        for name, net in self.nets.items():
+            net.requires_grad_(name == network)
+        opt.zero_grad(set_to_none=True)
+        with self.autocast():
+            loss, terms = loss_fn()
+        scaler.scale(loss).backward()
+        scaler.unscale_(opt)
+        params = [p for p in self.nets[network].parameters() if p.grad is not None]
+        max_norm = self.spec.train.grad_clip or float("inf")
+        gnorm = torch.nn.utils.clip_grad_norm_(params, max_norm) if params else torch.zeros((), device=self.device)
+        finite = bool(torch.isfinite(loss.detach()) & torch.isfinite(gnorm))
+        if not finite and not scaler.is_enabled():
+            self._nonfinite(network, phase, loss, terms)
+            opt.zero_grad(set_to_none=True)
+            return False
+        scale_before = scaler.get_scale() if scaler.is_enabled() else 1.0
+        scaler.step(opt)  # with fp16 the scaler skips the step itself on inf/nan
+        scaler.update()
+        if scaler.is_enabled() and scaler.get_scale() < scale_before:
+            self.nonfinite_skipped += 1
+            self._record(f"{phase}/fp16_skipped", torch.ones(()))
+            return False
+        self._nonfinite_streak[network] = 0
+        if network == "discriminator":
+            self.d_updates += 1
+        elif network == "generator" and self.ema is not None:
+            self.ema.update(_unwrap(self.nets["generator"]))
+        self._record(f"{phase}/loss", loss.detach())
+        for k, v in terms.items():
+            self._record(f"{phase}/{k}", v.detach())
+        if self.spec.train.grad_clip:
+            self._record(f"{phase}/grad_norm", gnorm.detach())
+        return True
+
+    # ------------------------------------------------------------------ helpers
+
+    def _loader(self) -> torch.utils.data.DataLoader:
+        t = self.spec.train
+        self.sampler.seek(self.samples_seen)
+        return torch.utils.data.DataLoader(
+            self.dataset,
+            batch_size=self.batch_size,
+            sampler=self.sampler,
+            num_workers=t.num_workers,
+            pin_memory=self.device.type == "cuda",
+            drop_last=True,
+            persistent_workers=t.num_workers > 0,
+            # Its own generator: creating the iterator must not draw from the global RNG,
+            # or a resumed run would diverge from an uninterrupted one.
+            generator=torch.Generator().manual_seed(self.spec.seed * 1_000_003 + self.samples_seen),
+        )
+
+    def _compile(self) -> None:
+        try:
+            self.nets = {k: torch.compile(v) for k, v in self.nets.items()}  # type: ignore[misc]
+        except Exception as exc:  # noqa: BLE001 - compile is an optimisation, never a requirement
+            self.log_info(f"torch.compile is unavailable here ({type(exc).__name__}: {exc}); training eagerly")
+
+    def _record(self, key: str, value: torch.Tensor) -> None:
+        self._terms.setdefault(key, []).append(value.float())
+
+    def _nonfinite(self, network: str, phase: str, loss: torch.Tensor, terms: dict[str, torch.Tensor]) -> None:
+        self.nonfinite_skipped += 1
+        streak = self._nonfinite_streak[network] = self._nonfinite_streak.get(network, 0) + 1
+        bad = [k for k, v in terms.items() if not bool(torch.isfinite(v.detach()).all())]
+        what = f"terms {bad}" if bad else ("loss" if not bool(torch.isfinite(loss.detach())) else "gradients")
+        self.log_info(f"step {self.step + 1}: non-finite {what} in phase {phase}; update skipped")
+        if streak >= self.spec.train.max_nonfinite:
+            raise NonFiniteError(
+                f"{streak} consecutive non-finite updates of the {network} (last at step {self.step + 1}, phase {phase}, "
+                f"non-finite {what}); stopping. The last good checkpoint is intact. Try a lower learning rate, bf16 instead "
+                "of fp16, or train.grad_clip."
+            )
+
+    def log_info(self, message: str) -> None:
+        self.logger.info(message)
+
+    @property
+    def eval_generator(self) -> nn.Module:
+        """The generator used for samples and evaluation: the EMA copy when enabled."""
+        return self.ema.shadow if self.ema is not None else _unwrap(self.nets["generator"])
+
+    # ------------------------------------------------------------------ artefacts
+
+    def save_samples(self) -> Path | None:
+        if self.rank != 0:
+            return None
+        gen = self.eval_generator
+        was_training = gen.training
+        gen.eval()
+        with torch.no_grad(), self.autocast():
+            images = self.task.preview(self, self.spec.train.sample_grid)
+        gen.train(was_training)
+        path = save_grid(images.float(), self.dir / "samples" / f"step_{self.step:08d}.png")
+        self.logger.image(self.step, "samples", make_grid(images.float()))
+        return path
+
+    def state_dict(self) -> dict[str, Any]:
+        state: dict[str, Any] = {
+            "format": CHECKPOINT_FORMAT,
+            "step": self.step,
+            "d_updates": self.d_updates,
+            "samples_seen": self.samples_seen,
+            "nonfinite_skipped": self.nonfinite_skipped,
+            "world_size": self.world_size,
+            "nets": {k: _unwrap(v).state_dict() for k, v in self.nets.items()},
+            "optim": {k: v.state_dict() for k, v in self.optimizers.items()},
+            "scalers": {k: v.state_dict() for k, v in self.scalers.items()},
+            "rng": rng_state(),
+            "plugins": {},
+        }
+        if self.ema is not None:
+            state["ema"] = self.ema.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for k, v in self.nets.items():
+            _unwrap(v).load_state_dict(state["nets"][k])
+        for k, v in self.optimizers.items():
+            v.load_state_dict(state["optim"][k])
+        for k, v in self.scalers.items():
+            if k in state.get("scalers", {}):
+                v.load_state_dict(state["scalers"][k])
+        if self.ema is not None and "ema" in state:
+            self.ema.load_state_dict(state["ema"])
+        self.step, self.d_updates = int(state["step"]), int(state["d_updates"])
+        self.nonfinite_skipped = int(state.get("nonfinite_skipped", 0))
+        # Samples consumed per rank scale with the world size the checkpoint was written under.
+        self.samples_seen = int(state["samples_seen"]) * int(state.get("world_size", 1)) // self.world_size
+        self._batches = None
+        set_rng_state(state["rng"])
+
+    def save_checkpoint(self) -> Path | None:
+        if self.rank != 0:
+            return None
+        state = self.state_dict()
+        self.hook.ganzoo_on_checkpoint_save(run=self, state=state)
+        return save_checkpoint(state, self.dir / "checkpoints", self.step, keep=self.spec.train.keep_checkpoints)
+
+    def resume(self) -> bool:
+        """Load the newest readable checkpoint of this run directory; False if there is none."""
+        found = load_latest(self.dir / "checkpoints", map_location=self.device)
+        if found is None:
+            return False
+        path, state = found
+        self.load_state_dict(state)
+        self.hook.ganzoo_on_checkpoint_load(run=self, state=state)
+        self.log_info(f"resumed from {path.name} at step {self.step}")
+        return True
+
+    def export_generator(self) -> Path:
+        """Write ``generator.safetensors`` (EMA weights when enabled) for inference."""
+        from safetensors.torch import save as safetensors_bytes
+
+        sd = {k: v.detach().cpu().contiguous() for k, v in self.eval_generator.state_dict().items()}
+        blob = safetensors_bytes(sd, metadata={"step": str(self.step), "spec_sha256": self.spec_digest})
+        path = self.dir / "generator.safetensors"
+        atomic_write(path, lambda fh: fh.write(blob))
+        return path
+
+    # ------------------------------------------------------------------ the loop
+
+    def _due(self, every: int) -> bool:
+        return every > 0 and self.step % every == 0
+
+    def _flush_logs(self, t0: float, step0: int) -> dict[str, float]:
+        logs = {k: float(torch.stack(v).mean()) for k, v in self._terms.items()}
+        self._terms.clear()
+        elapsed = max(time.perf_counter() - t0, 1e-9)
+        rate = (self.step - step0) / elapsed
+        logs["steps_per_s"] = rate
+        logs["real_img_per_s"] = rate * self.spec.train.batch_size * self.d_steps
+        logs["d_updates"] = float(self.d_updates)
+        logs["nonfinite_skipped"] = float(self.nonfinite_skipped)
+        return logs
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        if self._stop_signal is not None:  # a second Ctrl-C: stop now; files are written atomically
+            signal.signal(signum, signal.SIG_DFL)
+            raise KeyboardInterrupt
+        self._stop_signal = signum
+        self.log_info(f"received {signal.Signals(signum).name}: finishing step {self.step + 1}, then saving a checkpoint")
+
+    def fit(self) -> str:
+        """Train until ``train.steps``; returns ``completed`` (raises on interruption or failure)."""
+        t = self.spec.train
+        self.spec_digest = write_spec(self.spec, self.dir) if self.rank == 0 else ""
+        if self.rank == 0:
+            write_meta(self.dir, spec_digest=self.spec_digest, info=self.info)
+        previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)} if _main_thread() else {}
+        self.hook.ganzoo_on_train_start(run=self)
+        self.log_info(
+            f"training {self.spec.name}: {t.steps} steps, batch {t.batch_size}, device {self.device}, precision {t.precision}, "
+            f"start step {self.step}"
+        )
+        self.logger.start_progress(self.step, t.steps)
+        t0, step0 = time.perf_counter(), self.step
+        status = "failed"
+        try:
+            while self.step < t.steps and self._stop_signal is None:
+                self.task.train_step(self)
+                self.step += 1
+                if self._due(t.log_every) or self.step == t.steps:
+                    logs = self._flush_logs(t0, step0)
+                    self.logger.scalars(self.step, logs)
+                    self.logger.progress(self.step, logs)
+                    self.hook.ganzoo_on_step(run=self, step=self.step, logs=logs)
+                    if self._due(t.log_every * 10) or self.step == t.steps:
+                        self.log_info(_summary(self.step, t.steps, logs))
+                if self._due(t.sample_every):
+                    self.save_samples()
+                if self._due(t.checkpoint_every):
+                    self.save_checkpoint()
+            if self._stop_signal is not None:
+                self.save_checkpoint()
+                status = "interrupted"
+                raise RunInterrupted(self._stop_signal, self.step)
+            if not self._due(t.sample_every):
+                self.save_samples()
+            if not self._due(t.checkpoint_every):
+                self.save_checkpoint()
+            if self.rank == 0:
+                self.export_generator()
+            status = "completed"
+            self.log_info(f"done at step {self.step}; artefacts in {self.dir}")
+            return status
+        except RunInterrupted:
+            raise
+        except BaseException as exc:
+            status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+            self.hook.ganzoo_on_exception(run=self, error=exc)
+            raise
+        finally:
+            self.hook.ganzoo_on_train_end(run=self, status=status)
+            for s, h in previous.items():
+                signal.signal(s, h)
+            self.logger.close()
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _summary(step: int, total: int, logs: dict[str, float]) -> str:
+    rate = logs.get("steps_per_s", 0.0)
+    eta = (total - step) / rate if rate > 0 else float("inf")
+    terms = "  ".join(f"{k}={v:.4g}" for k, v in logs.items() if "/" in k)
+    eta_s = time.strftime("%H:%M:%S", time.gmtime(eta)) if eta != float("inf") else "?"
+    return f"step {step}/{total}  {rate:.2f} steps/s  ETA {eta_s}  {terms}"

@@ -1,0 +1,149 @@
+"""DCGAN networks (Radford, Metz & Chintala, 2016), as in the PyTorch DCGAN example.
+
+Generator: z -> 4x4 (transposed conv, BN, ReLU) -> stride-2 up blocks (BN, ReLU),
+halving channels -> transposed conv to image channels, Tanh. Discriminator: the
+mirror image with LeakyReLU(0.2), no BN on its first block, and a final valid 4x4
+convolution to one logit (no sigmoid: losses work on logits).
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
+
+from ganzoo import DataInfo
+
+__all__ = ["Generator", "Discriminator", "init_dcgan_weights", "hidden_widths", "check_size"]
+
+MIN_SIZE, MAX_SIZE = 16, 128
+
+
+def check_size(size: int) -> int:
+    """Return the number of hidden layers for an image side, validating the side.
+
+    Args:
+        size: Image side; a power of two in [16, 128].
+
+    Returns:
+        ``log2(size) - 2``: the hidden layers between 4x4 and ``size`` (exclusive).
+
+    Raises:
+        ValueError: The side is not supported.
+    """
+    if not (MIN_SIZE <= size <= MAX_SIZE and size & (size - 1) == 0):
+        raise ValueError(f"DCGAN needs an image size that is a power of two in [{MIN_SIZE}, {MAX_SIZE}], got {size}")
+    return size.bit_length() - 3
+
+
+def hidden_widths(size: int, width: int, max_width: int) -> list[int]:
+    """Channels of the hidden layers from 4x4 up to ``size / 2``: ``width`` at the last, doubling towards 4x4.
+
+    Example: size 64, width 64 -> [512, 256, 128, 64].
+    """
+    n = check_size(size)
+    return [min(width * 2 ** (n - 1 - i), max_width) for i in range(n)]
+
+
+def init_dcgan_weights(module: nn.Module) -> None:
+    """DCGAN initialisation: conv weights N(0, 0.02), BN weights N(1, 0.02), biases 0."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+
+
+class Generator(nn.Module):
+    """DCGAN generator.
+
+    Args:
+        info: Output channels and size (power of two in [16, 128]).
+        latent_dim: Dimension of z.
+        width: Channels of the last hidden layer.
+        max_width: Cap on hidden channels.
+
+    Attributes:
+        latent_dim: Dimension of z, for samplers.
+    """
+
+    def __init__(self, info: DataInfo, *, latent_dim: int = 100, width: int = 64, max_width: int = 512) -> None:
+        super().__init__()
+        widths = hidden_widths(info.size, width, max_width)
+        self.latent_dim = latent_dim
+        # Convolutions followed by BN carry no bias: BN's shift makes it redundant.
+        layers: list[nn.Module] = [
+            nn.ConvTranspose2d(latent_dim, widths[0], 4, 1, 0, bias=False),  # 1x1 -> 4x4
+            nn.BatchNorm2d(widths[0]),
+            nn.ReLU(inplace=True),
+        ]
+        for c_in, c_out in zip(widths, widths[1:]):
+            layers += [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
+        layers += [nn.ConvTranspose2d(widths[-1], info.channels, 4, 2, 1), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+        init_dcgan_weights(self)
+
+    def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        """Map latents to images.
+
+        Args:
+            z: (B, latent_dim) or (B, latent_dim, 1, 1) latent vectors.
+            y: Class labels; ignored (the unconditional model accepts them for a uniform call).
+
+        Returns:
+            (B, C, H, W) images in [-1, 1].
+        """
+        if z.ndim == 2:
+            z = z[:, :, None, None]  # (B, Z, 1, 1)
+        if z.ndim != 4 or z.shape[1:] != (self.latent_dim, 1, 1):
+            raise ValueError(f"expected z of shape (B, {self.latent_dim}) or (B, {self.latent_dim}, 1, 1), got {tuple(z.shape)}")
+        return self.net(z)  # (B, C, H, W)
+
+
+class Discriminator(nn.Module):
+    """DCGAN discriminator returning raw logits.
+
+    Args:
+        info: Input channels and size (power of two in [16, 128]).
+        width: Channels of the first block, doubling per block.
+        max_width: Cap on hidden channels.
+        batch_norm: BatchNorm after every block except the first.
+        spectral_norm: Spectral normalisation on every convolution.
+    """
+
+    def __init__(
+        self, info: DataInfo, *, width: int = 64, max_width: int = 512, batch_norm: bool = True, spectral_norm: bool = False
+    ) -> None:
+        super().__init__()
+        widths = hidden_widths(info.size, width, max_width)[::-1]  # size/2 -> 4x4: [64, 128, 256, 512]
+        layers: list[nn.Module] = []
+        c_in = info.channels
+        for i, c_out in enumerate(widths):
+            norm = batch_norm and i > 0  # the paper leaves the input layer unnormalised
+            layers.append(nn.Conv2d(c_in, c_out, 4, 2, 1, bias=not norm))
+            if norm:
+                layers.append(nn.BatchNorm2d(c_out))
+            layers.append(nn.LeakyReLU(0.2, inplace=True))
+            c_in = c_out
+        layers.append(nn.Conv2d(c_in, 1, 4, 1, 0))  # 4x4 -> 1x1 logit
+        self.net = nn.Sequential(*layers)
+        # Initialise before wrapping: the parametrisation captures the current weight as its original.
+        init_dcgan_weights(self)
+        if spectral_norm:
+            for m in self.net:
+                if isinstance(m, nn.Conv2d):
+                    _spectral_norm(m)
+
+    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        """Score images.
+
+        Args:
+            x: (B, C, H, W) images in [-1, 1].
+            y: Class labels; ignored (the unconditional model accepts them for a uniform call).
+
+        Returns:
+            (B,) logits; higher means "real".
+        """
+        return self.net(x).flatten()  # (B, 1, 1, 1) -> (B,)

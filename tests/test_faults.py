@@ -1,0 +1,77 @@
+"""Faults during training: non-finite losses, Ctrl-C, bad data."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+import yaml
+
+from ganzoo import LossEntry, hookimpl
+from ganzoo.checkpoint import list_checkpoints, load_checkpoint
+from ganzoo.plugins import get_plugin_manager
+from ganzoo.registry import collect
+from ganzoo.spec import validate_spec
+from ganzoo.train import NonFiniteError, Run
+
+
+class NaNAfter:
+    """Non-saturating until update ``start``, NaN from then on (a test plugin)."""
+
+    def __init__(self, start: int) -> None:
+        self.calls, self.start = 0, start
+
+    def d_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        loss = torch.nn.functional.softplus(-real_logits).mean() + torch.nn.functional.softplus(fake_logits).mean()
+        return loss * float("nan") if self.calls > self.start else loss
+
+    def g_loss(self, fake_logits: torch.Tensor, real_logits: torch.Tensor | None = None) -> torch.Tensor:
+        return torch.nn.functional.softplus(-fake_logits).mean()
+
+
+class NaNPlugin:
+    @hookimpl
+    def ganzoo_losses(self):  # type: ignore[no-untyped-def]
+        return [LossEntry(name="nan-after-2", loss_kind="adversarial", build=lambda p: NaNAfter(2), description="test")]
+
+
+def test_nonfinite_updates_are_skipped_then_stop(tiny_spec, tmp_path):
+    reg = collect(get_plugin_manager(extra=[("nan", NaNPlugin())]))
+    tiny_spec["losses"]["adversarial"] = {"type": "nan-after-2"}
+    tiny_spec["train"].update(steps=10, max_nonfinite=3, checkpoint_every=1, sample_every=0)
+    run = Run(validate_spec(tiny_spec, reg), reg, tmp_path)
+    with pytest.raises(NonFiniteError) as ei:
+        run.fit()
+    msg = str(ei.value)
+    assert "3 consecutive non-finite" in msg and "phase D" in msg and "step 5" in msg
+    assert run.nonfinite_skipped == 3 and run.d_updates == 2
+    last = load_checkpoint(list_checkpoints(tmp_path / "checkpoints")[-1][1])
+    assert all(torch.isfinite(v).all() for v in last["nets"]["discriminator"].values() if v.is_floating_point())
+    assert "non-finite" in (tmp_path / "log.txt").read_text()
+
+
+def test_sigint_saves_checkpoint_and_exits_130(tiny_spec, tmp_path):
+    tiny_spec["data"]["params"]["size"] = 32
+    tiny_spec["train"].update(steps=100_000, log_every=1, checkpoint_every=0, sample_every=0, tensorboard=False)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump(tiny_spec))
+    out = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ganzoo", "train", str(spec), "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline and not ((out / "metrics.jsonl").exists() and (out / "metrics.jsonl").read_text().count("\n") >= 3):
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "checkpoint was saved" in err
+    step, path = list_checkpoints(out / "checkpoints")[-1]
+    assert step >= 3 and load_checkpoint(path)["step"] == step
