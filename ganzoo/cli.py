@@ -37,6 +37,8 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*args, **kwargs)
         try:
             return fn(*args, **kwargs)
+        except click.ClickException:
+            raise  # usage errors: click prints them and exits 2
         except SpecError as exc:
             click.echo(str(exc), err=True)
             sys.exit(EXIT_SPEC)
@@ -64,9 +66,11 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     from ganzoo.data import EmptyDatasetError
     from ganzoo.rundir import RunDirError
     from ganzoo.runtime import PrecisionError
+    from ganzoo.evaluation import NoPairsError
     from ganzoo.train import NonFiniteError
+    from ganzoo.weights import WeightsError
 
-    return (CheckpointError, EmptyDatasetError, RunDirError, PrecisionError, NonFiniteError, FileNotFoundError, RuntimeError, ValueError)
+    return (WeightsError, NoPairsError, CheckpointError, EmptyDatasetError, RunDirError, PrecisionError, NonFiniteError, FileNotFoundError, RuntimeError, ValueError)
 
 
 def _registries() -> Any:
@@ -286,6 +290,60 @@ def sample(run: str, n: int, out: str, seed: int, device: str) -> None:
     else:
         save_grid(images, target)
         click.echo(f"wrote a grid of {n} to {target}")
+
+
+@cli.command(name="eval")
+@click.argument("run", type=click.Path(file_okay=False, exists=True))
+@click.option("--metrics", "names", multiple=True, metavar="NAME", help="Metric to compute (repeatable); default: the spec's eval.metrics.")
+@click.option("--n", "n", type=click.IntRange(2, None), help="Override the sample count of every metric that has one.")
+@click.option("--device", default="auto", show_default=True, help="cpu, cuda, mps or auto.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the generated samples.")
+@handle_errors
+def eval_cmd(run: str, names: tuple[str, ...], n: int | None, device: str, seed: int) -> None:
+    """Evaluate a trained RUN and write RUN/eval.json (values with their protocols).
+
+    \b
+    Examples:
+      ganzoo eval runs/00000-dcgan-digits --metrics fd-domain
+      ganzoo eval runs/00000-dcgan-digits --metrics fid --n 10000
+    """
+    from rich.table import Table
+
+    from ganzoo.api import load_generator
+    from ganzoo.evaluation import EvalContext, data_key, evaluate, write_eval_json
+
+    reg = _registries()
+    gen = load_generator(run, device=device, registries=reg)
+    comps = [(m.type, m.params.model_dump()) for m in gen.spec.eval.metrics] if not names else [(nm, {}) for nm in names]  # type: ignore[attr-defined]
+    if not comps:
+        raise click.UsageError("the run's spec has no eval.metrics; name some with --metrics (see: ganzoo list metrics)")
+    metrics = []
+    for name, params in comps:
+        entry = reg["metric"].get(name)
+        if n is not None and "n" in entry.params.model_fields:
+            params = {**params, "n": n}
+        metrics.append(reg.build("metric", name, params))
+    dataset = reg.build("dataset", gen.spec.data.type, gen.spec.data.params)  # type: ignore[attr-defined]
+    ctx = EvalContext(gen.task, gen.module, dataset, data_key(gen.spec.data), gen.device, seed=seed)  # type: ignore[attr-defined]
+    result = evaluate(ctx, metrics)
+    step = int(read_step(Path(run)))
+    path = write_eval_json(Path(run), result, step)
+    table = Table(title=f"{run} (step {step})")
+    for col in ("metric", "value", "protocol"):
+        table.add_column(col, overflow="fold")
+    for key, value in result.values.items():
+        proto = ", ".join(f"{k}={v}" for k, v in result.protocols[key].items() if k not in ("metric", "higher_is_better"))
+        table.add_row(key, f"{value:.5g}", proto)
+    _console().print(table)
+    click.echo(f"wrote {path}")
+
+
+def read_step(run_dir: Path) -> int:
+    """The training step of a run's exported generator."""
+    from safetensors import safe_open
+
+    with safe_open(str(run_dir / "generator.safetensors"), framework="pt") as fh:
+        return int((fh.metadata() or {}).get("step", -1))
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ import pluggy
 import torch
 from torch import nn
 
-from ganzoo.checkpoint import atomic_write, load_latest, save_checkpoint
+from ganzoo.checkpoint import atomic_save, atomic_write, load_latest, save_checkpoint
 from ganzoo.data import DataInfo, ImageDataset, ResumableSampler
 from ganzoo.ema import EMA
 from ganzoo.images import make_grid, save_grid
@@ -83,6 +83,7 @@ class Run:
 
     def __init__(self, spec: RunSpecBase, reg: Registries, run_dir: Path, *, pm: pluggy.PluginManager | None = None) -> None:
         self.spec, self.reg, self.dir = spec, reg, Path(run_dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
         self.hook = (pm or reg.pm).hook
         t = spec.train
         self.rank, self.world_size = 0, 1
@@ -121,6 +122,8 @@ class Run:
         self._batches: Iterator[dict[str, torch.Tensor]] | None = None
         self._stop_signal: int | None = None
         self.spec_digest = ""
+        self.metrics = [reg.build("metric", m.type, m.params) for m in spec.eval.metrics] if self.rank == 0 else []  # type: ignore[attr-defined]
+        self.best: dict[str, Any] = {}
         self.logger = RunLogger(self.dir, enabled=self.rank == 0, tensorboard=t.tensorboard, progress=t.progress)
         self.task.setup(self)
 
@@ -253,6 +256,7 @@ class Run:
             "scalers": {k: v.state_dict() for k, v in self.scalers.items()},
             "rng": rng_state(),
             "plugins": {},
+            "best": dict(self.best),
         }
         if self.ema is not None:
             state["ema"] = self.ema.state_dict()
@@ -270,6 +274,7 @@ class Run:
             self.ema.load_state_dict(state["ema"])
         self.step, self.d_updates = int(state["step"]), int(state["d_updates"])
         self.nonfinite_skipped = int(state.get("nonfinite_skipped", 0))
+        self.best = dict(state.get("best", {}))
         # Samples consumed per rank scale with the world size the checkpoint was written under.
         self.samples_seen = int(state["samples_seen"]) * int(state.get("world_size", 1)) // self.world_size
         self._batches = None
@@ -292,6 +297,41 @@ class Run:
         self.hook.ganzoo_on_checkpoint_load(run=self, state=state)
         self.log_info(f"resumed from {path.name} at step {self.step}")
         return True
+
+    def evaluate(self) -> dict[str, float]:
+        """Run the spec's metrics on the eval generator; log, write ``eval.json``, track the best checkpoint."""
+        from ganzoo.evaluation import EvalContext, data_key, evaluate, write_eval_json
+
+        if not self.metrics:
+            return {}
+        ctx = EvalContext(self.task, self.eval_generator, self.dataset, data_key(self.spec.data), self.device, seed=self.spec.seed)  # type: ignore[attr-defined]
+        state = rng_state()  # evaluation must not perturb training (exact resume)
+        try:
+            with self.autocast():
+                result = evaluate(ctx, self.metrics)  # type: ignore[arg-type]
+        finally:
+            set_rng_state(state)
+        self.logger.scalars(self.step, result.values, kind="eval")
+        write_eval_json(self.dir, result, self.step)
+        self.log_info("eval step {}: {} ({:.1f}s)".format(self.step, "  ".join(f"{k}={v:.4g}" for k, v in result.values.items()), result.seconds))
+        self.hook.ganzoo_on_eval(run=self, step=self.step, metrics=dict(result.values))
+        self._track_best(result.values)
+        return result.values
+
+    def _track_best(self, values: dict[str, float]) -> None:
+        ev = self.spec.eval  # type: ignore[attr-defined]
+        if not ev.best or ev.best not in values:
+            if ev.best:
+                self.log_info(f"eval.best {ev.best!r} is not among the computed metrics {sorted(values)}")
+            return
+        value = values[ev.best]
+        old = self.best.get("value")
+        better = old is None or (value < old if ev.best_mode == "min" else value > old)
+        if better:
+            self.best = {"metric": ev.best, "value": value, "step": self.step}
+            state = self.state_dict()
+            atomic_save(state, self.dir / "checkpoints" / "best.pt")
+            self.log_info(f"new best {ev.best}={value:.4g} at step {self.step}: checkpoints/best.pt")
 
     def export_generator(self) -> Path:
         """Write ``generator.safetensors`` (EMA weights when enabled) for inference."""
@@ -354,6 +394,8 @@ class Run:
                         self.log_info(_summary(self.step, t.steps, logs))
                 if self._due(t.sample_every):
                     self.save_samples()
+                if self._due(self.spec.eval.every):  # type: ignore[attr-defined]
+                    self.evaluate()
                 if self._due(t.checkpoint_every):
                     self.save_checkpoint()
             if self._stop_signal is not None:
@@ -362,6 +404,8 @@ class Run:
                 raise RunInterrupted(self._stop_signal, self.step)
             if not self._due(t.sample_every):
                 self.save_samples()
+            if not self._due(self.spec.eval.every):  # type: ignore[attr-defined]
+                self.evaluate()
             if not self._due(t.checkpoint_every):
                 self.save_checkpoint()
             if self.rank == 0:

@@ -41,6 +41,14 @@ def _few_threads() -> None:
     torch.set_num_threads(1)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    # Classifiers and reference statistics are cached; tests must not touch ~/.cache.
+    import os
+
+    os.environ["GANZOO_CACHE"] = str(tmp_path_factory.mktemp("ganzoo-cache"))
+
+
 @pytest.fixture(scope="session")
 def registries() -> Registries:
     return load_registries()
