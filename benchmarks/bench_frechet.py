@@ -78,7 +78,9 @@ def realistic_features(n: int, d: int, seed: int, shift: float = 0.0) -> np.ndar
     return np.maximum(z @ q.T + 0.3 + shift, 0.0)
 
 
-def fd_scipy_sqrtm(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray, eps: float = 1e-6) -> float:
+def fd_scipy_sqrtm(
+    mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray, eps: float = 1e-6
+) -> float:
     """pytorch-fid's calculate_frechet_distance (scipy.linalg.sqrtm of the product)."""
     diff = mu1 - mu2
     takes_disp = "disp" in inspect.signature(scipy.linalg.sqrtm).parameters

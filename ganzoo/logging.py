@@ -49,6 +49,28 @@ class RunLogger:
             except ImportError:
                 self.info("tensorboard is not installed; skipping TensorBoard events (pip install tensorboard)")
 
+    def truncate_after(self, step: int) -> None:
+        """Drop ``metrics.jsonl`` records past ``step`` (written after the checkpoint a run resumes from).
+
+        A killed run logged steps it will now redo; keeping them would show each twice.
+        """
+        if not self.enabled:
+            return
+        path = self.dir / "metrics.jsonl"
+        self._jsonl.close()
+        kept = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                if json.loads(line).get("step", 0) <= step:
+                    kept.append(line)
+            except json.JSONDecodeError:
+                continue  # a line cut short by the kill
+        from ganzoo.checkpoint import atomic_write
+
+        blob = ("\n".join(kept) + ("\n" if kept else "")).encode()
+        atomic_write(path, lambda fh: fh.write(blob))
+        self._jsonl = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+
     def info(self, message: str) -> None:
         """A line for ``log.txt`` and the terminal."""
         if not self.enabled:

@@ -373,6 +373,18 @@ def validate_spec(data: Any, reg: Registries, *, source: str | None = None, text
     return spec
 
 
+def parse_spec_text(text: str, source: str | None = None) -> Any:
+    """Parse YAML spec text; YAML errors become :class:`SpecError` with the line."""
+    try:
+        return load_yaml(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise SpecError([SpecIssue("", f"malformed YAML: {problem}", mark.line + 1 if mark else None)], source) from None
+    except (ValueError, TypeError, RecursionError) as exc:  # e.g. an out-of-range date the YAML resolver builds
+        raise SpecError([SpecIssue("", f"malformed YAML: {exc}")], source) from None
+
+
 def read_spec_data(path: str | Path) -> tuple[Any, str]:
     """Read a YAML spec file into plain data; YAML and I/O errors become :class:`SpecError`."""
     p = Path(path)
@@ -380,13 +392,7 @@ def read_spec_data(path: str | Path) -> tuple[Any, str]:
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError([SpecIssue("", f"cannot read spec file: {exc}")], str(p)) from None
-    try:
-        data = load_yaml(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise SpecError([SpecIssue("", f"malformed YAML: {problem}", mark.line + 1 if mark else None)], str(p)) from None
-    return data, text
+    return parse_spec_text(text, str(p)), text
 
 
 def load_spec(path: str | Path, reg: Registries, overrides: list[str] | None = None) -> RunSpecBase:

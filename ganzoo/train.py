@@ -289,11 +289,15 @@ class Run:
 
     def resume(self) -> bool:
         """Load the newest readable checkpoint of this run directory; False if there is none."""
-        found = load_latest(self.dir / "checkpoints", map_location=self.device)
+        ckpt_dir = self.dir / "checkpoints"
+        for stale in ckpt_dir.glob(".*.tmp") if ckpt_dir.is_dir() else []:
+            stale.unlink(missing_ok=True)  # a write the previous process never finished
+        found = load_latest(ckpt_dir, map_location=self.device)
         if found is None:
             return False
         path, state = found
         self.load_state_dict(state)
+        self.logger.truncate_after(self.step)
         self.hook.ganzoo_on_checkpoint_load(run=self, state=state)
         self.log_info(f"resumed from {path.name} at step {self.step}")
         return True

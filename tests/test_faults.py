@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -75,3 +76,67 @@ def test_sigint_saves_checkpoint_and_exits_130(tiny_spec, tmp_path):
     assert "Traceback" not in err and "checkpoint was saved" in err
     step, path = list_checkpoints(out / "checkpoints")[-1]
     assert step >= 3 and load_checkpoint(path)["step"] == step
+
+
+def _launch(args: list[str]) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "GANZOO_THREADS": "1"}
+    return subprocess.Popen([sys.executable, "-m", "ganzoo", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def _lines(path) -> int:  # type: ignore[no-untyped-def]
+    return path.read_text().count("\n") if path.exists() else 0
+
+
+def test_sigkill_at_five_points_then_resume_is_bit_identical(tiny_spec, tmp_path):
+    """SIGKILL at five points of one run (mid-step, mid-checkpoint alike); the resumed run ends identical."""
+    tiny_spec["data"]["params"]["limit"] = 40
+    tiny_spec["train"].update(steps=36, ema=0.9, log_every=1, checkpoint_every=2, sample_every=0, tensorboard=False, keep_checkpoints=2)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump(tiny_spec))
+
+    ref = _launch(["train", str(spec), "--out", str(tmp_path / "ref")])
+    assert ref.wait(timeout=300) == 0, ref.stderr.read() if ref.stderr else ""
+
+    out = tmp_path / "killed"
+    args = ["train", str(spec), "--out", str(out)]
+    kills = 0
+    for target in (3, 9, 15, 22, 29):
+        proc = _launch(args)
+        deadline = time.time() + 120
+        while time.time() < deadline and _lines(out / "metrics.jsonl") < target and proc.poll() is None:
+            time.sleep(0.005)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.wait(timeout=60)
+        args = ["train", "--resume", str(out)]
+    final = _launch(args)
+    assert final.wait(timeout=300) == 0, final.stderr.read() if final.stderr else ""
+    assert kills >= 5
+
+    a = load_checkpoint(list_checkpoints(tmp_path / "ref" / "checkpoints")[-1][1])
+    b = load_checkpoint(list_checkpoints(out / "checkpoints")[-1][1])
+    assert a["step"] == b["step"] == 36 and a["d_updates"] == b["d_updates"]
+    for part in ("generator", "discriminator"):
+        for k, v in a["nets"][part].items():
+            assert torch.equal(v, b["nets"][part][k]), f"{part}.{k}"
+    for k, v in a["ema"]["shadow"].items():
+        assert torch.equal(v, b["ema"]["shadow"][k]), f"ema.{k}"
+    steps = [json.loads(x)["step"] for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert steps == list(range(1, 37))  # redone steps are not logged twice
+    assert not list((out / "checkpoints").glob(".*.tmp"))
+
+
+def test_sigterm_exits_143(tiny_spec, tmp_path):
+    tiny_spec["train"].update(steps=100_000, log_every=1, checkpoint_every=0, sample_every=0, tensorboard=False)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump(tiny_spec))
+    out = tmp_path / "run"
+    proc = _launch(["train", str(spec), "--out", str(out)])
+    deadline = time.time() + 120
+    while time.time() < deadline and _lines(out / "metrics.jsonl") < 2:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    assert list_checkpoints(out / "checkpoints")

@@ -228,13 +228,11 @@ def kernel_inception_distance(
         raise ValueError(f"need subsets >= 1 and subset_size >= 2, got {subsets} and {subset_size}")
     f2 = f2.to(f1.device)
     idx = kid_subset_indices(f1.shape[0], f2.shape[0], subsets=subsets, subset_size=subset_size, seed=seed)
-    mmds = torch.tensor(
-        [
-            polynomial_mmd2_unbiased(f1[i1.to(f1.device)], f2[i2.to(f1.device)], degree=degree, gamma=gamma, coef0=coef0)
-            for i1, i2 in idx
-        ],
-        dtype=torch.float64,
-    )
+    values = []
+    for i1, i2 in idx:
+        x, y = f1[i1.to(f1.device)], f2[i2.to(f1.device)]
+        values.append(polynomial_mmd2_unbiased(x, y, degree=degree, gamma=gamma, coef0=coef0))
+    mmds = torch.tensor(values, dtype=torch.float64)
     return float(mmds.mean()), float(mmds.std(correction=0))
 
 

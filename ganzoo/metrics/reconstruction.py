@@ -104,7 +104,7 @@ def _prepare(
         )
     if y_channel and img1.shape[1] != 3:
         raise ValueError(f"y_channel=True needs 3-channel RGB input, got C={img1.shape[1]}")
-    m = _check_mask(mask, img1.shape) if mask is not None else None
+    m = _check_mask(mask, img1.shape).to(img1.device) if mask is not None else None
     x = rgb_to_y(img1) if y_channel else img1.to(torch.float64)
     y = rgb_to_y(img2) if y_channel else img2.to(torch.float64)
     if crop_border:

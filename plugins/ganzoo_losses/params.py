@@ -1,13 +1,72 @@
-"""Parameter models of the built-in losses."""
+"""Parameter models of the built-in losses (pydantic only: cheap to import)."""
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ganzoo import Params
+
+__all__ = [
+    "NonSaturatingParams",
+    "MinimaxParams",
+    "HingeParams",
+    "LeastSquaresParams",
+    "WassersteinParams",
+    "RelativisticAverageParams",
+    "GradientPenaltyParams",
+    "R1Params",
+]
 
 
 class NonSaturatingParams(Params):
     """Parameters of the non-saturating loss."""
 
     label_smoothing: float = Field(0.0, ge=0.0, lt=0.5, description="One-sided label smoothing: real targets become 1 - s.")
+
+
+class MinimaxParams(NonSaturatingParams):
+    """Parameters of the minimax (saturating) loss; its D objective is the non-saturating one."""
+
+
+class HingeParams(Params):
+    """Parameters of the hinge loss (none)."""
+
+
+class LeastSquaresParams(Params):
+    """LSGAN targets (Mao et al. 2017): D pushes fakes to ``a`` and reals to ``b``; G pushes fakes to ``c``.
+
+    The default 0-1-1 coding is the paper's; ``a=-1, b=1, c=0`` is its Pearson chi^2 variant.
+    """
+
+    a: float = Field(0.0, ge=-10.0, le=10.0, description="D's target for fake logits.")
+    b: float = Field(1.0, ge=-10.0, le=10.0, description="D's target for real logits.")
+    c: float = Field(1.0, ge=-10.0, le=10.0, description="G's target for fake logits.")
+
+    @model_validator(mode="after")
+    def _distinct_targets(self) -> LeastSquaresParams:
+        if self.a == self.b:
+            raise ValueError(f"a and b must differ (both {self.a}): D could not tell reals from fakes")
+        return self
+
+
+class WassersteinParams(Params):
+    """Parameters of the Wasserstein loss (none; pair it with the gradient-penalty regulariser)."""
+
+
+class RelativisticAverageParams(Params):
+    """Parameters of the relativistic average loss (none)."""
+
+
+class GradientPenaltyParams(Params):
+    """WGAN-GP penalty (Gulrajani et al. 2017). Set the spec's ``weight`` to the paper's lambda (10)."""
+
+    target: float = Field(1.0, gt=0.0, le=100.0, description="Gradient norm the penalty pulls towards (1 for 1-Lipschitz).")
+    interval: int = Field(1, ge=1, le=10_000, description="Apply every k discriminator updates (scaled by k); 1 as in the paper.")
+
+
+class R1Params(Params):
+    """R1 penalty on reals (Mescheder et al. 2018). Set the spec's ``weight`` to gamma."""
+
+    interval: int = Field(
+        1, ge=1, le=10_000, description="Lazy regularisation: apply every k discriminator updates, scaled by k (StyleGAN2 uses 16)."
+    )

@@ -54,5 +54,5 @@ def ganzoo_metrics() -> Iterable[MetricEntry]:
         MetricEntry(name="ssim", build=_lazy("components", "reconstruction_builder", "ssim"), params=ReconstructionParams,
                     description=f"SSIM (Gaussian 11/1.5, population covariance), {recon}."),
         MetricEntry(name="ms-ssim", build=_lazy("components", "reconstruction_builder", "ms-ssim"), params=MSSSIMParams, description=f"MS-SSIM (5 scales), {recon}."),
-        MetricEntry(name="l1", build=_lazy("components", "reconstruction_builder", "l1"), params=ReconstructionParams, description=f"Mean absolute error on 0..255, {recon}."),
+        MetricEntry(name="l1", build=_lazy("components", "reconstruction_builder", "l1"), params=ReconstructionParams, description=f"Mean absolute error on the [0, 1] scale, {recon}."),
     ]

@@ -204,3 +204,30 @@ def test_precision_recall_limits() -> None:
     assert precision_recall(real, rng.normal(size=(50, 8)) + 100.0) == (0.0, 0.0)
     with pytest.raises(ValueError, match="at least 4 samples"):
         precision_recall(real[:3], real, k=3)
+
+
+def test_against_reference_packages() -> None:
+    """Cross-check with pytorch-fid and torch-fidelity (test extras), where installed."""
+    fid_score = pytest.importorskip("pytorch_fid.fid_score")
+    metric_kid = pytest.importorskip("torch_fidelity.metric_kid")
+    metric_isc = pytest.importorskip("torch_fidelity.metric_isc")
+    rng = np.random.default_rng(13)
+    f1, f2 = rng.normal(size=(200, 16)), rng.normal(size=(150, 16)) * 0.8 + 0.1
+    mu1, s1, mu2, s2 = f1.mean(0), np.cov(f1, rowvar=False), f2.mean(0), np.cov(f2, rowvar=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # sqrtm's `disp` argument
+        expected = fid_score.calculate_frechet_distance(mu1, s1, mu2, s2)
+    assert frechet_distance(mu1, s1, mu2, s2) == pytest.approx(expected, rel=1e-9)
+
+    # One subset of all rows: torch-fidelity's own subset draw is then just a
+    # permutation, to which unbiased MMD^2 is invariant.
+    ref = metric_kid.kid_features_to_metric(
+        torch.from_numpy(f1[:150]), torch.from_numpy(f2), kid_subsets=1, kid_subset_size=150, verbose=False
+    )
+    ours = kernel_inception_distance(f1[:150], f2, subsets=1, subset_size=150)
+    assert ours[0] == pytest.approx(ref["kernel_inception_distance_mean"], rel=1e-8)
+
+    logits = torch.from_numpy(rng.normal(size=(120, 10)) * 2)
+    ref = metric_isc.isc_features_to_metric(logits, splits=7, shuffle=False)
+    ours = inception_score(logits, splits=7)
+    assert ours == pytest.approx((ref["inception_score_mean"], ref["inception_score_std"]), rel=1e-10)
