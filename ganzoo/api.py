@@ -115,14 +115,35 @@ def load_generator(run_dir: str | Path, *, device: str = "cpu", registries: Regi
 
 
 def train(spec: RunSpecBase, out: str | Path | None = None, *, registries: Registries | None = None, resume: str | Path | None = None) -> Path:
-    """Train a validated spec; returns the run directory."""
+    """Train a validated spec; returns the run directory.
+
+    Under ``torchrun`` every rank calls this; rank 0 creates the run directory
+    and does all file I/O, and the process group is joined and left here.
+    """
+    from ganzoo.distributed import broadcast_object, init_from_env, shutdown
     from ganzoo.rundir import new_run_dir
     from ganzoo.train import Run
 
     reg = registries or load_registries()
-    run_dir = Path(resume) if resume is not None else new_run_dir(out, spec.name)
-    run = Run(spec, reg, run_dir)
-    if resume is not None and not run.resume():
-        run.log_info("no readable checkpoint found; starting from step 0")
-    run.fit()
-    return run_dir
+    dist = init_from_env(spec.train.device)
+    try:
+        if resume is not None:
+            run_dir = Path(resume)
+        else:
+            made: tuple[str, str] = ("", "")
+            if dist.is_main:
+                try:
+                    made = (str(new_run_dir(out, spec.name)), "")
+                except RunDirError as exc:
+                    made = ("", str(exc))
+            path, error = broadcast_object(made, dist)
+            if error:
+                raise RunDirError(error)
+            run_dir = Path(path)
+        run = Run(spec, reg, run_dir, dist=dist)
+        if resume is not None and not run.resume():
+            run.log_info("no readable checkpoint found; starting from step 0")
+        run.fit()
+        return run_dir
+    finally:
+        shutdown(dist)

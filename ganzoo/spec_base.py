@@ -17,6 +17,7 @@ __all__ = ["OptimSpec", "OptimSpecs", "TrainSpec", "RESUME_MUTABLE"]
 # Keys a ``--set`` may change when resuming a run: budget and cadence only.
 RESUME_MUTABLE: tuple[str, ...] = (
     "train.steps",
+    "train.max_seconds",
     "train.log_every",
     "train.sample_every",
     "train.checkpoint_every",
@@ -54,10 +55,12 @@ class TrainSpec(Params):
     steps: int = Field(1000, gt=0, description="Generator updates in total.")
     batch_size: int = Field(64, gt=0, description="Global batch size (split across DDP ranks).")
     d_steps: int = Field(1, ge=1, description="Discriminator updates per generator update (n_critic).")
+    max_seconds: float | None = Field(None, gt=0, description="Also stop once training has taken this long (summed over resumes); a fixed time budget.")
     device: str = Field("auto", pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$", description="auto picks cuda > mps > cpu.")
     precision: Literal["fp32", "bf16", "fp16"] = Field("fp32", description="Autocast precision; fp16 uses a GradScaler.")
     channels_last: bool = Field(False, description="Use channels_last memory format for networks and images.")
     compile: bool = Field(False, description="torch.compile the networks (falls back with a message).")
+    sync_batchnorm: bool = Field(False, description="Under DDP, convert BatchNorm to SyncBatchNorm (CUDA only); else per-replica statistics.")
     ema: float | None = Field(None, ge=0.0, lt=1.0, description="Generator EMA decay; None disables EMA.")
     ema_warmup: int = Field(0, ge=0, description="Steps over which the EMA decay ramps up from 0.")
     grad_clip: float | None = Field(None, gt=0, description="Clip each network's gradient norm to this value.")

@@ -56,11 +56,27 @@ class StepContext(Protocol):
         ...
 
     def optimize(self, network: str, loss_fn: LossFn, *, phase: str) -> bool:
-        """Run one update of ``network`` on ``loss_fn``'s loss; False if skipped as non-finite."""
+        """Run one update of ``network`` on ``loss_fn``'s loss; False if skipped as non-finite.
+
+        ``phase`` names the logged terms (``D/loss``); the phase named ``"D"`` is the
+        discriminator update that ``d_updates`` counts, other names (``"D_reg"``) are extra.
+        """
         ...
 
     def autocast(self) -> Any:
         """The precision context, for forward passes outside :meth:`optimize`."""
+        ...
+
+    def randn(self, n: int, *shape: int) -> torch.Tensor:
+        """``n`` standard-normal rows for this rank, sliced from one global draw.
+
+        Use it (not ``torch.randn``) for per-sample noise: a DDP run then sees the
+        same noise as a single process with the same global batch.
+        """
+        ...
+
+    def randint(self, high: int, n: int) -> torch.Tensor:
+        """``n`` integers in [0, high) for this rank, sliced from one global draw."""
         ...
 
 

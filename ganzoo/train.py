@@ -7,6 +7,7 @@ are counted separately in ``d_updates``.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import time
 from pathlib import Path
@@ -18,6 +19,7 @@ from torch import nn
 
 from ganzoo.checkpoint import atomic_save, atomic_write, load_latest, save_checkpoint
 from ganzoo.data import DataInfo, ImageDataset, ResumableSampler
+from ganzoo.distributed import DistInfo, all_true
 from ganzoo.ema import EMA
 from ganzoo.images import make_grid, save_grid
 from ganzoo.logging import RunLogger
@@ -81,13 +83,19 @@ class Run:
         pm: Plugin manager whose lifecycle hooks fire; defaults to ``reg.pm``.
     """
 
-    def __init__(self, spec: RunSpecBase, reg: Registries, run_dir: Path, *, pm: pluggy.PluginManager | None = None) -> None:
+    def __init__(
+        self, spec: RunSpecBase, reg: Registries, run_dir: Path, *, pm: pluggy.PluginManager | None = None, dist: DistInfo | None = None
+    ) -> None:
         self.spec, self.reg, self.dir = spec, reg, Path(run_dir)
-        self.dir.mkdir(parents=True, exist_ok=True)
+        self.dist = dist or DistInfo()
+        self.rank, self.world_size = self.dist.rank, self.dist.world_size
+        if self.rank == 0:
+            self.dir.mkdir(parents=True, exist_ok=True)
         self.hook = (pm or reg.pm).hook
         t = spec.train
-        self.rank, self.world_size = 0, 1
         self.device = select_device(t.device)
+        if self.dist.enabled and self.device.type == "cuda":
+            self.device = torch.device("cuda", self.dist.local_rank)
         check_precision(t.precision, self.device)
         seed_everything(spec.seed)
 
@@ -105,6 +113,8 @@ class Run:
         }
         self.scalers = {k: torch.amp.GradScaler(self.device.type, enabled=t.precision == "fp16") for k in self.optimizers}
         self.ema = EMA(self.nets["generator"], t.ema, t.ema_warmup) if t.ema is not None else None
+        if self.dist.enabled:
+            self._wrap_ddp()
         if t.compile:
             self._compile()
 
@@ -117,10 +127,12 @@ class Run:
         self.d_updates = 0
         self.samples_seen = 0
         self.nonfinite_skipped = 0
+        self.train_seconds = 0.0  # time spent in the loop, summed over resumes (for train.max_seconds)
         self._nonfinite_streak: dict[str, int] = {}
         self._terms: dict[str, list[torch.Tensor]] = {}
         self._batches: Iterator[dict[str, torch.Tensor]] | None = None
         self._stop_signal: int | None = None
+        self._timed_out = False
         self.spec_digest = ""
         self.metrics = [reg.build("metric", m.type, m.params) for m in spec.eval.metrics] if self.rank == 0 else []  # type: ignore[attr-defined]
         self.best: dict[str, Any] = {}
@@ -131,6 +143,20 @@ class Run:
 
     def autocast(self) -> Any:
         return autocast(self.spec.train.precision, self.device)
+
+    def randn(self, n: int, *shape: int) -> torch.Tensor:
+        """``n`` standard-normal rows for this rank: this rank's slice of one global draw.
+
+        Every rank draws the whole global batch from the shared RNG stream and keeps
+        its slice, so a DDP run sees exactly the noise a single process would.
+        """
+        full = torch.randn(n * self.world_size, *shape, device=self.device)  # (world * n, ...)
+        return full[self.rank * n : (self.rank + 1) * n]
+
+    def randint(self, high: int, n: int) -> torch.Tensor:
+        """``n`` integers in [0, high) for this rank, sliced from one global draw like :meth:`randn`."""
+        full = torch.randint(high, (n * self.world_size,), device=self.device)
+        return full[self.rank * n : (self.rank + 1) * n]
 
     def next_batch(self) -> dict[str, torch.Tensor]:
         """The next batch of this rank, moved to the device."""
@@ -149,14 +175,17 @@ class Run:
         for name, net in self.nets.items():
             net.requires_grad_(name == network)
         opt.zero_grad(set_to_none=True)
-        with self.autocast():
+        with contextlib.ExitStack() as stack, self.autocast():
+            for name, net in self.nets.items():
+                if name != network and hasattr(net, "no_sync"):
+                    stack.enter_context(net.no_sync())  # a frozen network's reducer must not wait for gradients
             loss, terms = loss_fn()
         scaler.scale(loss).backward()
         scaler.unscale_(opt)
         params = [p for p in self.nets[network].parameters() if p.grad is not None]
         max_norm = self.spec.train.grad_clip or float("inf")
         gnorm = torch.nn.utils.clip_grad_norm_(params, max_norm) if params else torch.zeros((), device=self.device)
-        finite = bool(torch.isfinite(loss.detach()) & torch.isfinite(gnorm))
+        finite = all_true(bool(torch.isfinite(loss.detach()) & torch.isfinite(gnorm)), self.dist, self.device)
         if not finite and not scaler.is_enabled():
             self._nonfinite(network, phase, loss, terms)
             opt.zero_grad(set_to_none=True)
@@ -169,7 +198,7 @@ class Run:
             self._record(f"{phase}/fp16_skipped", torch.ones(()))
             return False
         self._nonfinite_streak[network] = 0
-        if network == "discriminator":
+        if phase == "D":  # the main D update; lazy-regulariser phases (D_reg) are extra, not counted
             self.d_updates += 1
         elif network == "generator" and self.ema is not None:
             self.ema.update(_unwrap(self.nets["generator"]))
@@ -197,6 +226,17 @@ class Run:
             # or a resumed run would diverge from an uninterrupted one.
             generator=torch.Generator().manual_seed(self.spec.seed * 1_000_003 + self.samples_seen),
         )
+
+    def _wrap_ddp(self) -> None:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        if self.spec.train.sync_batchnorm:
+            if self.device.type != "cuda":
+                raise ValueError("train.sync_batchnorm needs CUDA (PyTorch's SyncBatchNorm has no CPU kernel); "
+                                 "on the CPU keep per-replica batch norm or use networks without it")
+            self.nets = {k: nn.SyncBatchNorm.convert_sync_batchnorm(v) for k, v in self.nets.items()}
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        self.nets = {k: DDP(v, device_ids=ids) for k, v in self.nets.items()}
 
     def _compile(self) -> None:
         try:
@@ -251,6 +291,7 @@ class Run:
             "samples_seen": self.samples_seen,
             "nonfinite_skipped": self.nonfinite_skipped,
             "world_size": self.world_size,
+            "train_seconds": self.train_seconds,
             "nets": {k: _unwrap(v).state_dict() for k, v in self.nets.items()},
             "optim": {k: v.state_dict() for k, v in self.optimizers.items()},
             "scalers": {k: v.state_dict() for k, v in self.scalers.items()},
@@ -275,6 +316,7 @@ class Run:
         self.step, self.d_updates = int(state["step"]), int(state["d_updates"])
         self.nonfinite_skipped = int(state.get("nonfinite_skipped", 0))
         self.best = dict(state.get("best", {}))
+        self.train_seconds = float(state.get("train_seconds", 0.0))
         # Samples consumed per rank scale with the world size the checkpoint was written under.
         self.samples_seen = int(state["samples_seen"]) * int(state.get("world_size", 1)) // self.world_size
         self._batches = None
@@ -370,6 +412,20 @@ class Run:
         self._stop_signal = signum
         self.log_info(f"received {signal.Signals(signum).name}: finishing step {self.step + 1}, then saving a checkpoint")
 
+    def _out_of_time(self, budget_start: float, t0: float) -> bool:
+        limit = self.spec.train.max_seconds
+        if limit is None:
+            return False
+        over = budget_start + time.perf_counter() - t0 >= limit
+        if over and self.rank == 0:
+            self.log_info(f"time budget of {limit:.0f}s reached at step {self.step}")
+        self._timed_out = not all_true(not over, self.dist, self.device)
+        return self._timed_out
+
+    def _should_stop(self) -> bool:
+        # Under DDP every rank must leave the loop at the same step, whichever got the signal.
+        return not all_true(self._stop_signal is None, self.dist, self.device)
+
     def fit(self) -> str:
         """Train until ``train.steps``; returns ``completed`` (raises on interruption or failure)."""
         t = self.spec.train
@@ -386,9 +442,11 @@ class Run:
         t0, step0 = time.perf_counter(), self.step
         status = "failed"
         try:
-            while self.step < t.steps and self._stop_signal is None:
+            budget_start = self.train_seconds
+            while self.step < t.steps and not self._should_stop() and not self._out_of_time(budget_start, t0):
                 self.task.train_step(self)
                 self.step += 1
+                self.train_seconds = budget_start + time.perf_counter() - t0
                 if self._due(t.log_every) or self.step == t.steps:
                     logs = self._flush_logs(t0, step0)
                     self.logger.scalars(self.step, logs)
@@ -402,10 +460,10 @@ class Run:
                     self.evaluate()
                 if self._due(t.checkpoint_every):
                     self.save_checkpoint()
-            if self._stop_signal is not None:
+            if self.step < t.steps and not self._timed_out:  # left the loop on a signal (on some rank)
                 self.save_checkpoint()
                 status = "interrupted"
-                raise RunInterrupted(self._stop_signal, self.step)
+                raise RunInterrupted(self._stop_signal or signal.SIGTERM, self.step)
             if not self._due(t.sample_every):
                 self.save_samples()
             if not self._due(self.spec.eval.every):  # type: ignore[attr-defined]

@@ -104,7 +104,7 @@ def test_duplicate_entry_point_name_is_detected(site):
 
 
 def test_disable_plugins_env(monkeypatch):
-    monkeypatch.setenv("GANZOO_DISABLE_PLUGINS", "ganzoo_dcgan")
+    monkeypatch.setenv("GANZOO_DISABLE_PLUGINS", "ganzoo_dcgan,ganzoo_cdcgan,ganzoo_timm")
     reg = collect(get_plugin_manager())
     assert "ganzoo_dcgan" in reg.report.disabled
     assert reg["model"].names() == []

@@ -160,7 +160,7 @@ def test_cli_validate_exit_2_without_traceback(tmp_path):
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr + proc.stdout
-    assert "generator.type: unknown type 'dcgn'. Did you mean 'dcgan'?" in proc.stderr
+    assert "generator.type: unknown type 'dcgn'. Did you mean 'dcgan'" in proc.stderr
     proc = subprocess.run(
         [sys.executable, "-m", "ganzoo", "validate", str(REPO / "registry" / "dcgan-digits.yaml"), "--set", "generator.params.width=-1"],
         capture_output=True, text=True, timeout=120,

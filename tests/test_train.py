@@ -194,3 +194,16 @@ def test_exception_hook_and_failed_status(registries, tiny_spec, tmp_path):
     with pytest.raises(RuntimeError, match="plugin bug"):
         train(validate_spec(tiny_spec, reg), tmp_path / "run", registries=reg)
     assert isinstance(seen[0], RuntimeError) and seen[1] == "failed"
+
+
+def test_time_budget_stops_and_is_summed_over_resumes(registries, tiny_spec, tmp_path):
+    tiny_spec["train"].update(steps=10_000, max_seconds=0.3, checkpoint_every=0, sample_every=0)
+    run = Run(validate_spec(tiny_spec, registries), registries, tmp_path)
+    assert run.fit() == "completed"
+    assert 0 < run.step < 10_000 and run.train_seconds >= 0.3
+    state = load_checkpoint(list_checkpoints(tmp_path / "checkpoints")[-1][1])
+    assert state["train_seconds"] == pytest.approx(run.train_seconds)
+    again = Run(resume_spec(tmp_path, registries, []), registries, tmp_path)
+    again.resume()
+    again.fit()
+    assert again.step == run.step  # the budget was already spent: nothing more to do

@@ -17,16 +17,26 @@ TASKS = list(_REG["task"])
 ADVERSARIAL = [e for e in _REG["loss"] if getattr(e, "loss_kind", "") == "adversarial"]
 
 
-def _partner(role: str) -> str:
+def _task_of(entry: ModelEntry) -> str:
+    """The task a model is smoke-trained with: unconditional unless it is written for other tasks only."""
+    return "unconditional" if not entry.tasks or "unconditional" in entry.tasks else entry.tasks[0]
+
+
+def _partner(role: str, task: str = "unconditional") -> str:
+    """A model for the other role: one written for ``task`` if any, else dcgan, else the first that fits."""
     other = "discriminator" if role == "generator" else "generator"
-    return "dcgan" if "dcgan" in _REG["model"].names(other) else _REG["model"].names(other)[0]
+    fits = [e for e in _REG["model"] if getattr(e, "role", None) == other and (not e.tasks or task in e.tasks)]
+    dedicated = sorted(e.name for e in fits if task in e.tasks)
+    names = sorted(e.name for e in fits)
+    return dedicated[0] if dedicated else "dcgan" if "dcgan" in names else names[0]
 
 
 @pytest.mark.parametrize("entry", MODELS, ids=lambda e: f"{e.role}:{e.name}")
 def test_model_trains_two_steps(entry, tiny_spec, tmp_path):
+    tiny_spec["task"] = _task_of(entry)
     tiny_spec[entry.role] = {"type": entry.name}  # the component's own defaults
     other = "discriminator" if entry.role == "generator" else "generator"
-    tiny_spec[other] = {"type": _partner(entry.role), "params": tiny_spec[other]["params"]}
+    tiny_spec[other] = {"type": _partner(entry.role, tiny_spec["task"]), "params": tiny_spec[other]["params"]}
     tiny_spec["data"]["params"]["size"] = 32
     tiny_spec["train"].update(steps=2, batch_size=4, sample_every=0, checkpoint_every=0, tensorboard=False)
     run = Run(validate_spec(tiny_spec, _REG), _REG, tmp_path)
@@ -42,11 +52,12 @@ def test_model_builds_for_rgb_and_gray(entry):
     for channels in (1, 3):
         info = DataInfo(channels=channels, size=32, num_classes=10)
         net = _REG.build("model", entry.name, None, info, role=entry.role)
+        labels = (torch.tensor([0, 1]),) if _task_of(entry) == "conditional" else ()  # G(z, y) and D(x, y)
         if entry.role == "generator":
             z = torch.randn(2, net.latent_dim)
-            assert net(z).shape == (2, channels, 32, 32)
+            assert net(z, *labels).shape == (2, channels, 32, 32)
         else:
-            assert net(torch.randn(2, channels, 32, 32)).shape[0] == 2
+            assert net(torch.randn(2, channels, 32, 32), *labels).shape[0] == 2
 
 
 @pytest.mark.parametrize("entry", ADVERSARIAL, ids=lambda e: e.name)

@@ -13,7 +13,16 @@ from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
 from ganzoo import DataInfo
 
-__all__ = ["Generator", "Discriminator", "init_dcgan_weights", "hidden_widths", "check_size"]
+__all__ = [
+    "Generator",
+    "Discriminator",
+    "init_dcgan_weights",
+    "hidden_widths",
+    "check_size",
+    "generator_layers",
+    "discriminator_blocks",
+    "apply_spectral_norm",
+]
 
 MIN_SIZE, MAX_SIZE = 16, 128
 
@@ -56,6 +65,53 @@ def init_dcgan_weights(module: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
+def generator_layers(in_dim: int, widths: list[int], channels: int) -> list[nn.Module]:
+    """The DCGAN generator stack: (B, in_dim, 1, 1) -> 4x4 -> ... -> (B, channels, S, S) in [-1, 1].
+
+    Args:
+        in_dim: Channels of the 1x1 input (the latent size, plus any conditioning).
+        widths: Hidden channels from 4x4 upwards (:func:`hidden_widths`).
+        channels: Image channels.
+    """
+    # Convolutions followed by BN carry no bias: BN's shift makes it redundant.
+    layers: list[nn.Module] = [
+        nn.ConvTranspose2d(in_dim, widths[0], 4, 1, 0, bias=False),  # 1x1 -> 4x4
+        nn.BatchNorm2d(widths[0]),
+        nn.ReLU(inplace=True),
+    ]
+    for c_in, c_out in zip(widths, widths[1:]):
+        layers += [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
+    layers += [nn.ConvTranspose2d(widths[-1], channels, 4, 2, 1), nn.Tanh()]
+    return layers
+
+
+def discriminator_blocks(channels: int, widths: list[int], batch_norm: bool) -> list[nn.Module]:
+    """The DCGAN discriminator trunk: (B, channels, S, S) -> (B, widths[-1], 4, 4), stride-2 conv blocks.
+
+    Args:
+        channels: Image channels.
+        widths: Channels per block from size/2 down to 4x4 (``hidden_widths(...)[::-1]``).
+        batch_norm: BatchNorm after every block except the first.
+    """
+    layers: list[nn.Module] = []
+    c_in = channels
+    for i, c_out in enumerate(widths):
+        norm = batch_norm and i > 0  # the paper leaves the input layer unnormalised
+        layers.append(nn.Conv2d(c_in, c_out, 4, 2, 1, bias=not norm))
+        if norm:
+            layers.append(nn.BatchNorm2d(c_out))
+        layers.append(nn.LeakyReLU(0.2, inplace=True))
+        c_in = c_out
+    return layers
+
+
+def apply_spectral_norm(module: nn.Module, types: tuple[type[nn.Module], ...] = (nn.Conv2d,)) -> None:
+    """Wrap every submodule of ``types`` in spectral normalisation (call after initialising weights)."""
+    for m in list(module.modules()):
+        if isinstance(m, types):
+            _spectral_norm(m)
+
+
 class Generator(nn.Module):
     """DCGAN generator.
 
@@ -73,16 +129,7 @@ class Generator(nn.Module):
         super().__init__()
         widths = hidden_widths(info.size, width, max_width)
         self.latent_dim = latent_dim
-        # Convolutions followed by BN carry no bias: BN's shift makes it redundant.
-        layers: list[nn.Module] = [
-            nn.ConvTranspose2d(latent_dim, widths[0], 4, 1, 0, bias=False),  # 1x1 -> 4x4
-            nn.BatchNorm2d(widths[0]),
-            nn.ReLU(inplace=True),
-        ]
-        for c_in, c_out in zip(widths, widths[1:]):
-            layers += [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
-        layers += [nn.ConvTranspose2d(widths[-1], info.channels, 4, 2, 1), nn.Tanh()]
-        self.net = nn.Sequential(*layers)
+        self.net = nn.Sequential(*generator_layers(latent_dim, widths, info.channels))
         init_dcgan_weights(self)
 
     def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
@@ -118,23 +165,13 @@ class Discriminator(nn.Module):
     ) -> None:
         super().__init__()
         widths = hidden_widths(info.size, width, max_width)[::-1]  # size/2 -> 4x4: [64, 128, 256, 512]
-        layers: list[nn.Module] = []
-        c_in = info.channels
-        for i, c_out in enumerate(widths):
-            norm = batch_norm and i > 0  # the paper leaves the input layer unnormalised
-            layers.append(nn.Conv2d(c_in, c_out, 4, 2, 1, bias=not norm))
-            if norm:
-                layers.append(nn.BatchNorm2d(c_out))
-            layers.append(nn.LeakyReLU(0.2, inplace=True))
-            c_in = c_out
-        layers.append(nn.Conv2d(c_in, 1, 4, 1, 0))  # 4x4 -> 1x1 logit
+        layers = discriminator_blocks(info.channels, widths, batch_norm)
+        layers.append(nn.Conv2d(widths[-1], 1, 4, 1, 0))  # 4x4 -> 1x1 logit
         self.net = nn.Sequential(*layers)
         # Initialise before wrapping: the parametrisation captures the current weight as its original.
         init_dcgan_weights(self)
         if spectral_norm:
-            for m in self.net:
-                if isinstance(m, nn.Conv2d):
-                    _spectral_norm(m)
+            apply_spectral_norm(self.net)
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         """Score images.

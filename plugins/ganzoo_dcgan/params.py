@@ -6,7 +6,7 @@ from pydantic import Field, model_validator
 
 from ganzoo import Params
 
-__all__ = ["GeneratorParams", "DiscriminatorParams"]
+__all__ = ["GeneratorParams", "DiscriminatorParams", "ConditionalGeneratorParams", "ProjectionParams"]
 
 
 class _WidthParams(Params):
@@ -31,3 +31,16 @@ class DiscriminatorParams(_WidthParams):
 
     batch_norm: bool = Field(True, description="BatchNorm after every convolution block except the first.")
     spectral_norm: bool = Field(False, description="Spectral normalisation on every convolution (Miyato et al., 2018).")
+
+
+class ConditionalGeneratorParams(GeneratorParams):
+    """Conditional DCGAN generator: z concatenated with a learned class embedding, then the DCGAN stack."""
+
+    embed_dim: int = Field(32, gt=0, description="Size of the learned class embedding concatenated to z.")
+
+
+class ProjectionParams(_WidthParams):
+    """Projection discriminator (Miyato & Koyama, 2018) on a DCGAN conv trunk."""
+
+    batch_norm: bool = Field(False, description="BatchNorm after every convolution block except the first.")
+    spectral_norm: bool = Field(True, description="Spectral normalisation on every convolution, the linear head and the class embedding.")

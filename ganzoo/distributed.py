@@ -1,0 +1,81 @@
+"""DDP through torchrun: process-group set-up from the environment, and small collectives.
+
+ganzoo has no distributed engine of its own. Under ``torchrun`` (which sets
+``RANK``, ``LOCAL_RANK`` and ``WORLD_SIZE``) the training loop wraps each network in
+``DistributedDataParallel``; gloo on the CPU, nccl on CUDA.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+__all__ = ["DistInfo", "init_from_env", "broadcast_object", "all_true", "barrier", "shutdown"]
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    """This process's place in the job."""
+
+    rank: int = 0
+    local_rank: int = 0
+    world_size: int = 1
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def init_from_env(device_type: str = "auto") -> DistInfo:
+    """Join the torchrun job described by the environment (a no-op outside torchrun).
+
+    Args:
+        device_type: The spec's ``train.device``; CUDA runs use nccl and bind
+            each process to ``cuda:LOCAL_RANK``, everything else uses gloo.
+    """
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return DistInfo()
+    rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+    use_cuda = torch.cuda.is_available() and device_type in ("auto", "cuda") or device_type.startswith("cuda")
+    if not dist.is_initialized():
+        if use_cuda:
+            torch.cuda.set_device(local)
+        dist.init_process_group(backend="nccl" if use_cuda else "gloo")
+    return DistInfo(rank=rank, local_rank=local, world_size=world)
+
+
+def broadcast_object(obj: Any, info: DistInfo) -> Any:
+    """Rank 0's ``obj`` on every rank."""
+    if not info.enabled:
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def all_true(flag: bool, info: DistInfo, device: torch.device) -> bool:
+    """True only if ``flag`` holds on every rank (so all ranks skip an update together)."""
+    if not info.enabled:
+        return flag
+    t = torch.tensor([1 if flag else 0], device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MIN)
+    return bool(t.item())
+
+
+def barrier(info: DistInfo) -> None:
+    if info.enabled:
+        dist.barrier()
+
+
+def shutdown(info: DistInfo) -> None:
+    if info.enabled and dist.is_initialized():
+        dist.destroy_process_group()
