@@ -240,6 +240,11 @@ class Run:
 
     def _compile(self) -> None:
         try:
+            import torch._dynamo
+
+            # Compilation is lazy (at the first forward); a graph that fails to compile
+            # then runs eagerly with a warning instead of killing the run.
+            torch._dynamo.config.suppress_errors = True
             self.nets = {k: torch.compile(v) for k, v in self.nets.items()}  # type: ignore[misc]
         except Exception as exc:  # noqa: BLE001 - compile is an optimisation, never a requirement
             self.log_info(f"torch.compile is unavailable here ({type(exc).__name__}: {exc}); training eagerly")

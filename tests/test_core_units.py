@@ -152,3 +152,14 @@ def test_line_map():
 
 def test_paths_helper(tmp_path: Path):
     assert list_checkpoints(tmp_path / "missing") == []
+
+
+def test_compile_path_trains(registries, tiny_spec, tmp_path):
+    from ganzoo.spec import validate_spec
+    from ganzoo.train import Run
+
+    tiny_spec["train"].update(steps=2, compile=True, channels_last=True, sample_every=0, checkpoint_every=0)
+    run = Run(validate_spec(tiny_spec, registries), registries, tmp_path)
+    assert hasattr(run.nets["generator"], "_orig_mod")  # compiled
+    run.fit()
+    assert run.step == 2 and (tmp_path / "generator.safetensors").is_file()

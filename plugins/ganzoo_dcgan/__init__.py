@@ -22,7 +22,7 @@ def build_generator(params: GeneratorParams, info: DataInfo) -> Generator:
     """Build a DCGAN generator for ``info.channels`` x ``info.size`` images."""
     from ganzoo_dcgan.nets import Generator
 
-    return Generator(info, latent_dim=params.latent_dim, width=params.width, max_width=params.max_width)
+    return Generator(info, latent_dim=params.latent_dim, width=params.width, max_width=params.max_width, batch_norm=params.batch_norm)
 
 
 def build_discriminator(params: DiscriminatorParams, info: DataInfo) -> Discriminator:

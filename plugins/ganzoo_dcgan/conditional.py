@@ -24,7 +24,9 @@ def build_conditional_generator(params: ConditionalGeneratorParams, info: DataIn
     """Build a conditional DCGAN generator for ``info`` (``num_classes`` >= 2)."""
     from ganzoo_dcgan.conditional_nets import ConditionalGenerator
 
-    return ConditionalGenerator(info, latent_dim=params.latent_dim, embed_dim=params.embed_dim, width=params.width, max_width=params.max_width)
+    return ConditionalGenerator(
+        info, latent_dim=params.latent_dim, embed_dim=params.embed_dim, width=params.width, max_width=params.max_width, batch_norm=params.batch_norm
+    )
 
 
 def build_projection_discriminator(params: ProjectionParams, info: DataInfo) -> ProjectionDiscriminator:

@@ -52,13 +52,15 @@ class ConditionalGenerator(nn.Module):
         num_classes: Number of classes, for samplers.
     """
 
-    def __init__(self, info: DataInfo, *, latent_dim: int = 100, embed_dim: int = 32, width: int = 64, max_width: int = 512) -> None:
+    def __init__(
+        self, info: DataInfo, *, latent_dim: int = 100, embed_dim: int = 32, width: int = 64, max_width: int = 512, batch_norm: bool = True
+    ) -> None:
         super().__init__()
         self.num_classes = check_classes(info, "cdcgan")
         self.latent_dim = latent_dim
         widths = hidden_widths(info.size, width, max_width)
         self.embed = nn.Embedding(self.num_classes, embed_dim)  # N(0, 1) init: the same scale as z
-        self.net = nn.Sequential(*generator_layers(latent_dim + embed_dim, widths, info.channels))
+        self.net = nn.Sequential(*generator_layers(latent_dim + embed_dim, widths, info.channels, batch_norm))
         init_dcgan_weights(self)
 
     def forward(self, z: Tensor, y: Tensor) -> Tensor:

@@ -65,22 +65,25 @@ def init_dcgan_weights(module: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
-def generator_layers(in_dim: int, widths: list[int], channels: int) -> list[nn.Module]:
+def generator_layers(in_dim: int, widths: list[int], channels: int, batch_norm: bool = True) -> list[nn.Module]:
     """The DCGAN generator stack: (B, in_dim, 1, 1) -> 4x4 -> ... -> (B, channels, S, S) in [-1, 1].
 
     Args:
         in_dim: Channels of the 1x1 input (the latent size, plus any conditioning).
         widths: Hidden channels from 4x4 upwards (:func:`hidden_widths`).
         channels: Image channels.
+        batch_norm: BatchNorm after every hidden layer (the paper's choice). Without
+            it the layers carry biases; DDP runs then need no SyncBatchNorm.
     """
-    # Convolutions followed by BN carry no bias: BN's shift makes it redundant.
-    layers: list[nn.Module] = [
-        nn.ConvTranspose2d(in_dim, widths[0], 4, 1, 0, bias=False),  # 1x1 -> 4x4
-        nn.BatchNorm2d(widths[0]),
-        nn.ReLU(inplace=True),
-    ]
+
+    def block(c_in: int, c_out: int, stride: int, padding: int) -> list[nn.Module]:
+        # Convolutions followed by BN carry no bias: BN's shift makes it redundant.
+        conv = nn.ConvTranspose2d(c_in, c_out, 4, stride, padding, bias=not batch_norm)
+        return [conv, nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)] if batch_norm else [conv, nn.ReLU(inplace=True)]
+
+    layers: list[nn.Module] = block(in_dim, widths[0], 1, 0)  # 1x1 -> 4x4
     for c_in, c_out in zip(widths, widths[1:]):
-        layers += [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
+        layers += block(c_in, c_out, 2, 1)
     layers += [nn.ConvTranspose2d(widths[-1], channels, 4, 2, 1), nn.Tanh()]
     return layers
 
@@ -120,16 +123,17 @@ class Generator(nn.Module):
         latent_dim: Dimension of z.
         width: Channels of the last hidden layer.
         max_width: Cap on hidden channels.
+        batch_norm: BatchNorm after every hidden layer.
 
     Attributes:
         latent_dim: Dimension of z, for samplers.
     """
 
-    def __init__(self, info: DataInfo, *, latent_dim: int = 100, width: int = 64, max_width: int = 512) -> None:
+    def __init__(self, info: DataInfo, *, latent_dim: int = 100, width: int = 64, max_width: int = 512, batch_norm: bool = True) -> None:
         super().__init__()
         widths = hidden_widths(info.size, width, max_width)
         self.latent_dim = latent_dim
-        self.net = nn.Sequential(*generator_layers(latent_dim, widths, info.channels))
+        self.net = nn.Sequential(*generator_layers(latent_dim, widths, info.channels, batch_norm))
         init_dcgan_weights(self)
 
     def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:

@@ -24,6 +24,7 @@ class GeneratorParams(_WidthParams):
     """DCGAN generator: a 4x4 projection of z, then stride-2 transposed convolutions."""
 
     latent_dim: int = Field(100, gt=0, description="Dimension of the latent vector z.")
+    batch_norm: bool = Field(True, description="BatchNorm after every hidden layer (as in the paper); false suits DDP on the CPU.")
 
 
 class DiscriminatorParams(_WidthParams):
