@@ -18,6 +18,7 @@ __all__ = ["OptimSpec", "OptimSpecs", "TrainSpec", "RESUME_MUTABLE"]
 RESUME_MUTABLE: tuple[str, ...] = (
     "train.steps",
     "train.max_seconds",
+    "train.budget_clock",
     "train.log_every",
     "train.sample_every",
     "train.checkpoint_every",
@@ -56,6 +57,7 @@ class TrainSpec(Params):
     batch_size: int = Field(64, gt=0, description="Global batch size (split across DDP ranks).")
     d_steps: int = Field(1, ge=1, description="Discriminator updates per generator update (n_critic).")
     max_seconds: float | None = Field(None, gt=0, description="Also stop once training has taken this long (summed over resumes); a fixed time budget.")
+    budget_clock: Literal["wall", "cpu"] = Field("wall", description="What max_seconds measures: wall time, or this process's CPU time (all threads).")
     device: str = Field("auto", pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$", description="auto picks cuda > mps > cpu.")
     precision: Literal["fp32", "bf16", "fp16"] = Field("fp32", description="Autocast precision; fp16 uses a GradScaler.")
     channels_last: bool = Field(False, description="Use channels_last memory format for networks and images.")

@@ -417,11 +417,11 @@ class Run:
         self._stop_signal = signum
         self.log_info(f"received {signal.Signals(signum).name}: finishing step {self.step + 1}, then saving a checkpoint")
 
-    def _out_of_time(self, budget_start: float, t0: float) -> bool:
+    def _out_of_time(self, budget_start: float, clock: Any, c0: float) -> bool:
         limit = self.spec.train.max_seconds
         if limit is None:
             return False
-        over = budget_start + time.perf_counter() - t0 >= limit
+        over = budget_start + clock() - c0 >= limit
         if over and self.rank == 0:
             self.log_info(f"time budget of {limit:.0f}s reached at step {self.step}")
         self._timed_out = not all_true(not over, self.dist, self.device)
@@ -447,11 +447,12 @@ class Run:
         t0, step0 = time.perf_counter(), self.step
         status = "failed"
         try:
-            budget_start = self.train_seconds
-            while self.step < t.steps and not self._should_stop() and not self._out_of_time(budget_start, t0):
+            budget_start, clock = self.train_seconds, (time.process_time if t.budget_clock == "cpu" else time.perf_counter)
+            c0 = clock()
+            while self.step < t.steps and not self._should_stop() and not self._out_of_time(budget_start, clock, c0):
                 self.task.train_step(self)
                 self.step += 1
-                self.train_seconds = budget_start + time.perf_counter() - t0
+                self.train_seconds = budget_start + clock() - c0
                 if self._due(t.log_every) or self.step == t.steps:
                     logs = self._flush_logs(t0, step0)
                     self.logger.scalars(self.step, logs)
