@@ -269,20 +269,26 @@ def plugins() -> None:
 @click.option("--out", required=True, type=click.Path(), help="A .png file for a grid, or a directory (ending in /) for one PNG per sample.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Noise seed; the same seed gives the same images.")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, mps or auto.")
+@click.option("--class", "label", type=int, default=None, help="Class to sample (conditional runs); default: every class in turn.")
 @handle_errors
-def sample(run: str, n: int, out: str, seed: int, device: str) -> None:
+def sample(run: str, n: int, out: str, seed: int, device: str, label: int | None) -> None:
     """Sample a trained RUN's generator (EMA weights when the run used EMA).
 
     \b
     Examples:
       ganzoo sample runs/00000-dcgan-digits --n 64 --out grid.png
       ganzoo sample runs/00000-dcgan-digits --n 16 --out samples/
+      ganzoo sample runs/00001-cdcgan-digits --class 3 --n 16 --out threes.png
     """
     from ganzoo.api import load_generator
     from ganzoo.images import save_grid, save_images
 
     gen = load_generator(run, device=device)
-    images = gen.sample(n, seed=seed)
+    import inspect
+
+    if label is not None and "labels" not in inspect.signature(gen.task.sample).parameters:
+        raise click.UsageError(f"--class needs a conditional run; {run} was trained with task {gen.spec.task.type!r}")  # type: ignore[attr-defined]
+    images = gen.sample(n, seed=seed, **({"labels": label} if label is not None else {}))
     target = Path(out)
     if out.endswith(("/", os.sep)) or target.is_dir():
         paths = save_images(images, target)
