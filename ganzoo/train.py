@@ -97,6 +97,8 @@ class Run:
         if self.dist.enabled and self.device.type == "cuda":
             self.device = torch.device("cuda", self.dist.local_rank)
         check_precision(t.precision, self.device)
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # fixed shapes every step: let cuDNN pick the fastest kernels
         seed_everything(spec.seed)
 
         self.dataset: ImageDataset = reg.build("dataset", spec.data.type, spec.data.params)  # type: ignore[attr-defined]
@@ -180,6 +182,11 @@ class Run:
                 if name != network and hasattr(net, "no_sync"):
                     stack.enter_context(net.no_sync())  # a frozen network's reducer must not wait for gradients
             loss, terms = loss_fn()
+            if self.dist.enabled:
+                # A penalty on input gradients (R1, GP) leaves some weights unused (D's last bias);
+                # DDP's reducer would wait for them forever. A zero-weighted touch of every
+                # parameter marks them used, as stylegan2-ada does with `logits * 0`.
+                loss = loss + 0.0 * sum(p.reshape(-1)[0] for p in self.nets[network].parameters() if p.requires_grad)
         scaler.scale(loss).backward()
         scaler.unscale_(opt)
         params = [p for p in self.nets[network].parameters() if p.grad is not None]

@@ -91,3 +91,15 @@ def test_cli_torchrun_digits_registry_spec(tmp_path):
     assert [s for s, _ in list_checkpoints(tmp_path / "digits" / "checkpoints")] == [20]
     assert (tmp_path / "digits" / "generator.safetensors").is_file()
     assert len([p for p in tmp_path.iterdir() if p.is_dir()]) == 1
+
+
+def test_gradient_penalty_and_ema_under_ddp(tiny_spec, tmp_path):
+    spec = _spec(tiny_spec, tmp_path)
+    proc = _torchrun(["train", str(spec), "--out", str(tmp_path / "gp"), "--set", "losses.adversarial.type=wasserstein",
+                      "--set", "losses.regularizers=[{type: gradient-penalty, weight: 10}, {type: r1, weight: 1, params: {interval: 2}}]",
+                      "--set", "train.ema=0.9", "--set", "train.d_steps=2", "--set", "train.steps=3"], 2, tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    records = _losses(tmp_path / "gp")
+    assert any("D/gradient-penalty" in r for r in records) and any("D_reg/r1" in r for r in records)
+    state = load_checkpoint(list_checkpoints(tmp_path / "gp" / "checkpoints")[-1][1])
+    assert state["d_updates"] == 6 and "ema" in state

@@ -140,3 +140,22 @@ def test_sigterm_exits_143(tiny_spec, tmp_path):
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 143, err
     assert list_checkpoints(out / "checkpoints")
+
+
+def test_second_ctrl_c_exits_at_once_without_corruption(tiny_spec, tmp_path):
+    tiny_spec["data"]["params"]["size"] = 32
+    tiny_spec["train"].update(steps=100_000, log_every=1, checkpoint_every=1, sample_every=0, tensorboard=False)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump(tiny_spec))
+    out = tmp_path / "run"
+    proc = _launch(["train", str(spec), "--out", str(out)])
+    deadline = time.time() + 120
+    while time.time() < deadline and _lines(out / "metrics.jsonl") < 3:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    for _, path in list_checkpoints(out / "checkpoints"):
+        assert load_checkpoint(path)["step"] >= 1  # every complete-named checkpoint loads

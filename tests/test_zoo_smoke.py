@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -77,3 +79,18 @@ def test_every_task_has_a_registry_spec(entry):
 
     specs = [load_yaml(p.read_text()) for p in (Path(__file__).parents[1] / "registry").glob("*.yaml")]
     assert any((s.get("task") if isinstance(s.get("task"), str) else s["task"]["type"]) == entry.name for s in specs)
+
+
+SPECS = sorted((Path(__file__).parents[1] / "registry").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("spec_file", SPECS, ids=lambda p: p.stem)
+def test_registry_spec_trains_two_steps(spec_file, tmp_path):
+    """Every variant in registry/ validates and trains 2 steps as committed (smaller batch, no eval)."""
+    from ganzoo.spec import load_spec
+
+    spec = load_spec(spec_file, _REG, ["train.steps=2", "train.batch_size=8", "train.sample_every=0", "train.checkpoint_every=0",
+                                      "train.tensorboard=false", "eval.metrics=[]", "train.device=cpu"])
+    run = Run(spec, _REG, tmp_path)
+    run.fit()
+    assert run.step == 2 and run.d_updates == 2 * spec.train.d_steps
