@@ -6,6 +6,7 @@ Run by hand from the repository root (results go to docs/benchmarks.md):
     python benchmarks/bench_engine.py throughput    # DCGAN-64 img/s vs the pytorch/examples loop
     python benchmarks/bench_engine.py flops         # achieved training FLOP/s vs the fp32 matmul peak
     python benchmarks/bench_engine.py data          # real loader vs preloaded tensors (target >= 0.95)
+    python benchmarks/bench_engine.py ddp           # torchrun 2 processes vs 1, same global batch
 
 Every ratio is measured side by side in one process, in alternating blocks, so
 drift on a shared machine hits both sides alike.
@@ -260,9 +261,40 @@ def bench_data(args: argparse.Namespace, tmp: Path) -> None:
           f"loader throughput / preloaded {t['preloaded']/t['loader']:.3f} |")
 
 
+def bench_ddp(args: argparse.Namespace, tmp: Path) -> None:
+    """2 processes vs 1 on the same global batch: throughput and loss curves (no batch norm, so they can match)."""
+    import json
+    import os
+    import subprocess
+
+    import yaml
+
+    data = spec_data(args.size, args.width, args.batch, "auto", steps=args.steps * args.rounds, log_every=1)
+    data["generator"]["params"]["batch_norm"] = False
+    data["discriminator"]["params"]["batch_norm"] = False
+    spec = tmp / "ddp.yaml"
+    spec.write_text(yaml.safe_dump(data))
+    results = {}
+    for nproc in (1, 2):
+        threads = max(1, (os.cpu_count() or 2) // nproc) if not torch.cuda.is_available() else 1
+        env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+        out = tmp / f"ddp{nproc}"
+        cmd = ["torchrun", "--nproc_per_node", str(nproc), "-m", "ganzoo", "train", str(spec), "--out", str(out)]
+        subprocess.run(cmd, check=True, env=env, capture_output=True)
+        recs = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+        results[nproc] = (recs, threads)
+    one, two = results[1][0], results[2][0]
+    rate = {n: statistics.median(r["steps_per_s"] for r in recs[len(recs) // 4 :]) for n, (recs, _) in results.items()}
+    dev = max(abs(a["G/loss"] - b["G/loss"]) for a, b in zip(one, two))
+    print(f"| DCGAN-{args.size} width {args.width}, global batch {args.batch}, {len(one)} steps | 1 process x {results[1][1]} threads: "
+          f"{rate[1]:.2f} steps/s | 2 processes x {results[2][1]} threads: {rate[2]:.2f} steps/s | ratio {rate[2] / rate[1]:.2f} | "
+          f"max |G loss difference| {dev:.2e} |")
+    print("step: G/loss (1 process) / G/loss (2 processes): " + ", ".join(f"{a['step']}: {a['G/loss']:.4f}/{b['G/loss']:.4f}" for a, b in list(zip(one, two))[:: max(1, len(one) // 6)]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("which", choices=["overhead", "throughput", "flops", "data", "all"])
+    parser.add_argument("which", choices=["overhead", "throughput", "flops", "data", "ddp", "all"])
     parser.add_argument("--device", default="auto")
     parser.add_argument("--size", type=int, default=32)
     parser.add_argument("--width", type=int, default=64)
@@ -277,9 +309,10 @@ def main() -> None:
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
-        for name in (["overhead", "throughput", "flops", "data"] if args.which == "all" else [args.which]):
+        benches = {"overhead": bench_overhead, "throughput": bench_throughput, "flops": bench_flops, "data": bench_data, "ddp": bench_ddp}
+        for name in (list(benches) if args.which == "all" else [args.which]):
             print(f"\n## {name}")
-            {"overhead": bench_overhead, "throughput": bench_throughput, "flops": bench_flops, "data": bench_data}[name](args, Path(tmp))
+            benches[name](args, Path(tmp))
 
 
 if __name__ == "__main__":
