@@ -33,6 +33,7 @@ _LAZY: dict[str, str] = {
     "ReconstructionLoss": "ganzoo.losses",
     "Task": "ganzoo.task",
     "StepContext": "ganzoo.task",
+    "unwrap_model": "ganzoo.build",
     # registries, specs, running
     "get_plugin_manager": "ganzoo.plugins",
     "load_registries": "ganzoo.registry",
@@ -70,4 +71,5 @@ if TYPE_CHECKING:  # pragma: no cover
     from ganzoo.plugins import get_plugin_manager, hookimpl
     from ganzoo.registry import Registries, load_registries
     from ganzoo.spec import RunSpec, SpecError
+    from ganzoo.build import unwrap_model
     from ganzoo.task import StepContext, Task

@@ -95,7 +95,7 @@ def load_generator(run_dir: str | Path, *, device: str = "cpu", registries: Regi
     from safetensors.torch import load_file
 
     from ganzoo.runtime import select_device
-    from ganzoo.train import build_networks
+    from ganzoo.build import build_networks
 
     reg = registries or load_registries()
     run_dir = Path(run_dir)

@@ -8,7 +8,7 @@ Every dataset yields dicts: ``{"image": (C, H, W) float in [-1, 1]}`` plus
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Iterator
 
 import torch
 from torch.utils.data import Dataset, Sampler

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["RunLogger"]
+__all__ = ["RunLogger", "step_summary"]
 
 
 def _fmt(v: float) -> str:
@@ -121,3 +121,12 @@ class RunLogger:
             self._tb.close()
         self._log.close()
         self._jsonl.close()
+
+
+def step_summary(step: int, total: int, logs: dict[str, float]) -> str:
+    """One human line: progress, rate, ETA and the phase losses."""
+    rate = logs.get("steps_per_s", 0.0)
+    eta = (total - step) / rate if rate > 0 else float("inf")
+    terms = "  ".join(f"{k}={v:.4g}" for k, v in logs.items() if "/" in k)
+    eta_s = time.strftime("%H:%M:%S", time.gmtime(eta)) if eta != float("inf") else "?"
+    return f"step {step}/{total}  {rate:.2f} steps/s  ETA {eta_s}  {terms}"

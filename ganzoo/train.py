@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -17,17 +18,18 @@ import pluggy
 import torch
 from torch import nn
 
+from ganzoo.build import build_losses, build_networks, unwrap_model
 from ganzoo.checkpoint import atomic_save, atomic_write, load_latest, save_checkpoint
-from ganzoo.data import DataInfo, ImageDataset, ResumableSampler
+from ganzoo.data import ImageDataset, ResumableSampler
 from ganzoo.distributed import DistInfo, all_true
 from ganzoo.ema import EMA
 from ganzoo.images import make_grid, save_grid
-from ganzoo.logging import RunLogger
+from ganzoo.logging import RunLogger, step_summary
 from ganzoo.registry import Registries
 from ganzoo.runtime import autocast, check_precision, rng_state, seed_everything, select_device, set_rng_state
 from ganzoo.rundir import write_meta, write_spec
 from ganzoo.spec import RunSpecBase
-from ganzoo.task import LossSet, Task
+from ganzoo.task import Task
 
 __all__ = ["Run", "RunInterrupted", "NonFiniteError", "build_losses", "build_networks"]
 
@@ -44,33 +46,6 @@ class RunInterrupted(Exception):
 
 class NonFiniteError(RuntimeError):
     """Too many consecutive non-finite updates."""
-
-
-def build_networks(spec: RunSpecBase, reg: Registries, info: DataInfo, slots: tuple[str, ...]) -> dict[str, nn.Module]:
-    """Build the task's networks from their spec slots."""
-    nets = {}
-    for slot in slots:
-        comp = getattr(spec, slot, None)
-        if comp is not None:
-            nets[slot] = reg.build("model", comp.type, comp.params, info, role=slot)
-    return nets
-
-
-def build_losses(spec: RunSpecBase, reg: Registries) -> LossSet:
-    """Build the loss components of a spec."""
-    losses = spec.losses  # type: ignore[attr-defined]
-    out = LossSet()
-    if losses.adversarial is not None:
-        out.adversarial = reg.build("loss", losses.adversarial.type, losses.adversarial.params)
-        out.adversarial_weight = losses.adversarial.weight
-    out.regularizers = [(c.type, reg.build("loss", c.type, c.params), c.weight) for c in losses.regularizers]
-    out.reconstruction = [(c.type, reg.build("loss", c.type, c.params), c.weight) for c in losses.reconstruction]
-    return out
-
-
-def _unwrap(net: nn.Module) -> nn.Module:
-    net = getattr(net, "_orig_mod", net)  # torch.compile
-    return getattr(net, "module", net)  # DDP
 
 
 class Run:
@@ -208,7 +183,7 @@ class Run:
         if phase == "D":  # the main D update; lazy-regulariser phases (D_reg) are extra, not counted
             self.d_updates += 1
         elif network == "generator" and self.ema is not None:
-            self.ema.update(_unwrap(self.nets["generator"]))
+            self.ema.update(unwrap_model(self.nets["generator"]))
         self._record(f"{phase}/loss", loss.detach())
         for k, v in terms.items():
             self._record(f"{phase}/{k}", v.detach())
@@ -278,7 +253,7 @@ class Run:
     @property
     def eval_generator(self) -> nn.Module:
         """The generator used for samples and evaluation: the EMA copy when enabled."""
-        return self.ema.shadow if self.ema is not None else _unwrap(self.nets["generator"])
+        return self.ema.shadow if self.ema is not None else unwrap_model(self.nets["generator"])
 
     # ------------------------------------------------------------------ artefacts
 
@@ -304,7 +279,7 @@ class Run:
             "nonfinite_skipped": self.nonfinite_skipped,
             "world_size": self.world_size,
             "train_seconds": self.train_seconds,
-            "nets": {k: _unwrap(v).state_dict() for k, v in self.nets.items()},
+            "nets": {k: unwrap_model(v).state_dict() for k, v in self.nets.items()},
             "optim": {k: v.state_dict() for k, v in self.optimizers.items()},
             "scalers": {k: v.state_dict() for k, v in self.scalers.items()},
             "rng": rng_state(),
@@ -317,7 +292,7 @@ class Run:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         for k, v in self.nets.items():
-            _unwrap(v).load_state_dict(state["nets"][k])
+            unwrap_model(v).load_state_dict(state["nets"][k])
         for k, v in self.optimizers.items():
             v.load_state_dict(state["optim"][k])
         for k, v in self.scalers.items():
@@ -444,7 +419,7 @@ class Run:
         self.spec_digest = write_spec(self.spec, self.dir) if self.rank == 0 else ""
         if self.rank == 0:
             write_meta(self.dir, spec_digest=self.spec_digest, info=self.info)
-        previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)} if _main_thread() else {}
+        previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)} if threading.current_thread() is threading.main_thread() else {}
         self.hook.ganzoo_on_train_start(run=self)
         self.log_info(
             f"training {self.spec.name}: {t.steps} steps, batch {t.batch_size}, device {self.device}, precision {t.precision}, "
@@ -466,7 +441,7 @@ class Run:
                     self.logger.progress(self.step, logs)
                     self.hook.ganzoo_on_step(run=self, step=self.step, logs=logs)
                     if self._due(t.log_every * 10) or self.step == t.steps:
-                        self.log_info(_summary(self.step, t.steps, logs))
+                        self.log_info(step_summary(self.step, t.steps, logs))
                 if self._due(t.sample_every):
                     self.save_samples()
                 if self._due(self.spec.eval.every):  # type: ignore[attr-defined]
@@ -499,17 +474,3 @@ class Run:
             for s, h in previous.items():
                 signal.signal(s, h)
             self.logger.close()
-
-
-def _main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
-
-
-def _summary(step: int, total: int, logs: dict[str, float]) -> str:
-    rate = logs.get("steps_per_s", 0.0)
-    eta = (total - step) / rate if rate > 0 else float("inf")
-    terms = "  ".join(f"{k}={v:.4g}" for k, v in logs.items() if "/" in k)
-    eta_s = time.strftime("%H:%M:%S", time.gmtime(eta)) if eta != float("inf") else "?"
-    return f"step {step}/{total}  {rate:.2f} steps/s  ETA {eta_s}  {terms}"

@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from ganzoo import TaskEntry, hookimpl
+from ganzoo import hookimpl
 from ganzoo.data import DataInfo, TensorImageDataset
 from ganzoo.evaluation import EvalContext, NoPairsError, evaluate
 from ganzoo.metrics import psnr, ssim

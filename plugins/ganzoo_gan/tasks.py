@@ -12,7 +12,7 @@ from typing import Any, Callable, Sequence
 import torch
 from torch import Tensor, nn
 
-from ganzoo import StepContext, Task
+from ganzoo import StepContext, Task, unwrap_model
 from ganzoo_gan.diffaugment import diff_augment
 
 __all__ = ["AdversarialTask", "Unconditional", "Conditional", "class_labels"]
@@ -20,15 +20,10 @@ __all__ = ["AdversarialTask", "Unconditional", "Conditional", "class_labels"]
 Labels = Tensor | None
 
 
-def _unwrap(net: nn.Module) -> nn.Module:
-    net = getattr(net, "_orig_mod", net)  # torch.compile
-    return getattr(net, "module", net)  # DDP
-
-
 def _int_attr(generator: nn.Module, name: str, task: str) -> int:
-    value = getattr(_unwrap(generator), name, None)
+    value = getattr(unwrap_model(generator), name, None)
     if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{type(_unwrap(generator)).__name__} must expose an int attribute {name} for the {task} task")
+        raise TypeError(f"{type(unwrap_model(generator)).__name__} must expose an int attribute {name} for the {task} task")
     return value
 
 
@@ -227,7 +222,7 @@ class Conditional(AdversarialTask):
             )
         gen = run.nets["generator"]
         if _int_attr(gen, "num_classes", self.name) != info.num_classes:
-            raise ValueError(f"the generator was built for {_unwrap(gen).num_classes} classes, the data has {info.num_classes}")
+            raise ValueError(f"the generator was built for {unwrap_model(gen).num_classes} classes, the data has {info.num_classes}")
 
     def real_labels(self, batch: dict[str, Tensor]) -> Tensor:
         if "label" not in batch:
