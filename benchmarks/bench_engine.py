@@ -195,10 +195,11 @@ def bench_throughput(args: argparse.Namespace, tmp: Path) -> None:
         "channels_last": {"channels_last": True},
         "compile": {"compile": True},
         "channels_last + compile": {"channels_last": True, "compile": True},
+        "bf16": {"precision": "bf16"},
+        "bf16 + channels_last": {"precision": "bf16", "channels_last": True},
     }
     if torch.cuda.is_available():
-        variants.update({"bf16": {"precision": "bf16"}, "bf16 + channels_last + compile": {"precision": "bf16", "channels_last": True, "compile": True},
-                         "fp16": {"precision": "fp16"}})
+        variants.update({"bf16 + channels_last + compile": {"precision": "bf16", "channels_last": True, "compile": True}, "fp16": {"precision": "fp16"}})
     base = GanzooStepper(spec_data(64, args.width, args.batch, args.device), tmp / "tp-ref")
     steppers: dict[str, Callable[[int], None]] = {"classic (pytorch/examples)": classic_dcgan_step(base.run)}
     for name, extra in variants.items():
@@ -227,7 +228,9 @@ def bench_flops(args: argparse.Namespace, tmp: Path) -> None:
     G, D = copy.deepcopy(run.nets["generator"]), copy.deepcopy(run.nets["discriminator"])
     z = torch.randn(args.batch, G.latent_dim, device=run.device)
     x = torch.randn(args.batch, run.info.channels, 64, 64, device=run.device)
-    g_fwd_bwd = conv_flops(torch.nn.Sequential(G, D), (z,))  # G step: G and D forward + backward
+    D.requires_grad_(False)  # as in ganzoo's G step: D passes gradients to G but gets none itself
+    g_fwd_bwd = conv_flops(torch.nn.Sequential(G, D), (z,))  # G step: G forward + backward, D forward + input backward
+    D.requires_grad_(True)
     d_fwd_bwd = conv_flops(D, (x,))  # one D forward + backward
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -236,7 +239,7 @@ def bench_flops(args: argparse.Namespace, tmp: Path) -> None:
     g_fwd = float(c.get_total_flops())
     per_step = g_fwd + 2 * d_fwd_bwd + g_fwd_bwd  # no-grad G, D(real) and D(fake), then the G step
     sec = alternate({"ganzoo": ganzoo}, args.steps, args.rounds)["ganzoo"]
-    n = 2048 if run.device.type == "cpu" else 8192
+    n = 4096 if run.device.type == "cpu" else 8192
     a, b = torch.randn(n, n, device=run.device), torch.randn(n, n, device=run.device)
     mm = alternate({"mm": lambda k: [a @ b for _ in range(k)] and None}, 3, 3, warmup=1)["mm"]
     peak = 2 * n**3 / mm

@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
 DEFAULT = ["dcgan-digits", "dcgan-hinge-sn", "wgan-gp", "lsgan", "dcgan-r1-ema", "cdcgan-digits"]
 
 
@@ -35,8 +36,10 @@ def run_one(name: str, out: Path, budget: float) -> dict[str, object]:
     if proc.returncode != 0:
         return {"name": name, "error": proc.stderr[-500:]}
     ev = json.loads((run_dir / "eval.json").read_text())["metrics"]["fd_domain_n2000"]
-    last = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines() if '"train"' in x][-1]
-    return {"name": name, "fd": ev["value"], "step": last["step"], "d_updates": int(last["d_updates"]), "wall_s": time.time() - t0,
+    from ganzoo.checkpoint import list_checkpoints, load_checkpoint
+
+    state = load_checkpoint(list_checkpoints(run_dir / "checkpoints")[-1][1])
+    return {"name": name, "fd": ev["value"], "step": state["step"], "d_updates": state["d_updates"], "wall_s": time.time() - t0,
             "classifier": ev["protocol"]["extractor_sha256"][:12]}
 
 
