@@ -127,15 +127,21 @@ def test_sigkill_at_five_points_then_resume_is_bit_identical(tiny_spec, tmp_path
     assert not list((out / "checkpoints").glob(".*.tmp"))
 
 
-def test_sigterm_exits_143(tiny_spec, tmp_path):
-    tiny_spec["train"].update(steps=100_000, log_every=1, checkpoint_every=0, sample_every=0, tensorboard=False)
+def _start_endless(tiny_spec: dict, tmp_path, after_lines: int, **train: object) -> tuple[subprocess.Popen, object]:  # type: ignore[type-arg]
+    """Start an endless CLI training run and return once it has logged ``after_lines`` steps."""
+    tiny_spec["train"].update(steps=100_000, log_every=1, sample_every=0, tensorboard=False, **train)
     spec = tmp_path / "spec.yaml"
     spec.write_text(yaml.safe_dump(tiny_spec))
     out = tmp_path / "run"
     proc = _launch(["train", str(spec), "--out", str(out)])
     deadline = time.time() + 120
-    while time.time() < deadline and _lines(out / "metrics.jsonl") < 2:
-        time.sleep(0.05)
+    while time.time() < deadline and _lines(out / "metrics.jsonl") < after_lines:
+        time.sleep(0.02)
+    return proc, out
+
+
+def test_sigterm_exits_143(tiny_spec, tmp_path):
+    proc, out = _start_endless(tiny_spec, tmp_path, 2, checkpoint_every=0)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 143, err
@@ -144,14 +150,7 @@ def test_sigterm_exits_143(tiny_spec, tmp_path):
 
 def test_second_ctrl_c_exits_at_once_without_corruption(tiny_spec, tmp_path):
     tiny_spec["data"]["params"]["size"] = 32
-    tiny_spec["train"].update(steps=100_000, log_every=1, checkpoint_every=1, sample_every=0, tensorboard=False)
-    spec = tmp_path / "spec.yaml"
-    spec.write_text(yaml.safe_dump(tiny_spec))
-    out = tmp_path / "run"
-    proc = _launch(["train", str(spec), "--out", str(out)])
-    deadline = time.time() + 120
-    while time.time() < deadline and _lines(out / "metrics.jsonl") < 3:
-        time.sleep(0.02)
+    proc, out = _start_endless(tiny_spec, tmp_path, 3, checkpoint_every=1)
     proc.send_signal(signal.SIGINT)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
