@@ -14,7 +14,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-__all__ = ["DistInfo", "init_from_env", "broadcast_object", "all_true", "barrier", "shutdown"]
+__all__ = ["DistInfo", "init_from_env", "broadcast_object", "all_true", "all_true_each", "barrier", "shutdown"]
 
 
 @dataclass(frozen=True)
@@ -64,11 +64,16 @@ def broadcast_object(obj: Any, info: DistInfo) -> Any:
 
 def all_true(flag: bool, info: DistInfo, device: torch.device) -> bool:
     """True only if ``flag`` holds on every rank (so all ranks skip an update together)."""
+    return all_true_each((flag,), info, device)[0]
+
+
+def all_true_each(flags: tuple[bool, ...], info: DistInfo, device: torch.device) -> tuple[bool, ...]:
+    """:func:`all_true` for several flags in one collective."""
     if not info.enabled:
-        return flag
-    t = torch.tensor([1 if flag else 0], device=device)
+        return flags
+    t = torch.tensor([1 if f else 0 for f in flags], device=device)
     dist.all_reduce(t, op=dist.ReduceOp.MIN)
-    return bool(t.item())
+    return tuple(bool(v) for v in t.tolist())
 
 
 def barrier(info: DistInfo) -> None:

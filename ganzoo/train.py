@@ -21,7 +21,7 @@ from torch import nn
 from ganzoo.build import build_losses, build_networks, unwrap_model
 from ganzoo.checkpoint import atomic_save, atomic_write, load_latest, save_checkpoint
 from ganzoo.data import ImageDataset, ResumableSampler
-from ganzoo.distributed import DistInfo, all_true
+from ganzoo.distributed import DistInfo, all_true, all_true_each
 from ganzoo.ema import EMA
 from ganzoo.images import make_grid, save_grid
 from ganzoo.logging import RunLogger, step_summary
@@ -399,19 +399,19 @@ class Run:
         self._stop_signal = signum
         self.log_info(f"received {signal.Signals(signum).name}: finishing step {self.step + 1}, then saving a checkpoint")
 
-    def _out_of_time(self, budget_start: float, clock: Any, c0: float) -> bool:
-        limit = self.spec.train.max_seconds
-        if limit is None:
-            return False
-        over = budget_start + clock() - c0 >= limit
-        if over and self.rank == 0:
-            self.log_info(f"time budget of {limit:.0f}s reached at step {self.step}")
-        self._timed_out = not all_true(not over, self.dist, self.device)
-        return self._timed_out
+    def _keep_going(self, budget_start: float, clock: Any, c0: float) -> bool:
+        """False once a signal arrived or the time budget is spent.
 
-    def _should_stop(self) -> bool:
-        # Under DDP every rank must leave the loop at the same step, whichever got the signal.
-        return not all_true(self._stop_signal is None, self.dist, self.device)
+        Under DDP both verdicts are agreed in one collective, so every rank leaves
+        the loop at the same step, whichever rank got the signal.
+        """
+        limit = self.spec.train.max_seconds
+        within = limit is None or budget_start + clock() - c0 < limit
+        no_signal, within = all_true_each((self._stop_signal is None, within), self.dist, self.device)
+        if not within:
+            self._timed_out = True
+            self.log_info(f"time budget of {limit:.0f}s reached at step {self.step}")
+        return no_signal and within
 
     def fit(self) -> str:
         """Train until ``train.steps``; returns ``completed`` (raises on interruption or failure)."""
@@ -431,7 +431,7 @@ class Run:
         try:
             budget_start, clock = self.train_seconds, (time.process_time if t.budget_clock == "cpu" else time.perf_counter)
             c0 = clock()
-            while self.step < t.steps and not self._should_stop() and not self._out_of_time(budget_start, clock, c0):
+            while self.step < t.steps and self._keep_going(budget_start, clock, c0):
                 self.task.train_step(self)
                 self.step += 1
                 self.train_seconds = budget_start + clock() - c0
