@@ -79,6 +79,16 @@ class StepContext(Protocol):
         """``n`` integers in [0, high) for this rank, sliced from one global draw."""
         ...
 
+    def grad_scale(self, network: str) -> float:
+        """The fp16 GradScaler's current scale for ``network`` (1.0 unless precision is fp16).
+
+        A penalty on input gradients (R1, GP) takes ``autograd.grad`` inside the
+        loss; under fp16 it must scale the output by this factor first and divide
+        the gradient by it after, or small gradients underflow to zero (the
+        recipe of PyTorch's AMP notes, "gradient penalty").
+        """
+        ...
+
 
 class Task(ABC):
     """Base class of a training recipe.

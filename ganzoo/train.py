@@ -135,6 +135,11 @@ class Run:
         full = torch.randint(high, (n * self.world_size,), device=self.device)
         return full[self.rank * n : (self.rank + 1) * n]
 
+    def grad_scale(self, network: str) -> float:
+        """The fp16 GradScaler's current scale for ``network``; 1.0 when it is disabled."""
+        scaler = self.scalers[network]
+        return float(scaler.get_scale()) if scaler.is_enabled() else 1.0
+
     def next_batch(self) -> dict[str, torch.Tensor]:
         """The next batch of this rank, moved to the device."""
         if self._batches is None:
