@@ -140,7 +140,7 @@ def train(spec: RunSpecBase, out: str | Path | None = None, *, registries: Regis
             if error:
                 raise RunDirError(error)
             run_dir = Path(path)
-        run = Run(spec, reg, run_dir, dist=dist)
+        run = Run(spec, reg, run_dir, dist=dist, resuming=resume is not None)
         if resume is not None and not run.resume():
             run.log_info("no readable checkpoint found; starting from step 0")
         run.fit()

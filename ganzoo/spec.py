@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from ganzoo.entries import Entry, LossEntry, ModelEntry, Params
 from ganzoo.registry import Registries, suggest
-from ganzoo.spec_base import OptimSpecs, TrainSpec
+from ganzoo.spec_base import InitSpecs, OptimSpecs, TrainSpec
 from ganzoo.yamlio import line_map, load_yaml, parse_value
 
 __all__ = ["SpecError", "SpecIssue", "RunSpec", "spec_model", "load_spec", "validate_spec", "apply_overrides", "spec_hash", "json_schema"]
@@ -72,7 +72,8 @@ class RunSpecBase(BaseModel):
 
     name: str = Field("run", min_length=1, pattern=r"^[A-Za-z0-9._-]+$", description="Run name; used for the run directory.")
     seed: int = Field(0, ge=0, description="Seeds python, numpy and torch, and the data order.")
-    optim: OptimSpecs = Field(default_factory=OptimSpecs, description="Adam per network.")
+    optim: OptimSpecs = Field(default_factory=OptimSpecs, description="Adam and learning-rate schedule per network.")
+    init: InitSpecs = Field(default_factory=InitSpecs, description="Starting weights per network (default: random).")
     train: TrainSpec = Field(default_factory=TrainSpec, description="Budget, hardware and cadence.")
 
     # Filled in by spec_model(): task, data, generator, discriminator, losses, eval.
@@ -101,7 +102,7 @@ class _NoneInstalled(Component):
     @model_validator(mode="before")
     @classmethod
     def _fail(cls, data: Any) -> Any:
-        raise ValueError("no component of this kind is installed")
+        raise ValueError("no component of this kind is installed (no plugin provides one: is the ganzoo distribution installed, e.g. `pip install -e .`? `ganzoo plugins` lists what loaded)")
 
 
 def _union(entries: list[Entry], base: type[Component], prefix: str) -> Any:

@@ -6,13 +6,13 @@ and are assembled in :mod:`ganzoo.spec`.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal, Union
 
-from pydantic import Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from ganzoo.entries import Params
 
-__all__ = ["OptimSpec", "OptimSpecs", "TrainSpec", "RESUME_MUTABLE"]
+__all__ = ["ConstantLR", "MultiStepLR", "CosineLR", "LRSchedule", "OptimSpec", "OptimSpecs", "InitSource", "InitSpecs", "TrainSpec", "RESUME_MUTABLE"]
 
 # Keys a ``--set`` may change when resuming a run: budget and cadence only.
 RESUME_MUTABLE: tuple[str, ...] = (
@@ -27,6 +27,43 @@ RESUME_MUTABLE: tuple[str, ...] = (
 )
 
 
+class _Warmup(Params):
+    warmup: int = Field(0, ge=0, description="Steps of linear warm-up from lr/warmup to lr, before the schedule proper.")
+
+
+class ConstantLR(_Warmup):
+    """The learning rate stays at ``lr`` (after the optional warm-up)."""
+
+    type: Literal["constant"] = "constant"
+
+
+class MultiStepLR(_Warmup):
+    """Multiply the learning rate by ``gamma`` at each milestone (BasicSR's ESRGAN recipe)."""
+
+    type: Literal["multistep"]
+    milestones: list[int] = Field(min_length=1, description="Steps (generator updates) at which the rate drops; increasing.")
+    gamma: float = Field(0.5, gt=0, le=1, description="Factor applied at each milestone.")
+
+    @field_validator("milestones")
+    @classmethod
+    def _increasing(cls, v: list[int]) -> list[int]:
+        if any(m <= 0 for m in v) or any(b <= a for a, b in zip(v, v[1:])):
+            raise ValueError("milestones must be positive and strictly increasing")
+        return v
+
+
+class CosineLR(_Warmup):
+    """Cosine decay from ``lr`` to ``min_factor * lr`` over ``period`` steps (default: ``train.steps``)."""
+
+    type: Literal["cosine"]
+    min_factor: float = Field(0.0, ge=0, le=1, description="Final learning rate as a fraction of lr.")
+    period: int | None = Field(None, gt=0, description="Steps of the decay, warm-up included; default train.steps. Fix it "
+                               "when you plan to extend train.steps on resume, or the curve changes mid-run.")
+
+
+LRSchedule = Annotated[Union[ConstantLR, MultiStepLR, CosineLR], Field(discriminator="type")]
+
+
 class OptimSpec(Params):
     """Adam settings for one network."""
 
@@ -34,6 +71,7 @@ class OptimSpec(Params):
     betas: tuple[float, float] = Field((0.5, 0.999), description="Adam (beta1, beta2).")
     weight_decay: float = Field(0.0, ge=0, description="L2 weight decay.")
     eps: float = Field(1e-8, gt=0, description="Adam epsilon.")
+    schedule: LRSchedule = Field(default_factory=ConstantLR, description="Learning-rate schedule over generator steps.")
 
     @field_validator("betas")
     @classmethod
@@ -48,6 +86,32 @@ class OptimSpecs(Params):
 
     generator: OptimSpec = Field(default_factory=OptimSpec, description="Generator optimiser.")
     discriminator: OptimSpec = Field(default_factory=OptimSpec, description="Discriminator optimiser.")
+
+
+class InitSource(Params):
+    """Start a network from trained weights (two-stage recipes: ESRGAN from its PSNR model).
+
+    Only a fresh run is initialised; ``--resume`` continues from the run's own checkpoint.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)  # no populate_by_name: `from_` is not a spec key
+
+    from_: str = Field(alias="from", min_length=1, description="A run directory, a ganzoo checkpoint (.pt), or a weight file "
+                       "(.safetensors, .pt/.pth state dict). Relative paths are relative to the working directory.")
+    weights: Literal["eval", "raw"] = Field("eval", description="From a run or checkpoint: 'eval' takes the weights the source "
+                                            "sampled with (its EMA when it had one), 'raw' the trained weights.")
+    checkpoint: Literal["latest", "best"] = Field("latest", description="From a run directory: its latest checkpoint or best.pt.")
+    key: str | None = Field(None, min_length=1, description="In a foreign weight file, the top-level key holding the state dict "
+                            "(e.g. params_ema in BasicSR releases).")
+    strict: bool = Field(True, description="Every weight must match by name and shape; false loads the matching ones and logs the rest.")
+    sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$", description="Expected SHA-256 of the weight file.")
+
+
+class InitSpecs(Params):
+    """Where each network's starting weights come from (default: random initialisation)."""
+
+    generator: InitSource | None = Field(None, description="Initial generator weights.")
+    discriminator: InitSource | None = Field(None, description="Initial discriminator weights.")
 
 
 class TrainSpec(Params):

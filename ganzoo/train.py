@@ -1,7 +1,8 @@
 """The training loop: a :class:`Run` builds everything from a spec and iterates the task's phases.
 
 Reading order: ``Run.__init__`` (build) -> ``Run.fit`` (loop) -> ``Run.optimize``
-(one phase's update). One step is one generator update; discriminator updates
+(one phase's update). Checkpoint state and ``init`` weights live in
+:mod:`ganzoo.run_state`, samples/evaluation/export in :mod:`ganzoo.run_outputs`. One step is one generator update; discriminator updates
 are counted separately in ``d_updates``.
 """
 
@@ -19,21 +20,19 @@ import torch
 from torch import nn
 
 from ganzoo.build import build_losses, build_networks, unwrap_model
-from ganzoo.checkpoint import atomic_save, atomic_write, load_latest, save_checkpoint
 from ganzoo.data import ImageDataset, ResumableSampler
 from ganzoo.distributed import DistInfo, all_true, all_true_each
 from ganzoo.ema import EMA
-from ganzoo.images import make_grid, save_grid
 from ganzoo.logging import RunLogger, step_summary
 from ganzoo.registry import Registries
-from ganzoo.runtime import autocast, check_precision, rng_state, seed_everything, select_device, set_rng_state
+from ganzoo.run_outputs import RunOutputs
+from ganzoo.run_state import CHECKPOINT_FORMAT, RunState
 from ganzoo.rundir import write_meta, write_spec
+from ganzoo.runtime import autocast, check_precision, seed_everything, select_device
 from ganzoo.spec import RunSpecBase
 from ganzoo.task import Task
 
-__all__ = ["Run", "RunInterrupted", "NonFiniteError", "build_losses", "build_networks"]
-
-CHECKPOINT_FORMAT = 1
+__all__ = ["Run", "RunInterrupted", "NonFiniteError", "build_losses", "build_networks", "CHECKPOINT_FORMAT"]
 
 
 class RunInterrupted(Exception):
@@ -48,7 +47,7 @@ class NonFiniteError(RuntimeError):
     """Too many consecutive non-finite updates."""
 
 
-class Run:
+class Run(RunState, RunOutputs):
     """One training run: networks, optimisers, data, logging, checkpoints.
 
     Args:
@@ -56,10 +55,20 @@ class Run:
         reg: Registries the spec was validated against.
         run_dir: Directory for every artefact (created by :func:`ganzoo.rundir.new_run_dir`).
         pm: Plugin manager whose lifecycle hooks fire; defaults to ``reg.pm``.
+        dist: The process group this rank belongs to (default: a single process).
+        resuming: The caller will :meth:`resume`; ``init`` sources are then read only
+            if no checkpoint is found, so a resumed run never needs its init files again.
     """
 
     def __init__(
-        self, spec: RunSpecBase, reg: Registries, run_dir: Path, *, pm: pluggy.PluginManager | None = None, dist: DistInfo | None = None
+        self,
+        spec: RunSpecBase,
+        reg: Registries,
+        run_dir: Path,
+        *,
+        pm: pluggy.PluginManager | None = None,
+        dist: DistInfo | None = None,
+        resuming: bool = False,
     ) -> None:
         self.spec, self.reg, self.dir = spec, reg, Path(run_dir)
         self.dist = dist or DistInfo()
@@ -68,6 +77,7 @@ class Run:
             self.dir.mkdir(parents=True, exist_ok=True)
         self.hook = (pm or reg.pm).hook
         t = spec.train
+        self.logger = RunLogger(self.dir, enabled=self.rank == 0, tensorboard=t.tensorboard, progress=t.progress)
         self.device = select_device(t.device)
         if self.dist.enabled and self.device.type == "cuda":
             self.device = torch.device("cuda", self.dist.local_rank)
@@ -80,13 +90,16 @@ class Run:
         self.info = self.dataset.info
         self.task: Task = reg.build("task", spec.task.type, spec.task.params)  # type: ignore[attr-defined]
         self.nets = {k: v.to(self.device) for k, v in build_networks(spec, reg, self.info, self.task.slots).items()}
+        self.init_report: dict[str, Any] = {}
+        if not resuming:
+            self._apply_init()
         if t.channels_last:
             self.nets = {k: v.to(memory_format=torch.channels_last) for k, v in self.nets.items()}
         self.losses = build_losses(spec, reg)
+        self.optim_specs = {k: o for k in self.nets if (o := getattr(spec.optim, k, None)) is not None}
         self.optimizers = {
-            k: torch.optim.Adam(net.parameters(), lr=o.lr, betas=o.betas, eps=o.eps, weight_decay=o.weight_decay)
-            for k, net in self.nets.items()
-            if (o := getattr(spec.optim, k, None)) is not None
+            k: torch.optim.Adam(self.nets[k].parameters(), lr=o.lr, betas=o.betas, eps=o.eps, weight_decay=o.weight_decay)
+            for k, o in self.optim_specs.items()
         }
         self.scalers = {k: torch.amp.GradScaler(self.device.type, enabled=t.precision == "fp16") for k in self.optimizers}
         self.ema = EMA(self.nets["generator"], t.ema, t.ema_warmup) if t.ema is not None else None
@@ -113,7 +126,6 @@ class Run:
         self.spec_digest = ""
         self.metrics = [reg.build("metric", m.type, m.params) for m in spec.eval.metrics] if self.rank == 0 else []  # type: ignore[attr-defined]
         self.best: dict[str, Any] = {}
-        self.logger = RunLogger(self.dir, enabled=self.rank == 0, tensorboard=t.tensorboard, progress=t.progress)
         self.task.setup(self)
 
     # ------------------------------------------------------------------ StepContext
@@ -198,6 +210,15 @@ class Run:
 
     # ------------------------------------------------------------------ helpers
 
+    def _set_lr(self) -> None:
+        """Set every optimiser's rate for the coming step from its schedule (stateless, so resume is exact)."""
+        from ganzoo.schedule import lr_factor
+
+        for k, o in self.optim_specs.items():
+            lr = o.lr * lr_factor(o.schedule, self.step, self.spec.train.steps)
+            for group in self.optimizers[k].param_groups:
+                group["lr"] = lr
+
     def _loader(self) -> torch.utils.data.DataLoader:
         t = self.spec.train
         self.sampler.seek(self.samples_seen)
@@ -260,127 +281,6 @@ class Run:
         """The generator used for samples and evaluation: the EMA copy when enabled."""
         return self.ema.shadow if self.ema is not None else unwrap_model(self.nets["generator"])
 
-    # ------------------------------------------------------------------ artefacts
-
-    def save_samples(self) -> Path | None:
-        if self.rank != 0:
-            return None
-        gen = self.eval_generator
-        was_training = gen.training
-        gen.eval()
-        with torch.no_grad(), self.autocast():
-            images = self.task.preview(self, self.spec.train.sample_grid)
-        gen.train(was_training)
-        path = save_grid(images.float(), self.dir / "samples" / f"step_{self.step:08d}.png")
-        self.logger.image(self.step, "samples", make_grid(images.float()))
-        return path
-
-    def state_dict(self) -> dict[str, Any]:
-        state: dict[str, Any] = {
-            "format": CHECKPOINT_FORMAT,
-            "step": self.step,
-            "d_updates": self.d_updates,
-            "samples_seen": self.samples_seen,
-            "nonfinite_skipped": self.nonfinite_skipped,
-            "world_size": self.world_size,
-            "train_seconds": self.train_seconds,
-            "nets": {k: unwrap_model(v).state_dict() for k, v in self.nets.items()},
-            "optim": {k: v.state_dict() for k, v in self.optimizers.items()},
-            "scalers": {k: v.state_dict() for k, v in self.scalers.items()},
-            "rng": rng_state(),
-            "plugins": {},
-            "best": dict(self.best),
-        }
-        if self.ema is not None:
-            state["ema"] = self.ema.state_dict()
-        return state
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        for k, v in self.nets.items():
-            unwrap_model(v).load_state_dict(state["nets"][k])
-        for k, v in self.optimizers.items():
-            v.load_state_dict(state["optim"][k])
-        for k, v in self.scalers.items():
-            if k in state.get("scalers", {}):
-                v.load_state_dict(state["scalers"][k])
-        if self.ema is not None and "ema" in state:
-            self.ema.load_state_dict(state["ema"])
-        self.step, self.d_updates = int(state["step"]), int(state["d_updates"])
-        self.nonfinite_skipped = int(state.get("nonfinite_skipped", 0))
-        self.best = dict(state.get("best", {}))
-        self.train_seconds = float(state.get("train_seconds", 0.0))
-        # Samples consumed per rank scale with the world size the checkpoint was written under.
-        self.samples_seen = int(state["samples_seen"]) * int(state.get("world_size", 1)) // self.world_size
-        self._batches = None
-        set_rng_state(state["rng"])
-
-    def save_checkpoint(self) -> Path | None:
-        if self.rank != 0:
-            return None
-        state = self.state_dict()
-        self.hook.ganzoo_on_checkpoint_save(run=self, state=state)
-        return save_checkpoint(state, self.dir / "checkpoints", self.step, keep=self.spec.train.keep_checkpoints)
-
-    def resume(self) -> bool:
-        """Load the newest readable checkpoint of this run directory; False if there is none."""
-        ckpt_dir = self.dir / "checkpoints"
-        for stale in ckpt_dir.glob(".*.tmp") if ckpt_dir.is_dir() else []:
-            stale.unlink(missing_ok=True)  # a write the previous process never finished
-        found = load_latest(ckpt_dir, map_location=self.device)
-        if found is None:
-            return False
-        path, state = found
-        self.load_state_dict(state)
-        self.logger.truncate_after(self.step)
-        self.hook.ganzoo_on_checkpoint_load(run=self, state=state)
-        self.log_info(f"resumed from {path.name} at step {self.step}")
-        return True
-
-    def evaluate(self) -> dict[str, float]:
-        """Run the spec's metrics on the eval generator; log, write ``eval.json``, track the best checkpoint."""
-        from ganzoo.evaluation import EvalContext, data_key, evaluate, write_eval_json
-
-        if not self.metrics:
-            return {}
-        ctx = EvalContext(self.task, self.eval_generator, self.dataset, data_key(self.spec.data), self.device, seed=self.spec.seed)  # type: ignore[attr-defined]
-        state = rng_state()  # evaluation must not perturb training (exact resume)
-        try:
-            with self.autocast():
-                result = evaluate(ctx, self.metrics)  # type: ignore[arg-type]
-        finally:
-            set_rng_state(state)
-        self.logger.scalars(self.step, result.values, kind="eval")
-        write_eval_json(self.dir, result, self.step)
-        self.log_info("eval step {}: {} ({:.1f}s)".format(self.step, "  ".join(f"{k}={v:.4g}" for k, v in result.values.items()), result.seconds))
-        self.hook.ganzoo_on_eval(run=self, step=self.step, metrics=dict(result.values))
-        self._track_best(result.values)
-        return result.values
-
-    def _track_best(self, values: dict[str, float]) -> None:
-        ev = self.spec.eval  # type: ignore[attr-defined]
-        if not ev.best or ev.best not in values:
-            if ev.best:
-                self.log_info(f"eval.best {ev.best!r} is not among the computed metrics {sorted(values)}")
-            return
-        value = values[ev.best]
-        old = self.best.get("value")
-        better = old is None or (value < old if ev.best_mode == "min" else value > old)
-        if better:
-            self.best = {"metric": ev.best, "value": value, "step": self.step}
-            state = self.state_dict()
-            atomic_save(state, self.dir / "checkpoints" / "best.pt")
-            self.log_info(f"new best {ev.best}={value:.4g} at step {self.step}: checkpoints/best.pt")
-
-    def export_generator(self) -> Path:
-        """Write ``generator.safetensors`` (EMA weights when enabled) for inference."""
-        from safetensors.torch import save as safetensors_bytes
-
-        sd = {k: v.detach().cpu().contiguous() for k, v in self.eval_generator.state_dict().items()}
-        blob = safetensors_bytes(sd, metadata={"step": str(self.step), "spec_sha256": self.spec_digest})
-        path = self.dir / "generator.safetensors"
-        atomic_write(path, lambda fh: fh.write(blob))
-        return path
-
     # ------------------------------------------------------------------ the loop
 
     def _due(self, every: int) -> bool:
@@ -395,6 +295,8 @@ class Run:
         logs["real_img_per_s"] = rate * self.spec.train.batch_size * self.d_steps
         logs["d_updates"] = float(self.d_updates)
         logs["nonfinite_skipped"] = float(self.nonfinite_skipped)
+        for k, opt in self.optimizers.items():
+            logs[f"lr/{k}"] = float(opt.param_groups[0]["lr"])
         return logs
 
     def _on_signal(self, signum: int, frame: Any) -> None:
@@ -423,7 +325,7 @@ class Run:
         t = self.spec.train
         self.spec_digest = write_spec(self.spec, self.dir) if self.rank == 0 else ""
         if self.rank == 0:
-            write_meta(self.dir, spec_digest=self.spec_digest, info=self.info)
+            write_meta(self.dir, spec_digest=self.spec_digest, info=self.info, extra={"init": self.init_report} if self.init_report else None)
         previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)} if threading.current_thread() is threading.main_thread() else {}
         self.hook.ganzoo_on_train_start(run=self)
         self.log_info(
@@ -437,6 +339,7 @@ class Run:
             budget_start, clock = self.train_seconds, (time.process_time if t.budget_clock == "cpu" else time.perf_counter)
             c0 = clock()
             while self.step < t.steps and self._keep_going(budget_start, clock, c0):
+                self._set_lr()
                 self.task.train_step(self)
                 self.step += 1
                 self.train_seconds = budget_start + clock() - c0

@@ -1,0 +1,82 @@
+"""What a run leaves behind besides checkpoints: sample grids, evaluations, the best checkpoint, the export.
+
+Part of :class:`ganzoo.train.Run`, kept apart so the loop reads in one screen.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from ganzoo.checkpoint import atomic_save, atomic_write
+from ganzoo.images import make_grid, save_grid
+from ganzoo.runtime import rng_state, set_rng_state
+
+if TYPE_CHECKING:
+    from ganzoo.train import Run
+
+__all__ = ["RunOutputs"]
+
+
+class RunOutputs:
+    """Artefacts of a :class:`~ganzoo.train.Run` (a mixin; ``self`` is the run)."""
+
+    def save_samples(self: Run) -> Path | None:
+        if self.rank != 0:
+            return None
+        gen = self.eval_generator
+        was_training = gen.training
+        gen.eval()
+        with torch.no_grad(), self.autocast():
+            images = self.task.preview(self, self.spec.train.sample_grid)
+        gen.train(was_training)
+        path = save_grid(images.float(), self.dir / "samples" / f"step_{self.step:08d}.png")
+        self.logger.image(self.step, "samples", make_grid(images.float()))
+        return path
+
+    def evaluate(self: Run) -> dict[str, float]:
+        """Run the spec's metrics on the eval generator; log, write ``eval.json``, track the best checkpoint."""
+        from ganzoo.evaluation import EvalContext, data_key, evaluate, write_eval_json
+
+        if not self.metrics:
+            return {}
+        ctx = EvalContext(self.task, self.eval_generator, self.dataset, data_key(self.spec.data), self.device, seed=self.spec.seed)  # type: ignore[attr-defined]
+        state = rng_state()  # evaluation must not perturb training (exact resume)
+        try:
+            with self.autocast():
+                result = evaluate(ctx, self.metrics)  # type: ignore[arg-type]
+        finally:
+            set_rng_state(state)
+        self.logger.scalars(self.step, result.values, kind="eval")
+        write_eval_json(self.dir, result, self.step)
+        self.log_info("eval step {}: {} ({:.1f}s)".format(self.step, "  ".join(f"{k}={v:.4g}" for k, v in result.values.items()), result.seconds))
+        self.hook.ganzoo_on_eval(run=self, step=self.step, metrics=dict(result.values))
+        self._track_best(result.values)
+        return result.values
+
+    def _track_best(self: Run, values: dict[str, float]) -> None:
+        ev = self.spec.eval  # type: ignore[attr-defined]
+        if not ev.best or ev.best not in values:
+            if ev.best:
+                self.log_info(f"eval.best {ev.best!r} is not among the computed metrics {sorted(values)}")
+            return
+        value = values[ev.best]
+        old = self.best.get("value")
+        better = old is None or (value < old if ev.best_mode == "min" else value > old)
+        if better:
+            self.best = {"metric": ev.best, "value": value, "step": self.step}
+            state = self.state_dict()
+            atomic_save(state, self.dir / "checkpoints" / "best.pt")
+            self.log_info(f"new best {ev.best}={value:.4g} at step {self.step}: checkpoints/best.pt")
+
+    def export_generator(self: Run) -> Path:
+        """Write ``generator.safetensors`` (EMA weights when enabled) for inference."""
+        from safetensors.torch import save as safetensors_bytes
+
+        sd = {k: v.detach().cpu().contiguous() for k, v in self.eval_generator.state_dict().items()}
+        blob = safetensors_bytes(sd, metadata={"step": str(self.step), "spec_sha256": self.spec_digest})
+        path = self.dir / "generator.safetensors"
+        atomic_write(path, lambda fh: fh.write(blob))
+        return path

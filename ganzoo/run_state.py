@@ -1,0 +1,104 @@
+"""What a checkpoint holds and how a run returns to it; where fresh weights start (``init``).
+
+Part of :class:`ganzoo.train.Run`, kept apart so the loop reads in one screen.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ganzoo.build import unwrap_model
+from ganzoo.checkpoint import load_latest, save_checkpoint
+from ganzoo.rundir import read_meta
+from ganzoo.runtime import rng_state, set_rng_state
+
+if TYPE_CHECKING:
+    from ganzoo.train import Run
+
+__all__ = ["RunState", "CHECKPOINT_FORMAT"]
+
+CHECKPOINT_FORMAT = 1
+
+
+class RunState:
+    """Checkpoint state of a :class:`~ganzoo.train.Run` (a mixin; ``self`` is the run)."""
+
+    def _apply_init(self: Run) -> None:
+        """Load the spec's ``init`` sources (before EMA, DDP and compile see the networks)."""
+        from ganzoo.warmstart import apply_init
+
+        for slot, src in self.spec.init:  # type: ignore[attr-defined]
+            if src is not None and slot in self.nets:
+                report = apply_init(unwrap_model(self.nets[slot]), src, slot)
+                self.init_report[slot] = report.as_dict()
+                skipped = len(report.missing) + len(report.unexpected) + len(report.mismatched)
+                self.log_info(f"{slot} initialised from {report.file} ({report.loaded} tensors" + (f", {skipped} skipped)" if skipped else ")"))
+
+    def state_dict(self: Run) -> dict[str, Any]:
+        state: dict[str, Any] = {
+            "format": CHECKPOINT_FORMAT,
+            "step": self.step,
+            "d_updates": self.d_updates,
+            "samples_seen": self.samples_seen,
+            "nonfinite_skipped": self.nonfinite_skipped,
+            "world_size": self.world_size,
+            "train_seconds": self.train_seconds,
+            "nets": {k: unwrap_model(v).state_dict() for k, v in self.nets.items()},
+            "optim": {k: v.state_dict() for k, v in self.optimizers.items()},
+            "scalers": {k: v.state_dict() for k, v in self.scalers.items()},
+            "rng": rng_state(),
+            "plugins": {},
+            "best": dict(self.best),
+        }
+        if self.ema is not None:
+            state["ema"] = self.ema.state_dict()
+        return state
+
+    def load_state_dict(self: Run, state: dict[str, Any]) -> None:
+        for k, v in self.nets.items():
+            unwrap_model(v).load_state_dict(state["nets"][k])
+        for k, v in self.optimizers.items():
+            v.load_state_dict(state["optim"][k])
+        for k, v in self.scalers.items():
+            if k in state.get("scalers", {}):
+                v.load_state_dict(state["scalers"][k])
+        if self.ema is not None and "ema" in state:
+            self.ema.load_state_dict(state["ema"])
+        self.step, self.d_updates = int(state["step"]), int(state["d_updates"])
+        self.nonfinite_skipped = int(state.get("nonfinite_skipped", 0))
+        self.best = dict(state.get("best", {}))
+        self.train_seconds = float(state.get("train_seconds", 0.0))
+        # Samples consumed per rank scale with the world size the checkpoint was written under.
+        self.samples_seen = int(state["samples_seen"]) * int(state.get("world_size", 1)) // self.world_size
+        self._batches = None
+        set_rng_state(state["rng"])
+
+    def save_checkpoint(self: Run) -> Path | None:
+        if self.rank != 0:
+            return None
+        state = self.state_dict()
+        self.hook.ganzoo_on_checkpoint_save(run=self, state=state)
+        return save_checkpoint(state, self.dir / "checkpoints", self.step, keep=self.spec.train.keep_checkpoints)
+
+    def resume(self: Run) -> bool:
+        """Load the newest readable checkpoint of this run directory; False if there is none."""
+        ckpt_dir = self.dir / "checkpoints"
+        for stale in ckpt_dir.glob(".*.tmp") if ckpt_dir.is_dir() else []:
+            stale.unlink(missing_ok=True)  # a write the previous process never finished
+        found = load_latest(ckpt_dir, map_location=self.device)
+        if found is None:
+            if not self.init_report:
+                self._apply_init()  # nothing to resume: start fresh, from the init sources
+                if self.ema is not None:
+                    self.ema.shadow.load_state_dict(unwrap_model(self.nets["generator"]).state_dict())
+            return False
+        path, state = found
+        self.load_state_dict(state)
+        with contextlib.suppress(Exception):  # keep run.json's record of where the weights started
+            self.init_report = dict(read_meta(self.dir).get("init", {}))
+        self.logger.truncate_after(self.step)
+        self.hook.ganzoo_on_checkpoint_load(run=self, state=state)
+        self.log_info(f"resumed from {path.name} at step {self.step}")
+        return True
