@@ -6,7 +6,7 @@ Part of :class:`ganzoo.train.Run`, kept apart so the loop reads in one screen.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import torch
 

@@ -9,47 +9,26 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from pathlib import Path
-from types import UnionType
-from typing import Annotated, Any, Literal, Optional, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Optional, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    model_validator,
+)
 
 from ganzoo.entries import Entry, LossEntry, ModelEntry, Params
-from ganzoo.registry import Registries, suggest
+from ganzoo.registry import Registries
 from ganzoo.spec_base import InitSpecs, OptimSpecs, TrainSpec
+from ganzoo.spec_errors import SpecError, SpecIssue, issues_from
 from ganzoo.yamlio import line_map, load_yaml, parse_value
 
 __all__ = ["SpecError", "SpecIssue", "RunSpec", "spec_model", "load_spec", "validate_spec", "apply_overrides", "spec_hash", "json_schema"]
-
-
-@dataclass(frozen=True)
-class SpecIssue:
-    """One problem in a spec."""
-
-    path: str
-    message: str
-    line: int | None = None
-
-
-class SpecError(ValueError):
-    """A spec failed to load or validate; ``str()`` is the user-facing report."""
-
-    def __init__(self, issues: list[SpecIssue], source: str | None = None) -> None:
-        self.issues = issues
-        self.source = source
-        super().__init__(self.format())
-
-    def format(self) -> str:
-        head = f"invalid spec {self.source}" if self.source else "invalid spec"
-        lines = [f"{head} ({len(self.issues)} error{'s' if len(self.issues) != 1 else ''}):"]
-        for issue in self.issues:
-            where = f"line {issue.line}: " if issue.line else ""
-            path = f"{issue.path}: " if issue.path else ""
-            lines.append(f"  {where}{path}{issue.message}")
-        return "\n".join(lines)
 
 
 class Component(BaseModel):
@@ -228,111 +207,6 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
 # ---------------------------------------------------------------- validation
 
 
-def _resolve_loc(data: Any, loc: tuple[Any, ...]) -> tuple[list[str | int], str | None]:
-    """Drop union tags from a pydantic location and note the component type."""
-    path: list[str | int] = []
-    ctype: str | None = None
-    node = data
-    for part in loc:
-        if isinstance(node, dict) and isinstance(part, str) and part not in node and node.get("type") == part:
-            ctype = part  # the discriminated-union member, not a key
-            continue
-        if isinstance(part, str) and part.startswith(("function-", "tagged-union[")):
-            continue
-        path.append(part)
-        if part == "params" and isinstance(node, dict) and isinstance(node.get("type"), str):
-            ctype = node["type"]
-        if isinstance(node, dict):
-            node = node.get(part)
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
-            node = node[part]
-        else:
-            node = None
-    return path, ctype
-
-
-def _split_tags(text: str) -> list[str]:
-    return [t.strip().strip("'") for t in text.replace(" or ", ",").split(",") if t.strip()]
-
-
-def _unknown_type(given: Any, expected: list[str]) -> str:
-    return f"unknown type {str(given)!r}.{suggest(str(given), expected)} Installed: {', '.join(expected)}"
-
-
-def _message(err: Any, path: list[str | int]) -> str:
-    msg: str = err["msg"]
-    ctx = err.get("ctx", {})
-    if err["type"] == "union_tag_invalid":
-        return _unknown_type(ctx["tag"], _split_tags(str(ctx["expected_tags"])))
-    if err["type"] == "union_tag_not_found":
-        return "missing 'type' (the component name)"
-    if err["type"] == "literal_error" and "expected" in ctx:
-        given, expected = err.get("input"), _split_tags(str(ctx["expected"]))
-        if path and path[-1] == "type":  # a slot with a single installed component
-            return _unknown_type(given, expected)
-        return f"{msg}.{suggest(str(given), expected)}" if isinstance(given, str) else msg
-    return msg
-
-
-def _issues_from(exc: ValidationError, model: type[BaseModel], data: Any, lines: dict[tuple[str | int, ...], int]) -> list[SpecIssue]:
-    issues = []
-    for err in exc.errors(include_url=False):
-        path, ctype = _resolve_loc(data, tuple(err["loc"]))
-        if err["type"] == "extra_forbidden":
-            parent_keys = _keys_at(model, data, path[:-1])
-            msg = f"unknown key.{suggest(str(path[-1]), parent_keys)}" if path else "unknown key"
-        else:
-            if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
-                path.append("type")
-            msg = _message(err, path)
-        dotted = ".".join(str(p) for p in path)
-        if ctype:
-            dotted += f" (type={ctype})"
-        line = None
-        for k in range(len(path), -1, -1):
-            line = lines.get(tuple(path[:k]))
-            if line:
-                break
-        issues.append(SpecIssue(dotted, msg, line))
-    return issues
-
-
-def _candidates(ann: Any, node: Any) -> list[Any]:
-    """Unwrap Optional/Annotated/Union/list annotations to the model classes they may hold."""
-    origin = get_origin(ann)
-    if origin is Annotated:
-        return _candidates(get_args(ann)[0], node)
-    if origin in (Union, UnionType):
-        return [c for a in get_args(ann) for c in _candidates(a, node)]
-    if isinstance(ann, type) and issubclass(ann, BaseModel):
-        tag = ann.model_fields.get("type")
-        if tag is not None and get_origin(tag.annotation) is Literal:
-            return [ann] if isinstance(node, dict) and node.get("type") in get_args(tag.annotation) else []
-        return [ann]
-    if origin is list:
-        return [ann]
-    return []
-
-
-def _keys_at(model: type[BaseModel], data: Any, path: list[str | int]) -> list[str]:
-    """Valid field names of the model found at ``path`` (for "did you mean")."""
-    ann: Any = model
-    node = data
-    for part in path:
-        if get_origin(ann) is list and isinstance(part, int):
-            ann = get_args(ann)[0]
-        else:
-            classes = [c for c in _candidates(ann, node) if isinstance(c, type)]
-            if not classes or not isinstance(part, str) or part not in classes[0].model_fields:
-                return []
-            ann = classes[0].model_fields[part].annotation
-        node = node[part] if isinstance(node, (dict, list)) and (isinstance(node, list) or part in node) else None
-        if get_origin(ann) is not list:
-            ann = next(iter(_candidates(ann, node)), None)
-    classes = [c for c in _candidates(ann, node) if isinstance(c, type)]
-    return list(classes[0].model_fields) if classes else []
-
-
 def _check_task(spec: RunSpecBase, reg: Registries) -> list[SpecIssue]:
     """Cross-field checks: what the task requires, and model/task compatibility."""
     issues: list[SpecIssue] = []
@@ -364,7 +238,7 @@ def validate_spec(data: Any, reg: Registries, *, source: str | None = None, text
     try:
         spec = model.model_validate(data)
     except ValidationError as exc:
-        raise SpecError(_issues_from(exc, model, data, lines), source) from None
+        raise SpecError(issues_from(exc, model, data, lines), source) from None
     issues = _check_task(spec, reg)
     if issues:
         for i, issue in enumerate(issues):
