@@ -6,11 +6,12 @@ numerically stable ``softplus``/``binary_cross_entropy_with_logits`` forms.
 
 from __future__ import annotations
 
-from typing import Callable, Literal, Protocol, runtime_checkable
+import inspect
+from typing import Any, Callable, Literal, Protocol, runtime_checkable
 
 import torch
 
-__all__ = ["AdversarialLoss", "Regularizer", "ReconstructionLoss"]
+__all__ = ["AdversarialLoss", "Regularizer", "ReconstructionLoss", "accepts_grad_scale"]
 
 
 @runtime_checkable
@@ -28,7 +29,29 @@ class AdversarialLoss(Protocol):
 
 @runtime_checkable
 class Regularizer(Protocol):
-    """A penalty evaluated in its own phase, every ``interval`` steps (lazy regularisation).
+    """A penalty on one network, every ``interval`` updates (lazy regularisation).
+
+    With ``interval: 1`` the task adds the penalty to that network's main loss
+    (``D`` or ``G`` phase); with ``interval: k > 1`` it gets its own update
+    (``D_reg``/``G_reg``) every k updates, scaled by k.
+
+    The arguments depend on ``phase``:
+
+    - ``"D"``: ``(discriminator, real, fake)``: a function from images (B, C, H, W)
+      to logits, conditioned and augmented as in the adversarial loss, and a real
+      and a generated batch of one shape (the generated one detached).
+    - ``"G"``: ``(generator, z, fake)``: a function from latents (B, Z) to images
+      (conditioning bound), the latents, and ``fake = generator(z)`` computed in
+      the current phase with ``z`` a leaf that requires grad, so a penalty on the
+      Jacobian d fake / d z (path length) can reuse that graph instead of a
+      second forward.
+
+    ``grad_scale`` is the fp16 GradScaler's current scale of the network the
+    penalty updates (1.0 otherwise). A penalty that takes ``autograd.grad``
+    inside the loss should scale the differentiated output up by it and the
+    gradient back down (in float32), or small gradients underflow in fp16. The
+    keyword is optional: a regulariser whose ``__call__`` does not take it is
+    called without it (see :func:`accepts_grad_scale`).
 
     Attributes:
         phase: ``"D"`` or ``"G"``: which network's optimiser the penalty steps.
@@ -40,12 +63,32 @@ class Regularizer(Protocol):
 
     def __call__(
         self,
-        discriminator: Callable[[torch.Tensor], torch.Tensor],
-        real: torch.Tensor,
-        fake: torch.Tensor,
+        network: Callable[[torch.Tensor], torch.Tensor],
+        first: torch.Tensor,
+        second: torch.Tensor,
+        *,
+        grad_scale: float = 1.0,
     ) -> torch.Tensor:
-        """Return the scalar penalty. ``discriminator`` maps images to logits (conditioning bound)."""
+        """Return the scalar penalty (the task multiplies it by the spec's weight)."""
         ...
+
+
+def accepts_grad_scale(regularizer: Any) -> bool:
+    """Whether calling ``regularizer`` accepts the ``grad_scale`` keyword.
+
+    Regularisers written before the keyword existed must keep working, so a
+    task checks once and passes ``grad_scale`` only where it is accepted
+    (named parameter, or ``**kwargs``).
+    """
+    try:
+        params = inspect.signature(regularizer).parameters.values()
+    except (TypeError, ValueError):  # a builtin or C callable without a signature: do not risk a TypeError
+        return False
+    return any(
+        p.kind is inspect.Parameter.VAR_KEYWORD
+        or (p.name == "grad_scale" and p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD))
+        for p in params
+    )
 
 
 @runtime_checkable

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 
+from ganzoo.losses import accepts_grad_scale
 from ganzoo.registry import load_registries
 
 
@@ -37,3 +39,24 @@ def test_label_smoothing():
     real, fake = torch.tensor([1.0]), torch.tensor([-100.0])
     expected = -(0.9 * math.log(_sigmoid(1.0)) + 0.1 * math.log(1 - _sigmoid(1.0)))
     assert abs(loss.d_loss(real, fake).item() - expected) < 1e-5
+
+
+class _Legacy:
+    def __call__(self, net: Any, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        return real.sum()
+
+
+class _Keyword:
+    def __call__(self, net: Any, real: torch.Tensor, fake: torch.Tensor, *, grad_scale: float = 1.0) -> torch.Tensor:
+        return real.sum()
+
+
+def test_accepts_grad_scale():
+    assert not accepts_grad_scale(_Legacy())
+    assert accepts_grad_scale(_Keyword())
+    assert accepts_grad_scale(lambda net, real, fake, grad_scale=1.0: real)  # positional-or-keyword counts
+    assert accepts_grad_scale(lambda net, real, fake, **kwargs: real)  # so does **kwargs
+    assert not accepts_grad_scale(lambda net, real, fake, *args: real)
+    assert not accepts_grad_scale(max)  # no signature to inspect: call without the keyword
+    reg = load_registries()
+    assert all(accepts_grad_scale(reg.build("loss", name, {})) for name in ("r1", "gradient-penalty", "path-length"))

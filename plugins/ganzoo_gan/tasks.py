@@ -1,4 +1,4 @@
-"""The adversarial generation recipes: D phase, lazy D regularisers, G phase.
+"""The adversarial generation recipes: D phase, lazy D regularisers, G phase, lazy G regularisers.
 
 :class:`AdversarialTask` holds the recipe once; :class:`Unconditional` and
 :class:`Conditional` only say how (and whether) class labels condition the
@@ -13,11 +13,13 @@ import torch
 from torch import Tensor, nn
 
 from ganzoo import StepContext, Task, unwrap_model
+from ganzoo.losses import Regularizer, accepts_grad_scale
 from ganzoo_gan.diffaugment import diff_augment
 
 __all__ = ["AdversarialTask", "Unconditional", "Conditional", "class_labels"]
 
 Labels = Tensor | None
+RegItem = tuple[str, Regularizer, float]  # (name, regulariser, weight) as in LossSet
 
 
 def _int_attr(generator: nn.Module, name: str, task: str) -> int:
@@ -35,11 +37,18 @@ class AdversarialTask(Task):
     """Noise (and, in subclasses, labels) -> image; batches need the key ``image``.
 
     Each step runs ``d_steps`` discriminator updates (each on a fresh batch;
-    regularisers with ``interval: 1`` are added to that update's loss, lazy ones
-    get their own ``D_reg`` update when due), then one generator update
-    whose fake batch is generated anew (the D phase's graph is never reused).
-    Subclasses override :meth:`real_labels`, :meth:`fake_labels`,
-    :meth:`generate` and :meth:`score`.
+    D regularisers with ``interval: 1`` are added to that update's loss, lazy
+    ones get their own ``D_reg`` update every ``interval`` D updates), then one
+    generator update whose fake batch is generated anew (the D phase's graph is
+    never reused). G regularisers mirror that: ``interval: 1`` ones are added to
+    the G loss, lazy ones get a ``G_reg`` update, scaled by ``interval``, on
+    steps ``interval``, ``2 * interval``, ... (on the G phase's latents, with a
+    fresh G forward). Subclasses override :meth:`real_labels`,
+    :meth:`fake_labels`, :meth:`generate` and :meth:`score`.
+
+    Regularisers are called as :class:`ganzoo.losses.Regularizer` says: D ones
+    with ``(discriminator, real, fake)``, G ones with ``(generator, z, fake)``,
+    and with ``grad_scale=ctx.grad_scale(network)`` when they accept it.
     """
 
     name = "adversarial"
@@ -47,6 +56,8 @@ class AdversarialTask(Task):
     def __init__(self, params: Any) -> None:
         super().__init__(params)
         self.policy: tuple[str, ...] = tuple(n for n in params.augment.split(",") if n)  # validated by the params
+        # id -> (regulariser, takes grad_scale): the signature is inspected once per regulariser.
+        self._takes_scale: dict[int, tuple[Regularizer, bool]] = {}
 
     # ---------------------------------------------------------------- conditioning hooks
 
@@ -78,6 +89,32 @@ class AdversarialTask(Task):
             return D
         return lambda x: self.score(D, self.augment(x), y)
 
+    def _gen_fn(self, G: nn.Module, y: Labels) -> Callable[[Tensor], Tensor] | nn.Module:
+        # G regularisers see latents -> images with the conditioning bound (never augmented: they concern G).
+        if y is None:
+            return G
+        return lambda z: self.generate(G, z, y)
+
+    def _penalty(self, reg: Regularizer, net: Callable[[Tensor], Tensor] | nn.Module, a: Tensor, b: Tensor, grad_scale: float) -> Tensor:
+        """Call ``reg``, passing ``grad_scale`` only to regularisers that accept it (older ones do not)."""
+        known = self._takes_scale.get(id(reg))
+        if known is None or known[0] is not reg:
+            known = self._takes_scale[id(reg)] = (reg, accepts_grad_scale(reg))
+        if known[1]:
+            return reg(net, a, b, grad_scale=grad_scale)
+        return reg(net, a, b)
+
+    @staticmethod
+    def _split(regs: list[RegItem]) -> tuple[list[RegItem], list[RegItem], list[RegItem], list[RegItem]]:
+        """(D every step, D lazy, G every step, G lazy)."""
+        for name, reg, _ in regs:
+            if getattr(reg, "phase", None) not in ("D", "G"):
+                raise ValueError(f"regulariser {name!r} has phase {getattr(reg, 'phase', None)!r}; expected 'D' or 'G'")
+            if not isinstance(reg.interval, int) or reg.interval < 1:
+                raise ValueError(f"regulariser {name!r} has interval {reg.interval!r}; expected an int >= 1")
+        out = [[r for r in regs if r[1].phase == p and (r[1].interval == 1) == every] for p in ("D", "G") for every in (True, False)]
+        return out[0], out[1], out[2], out[3]
+
     def train_step(self, ctx: StepContext) -> None:
         G, D = ctx.nets["generator"], ctx.nets["discriminator"]
         adv = ctx.losses.adversarial
@@ -85,9 +122,8 @@ class AdversarialTask(Task):
         w = ctx.losses.adversarial_weight
         latent = _latent(G, self.name)
         batch = ctx.next_batch()
-        d_regs = [r for r in ctx.losses.regularizers if r[1].phase == "D"]
-        every_step = [r for r in d_regs if r[1].interval == 1]  # part of the D loss, as in WGAN-GP
-        lazy = [r for r in d_regs if r[1].interval > 1]  # their own phase, as in StyleGAN2
+        # interval 1: part of the main loss, as in WGAN-GP; lazy: their own phase, as in StyleGAN2.
+        every_step, lazy, g_every_step, g_lazy = self._split(ctx.losses.regularizers)
         for i in range(ctx.d_steps):
             if i > 0:
                 batch = ctx.next_batch()
@@ -105,8 +141,9 @@ class AdversarialTask(Task):
                 if every_step:
                     # Penalties compare real and fake under one conditioning: fakes take the real labels.
                     fake_r = fake if y_fake is None else self.generate(G, z, y_real).detach()
+                    scale = ctx.grad_scale("discriminator")
                     for name, reg, weight in every_step:
-                        penalty = reg(self._disc_fn(D, y_real), real, fake_r)
+                        penalty = self._penalty(reg, self._disc_fn(D, y_real), real, fake_r, scale)
                         loss = loss + weight * penalty
                         terms[name] = penalty.detach()
                 return loss, terms
@@ -121,7 +158,7 @@ class AdversarialTask(Task):
                         # Fakes take the real labels, so one conditioned D fits real, fake and their mixes.
                         with torch.no_grad():
                             fake = self.generate(G, z, y)
-                        penalty = reg(self._disc_fn(D, y), real, fake)
+                        penalty = self._penalty(reg, self._disc_fn(D, y), real, fake, ctx.grad_scale("discriminator"))
                         return weight * reg.interval * penalty, {name: penalty.detach()}
 
                     ctx.optimize("discriminator", reg_phase, phase="D_reg")
@@ -131,15 +168,35 @@ class AdversarialTask(Task):
         y_fake = self.fake_labels(real.shape[0], ctx)
 
         def g_phase() -> tuple[Tensor, dict[str, Tensor]]:
-            fake = self.generate(G, z, y_fake)  # a fresh graph through G
+            # A G penalty may differentiate fake w.r.t. z (path length): make z a leaf that requires grad.
+            z_g = z.detach().requires_grad_(True) if g_every_step else z  # (B, Z)
+            fake = self.generate(G, z_g, y_fake)  # (B, C, H, W): a fresh graph through G
             fake_logits = self.score(D, self.augment(fake), y_fake)
             real_logits = None
             if getattr(adv, "needs_real_logits", False):
                 real_logits = self.score(D, self.augment(real), y_real).detach()
             loss = w * adv.g_loss(fake_logits, real_logits)
-            return loss, {}
+            terms: dict[str, Tensor] = {}
+            if g_every_step:
+                scale = ctx.grad_scale("generator")
+                for name, reg, weight in g_every_step:
+                    penalty = self._penalty(reg, self._gen_fn(G, y_fake), z_g, fake, scale)
+                    loss = loss + weight * penalty
+                    terms[name] = penalty.detach()
+            return loss, terms
 
         ctx.optimize("generator", g_phase, phase="G")
+        for name, reg, weight in g_lazy:
+            if (ctx.step + 1) % reg.interval == 0:  # ctx.step + 1: this step's number, so steps k, 2k, ...
+
+                def g_reg_phase(reg: Any = reg, weight: float = weight, name: str = name) -> tuple[Tensor, dict[str, Tensor]]:
+                    # The G phase's latents, through the just-updated G: no extra noise drawn.
+                    z_g = z.detach().requires_grad_(True)  # (B, Z)
+                    fake = self.generate(G, z_g, y_fake)  # (B, C, H, W)
+                    penalty = self._penalty(reg, self._gen_fn(G, y_fake), z_g, fake, ctx.grad_scale("generator"))
+                    return weight * reg.interval * penalty, {name: penalty.detach()}
+
+                ctx.optimize("generator", g_reg_phase, phase="G_reg")
 
     # ---------------------------------------------------------------- sampling
 

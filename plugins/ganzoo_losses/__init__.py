@@ -1,11 +1,13 @@
-"""Built-in loss components: adversarial objectives and discriminator regularisers.
+"""Built-in loss components: adversarial objectives, D regularisers and G path length.
 
 Loss modules are imported inside the build functions so ``ganzoo list`` stays cheap.
+The checkpoint hooks carry the state of this plugin's stateful regularisers
+(path length's running mean), so a resumed run stays bit-identical.
 """
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Any, Iterable
 
 from ganzoo import LossEntry, hookimpl
 
@@ -15,6 +17,7 @@ from ganzoo_losses.params import (
     LeastSquaresParams,
     MinimaxParams,
     NonSaturatingParams,
+    PathLengthParams,
     R1Params,
     RelativisticAverageParams,
     WassersteinParams,
@@ -67,6 +70,12 @@ def _r1(params: R1Params) -> object:
     from ganzoo_losses.regularizers import R1
 
     return R1(interval=params.interval)
+
+
+def _path_length(params: PathLengthParams) -> object:
+    from ganzoo_losses.regularizers import PathLength
+
+    return PathLength(pl_weight=params.pl_weight, decay=params.decay, interval=params.interval)
 
 
 @hookimpl
@@ -128,4 +137,40 @@ def ganzoo_losses() -> Iterable[LossEntry]:
             params=R1Params,
             description="R1 penalty 0.5 ||grad D(x)||^2 on reals, optionally lazy (interval); weight is gamma.",
         ),
+        LossEntry(
+            name="path-length",
+            loss_kind="regularizer",
+            build=_path_length,
+            params=PathLengthParams,
+            description="StyleGAN2 path length penalty on G: (||J^T y|| - a)^2 w.r.t. z, a running mean; lazy every 4 G steps.",
+        ),
     ]
+
+
+# ---------------------------------------------------------------- checkpoint state
+
+_STATE_KEY = "ganzoo_losses"
+
+
+def _stateful(run: Any) -> dict[str, Any]:
+    """This plugin's stateful regularisers of ``run``, keyed ``"<index>.<type>"`` (stable for a given spec)."""
+    from ganzoo_losses.regularizers import PathLength
+
+    return {f"{i}.{name}": reg for i, (name, reg, _) in enumerate(run.losses.regularizers) if isinstance(reg, PathLength)}
+
+
+@hookimpl
+def ganzoo_on_checkpoint_save(run: Any, state: dict[str, Any]) -> None:
+    regs = _stateful(run)
+    if regs:
+        state["plugins"][_STATE_KEY] = {"regularizers": {key: reg.state_dict() for key, reg in regs.items()}}
+
+
+@hookimpl
+def ganzoo_on_checkpoint_load(run: Any, state: dict[str, Any]) -> None:
+    saved = state.get("plugins", {}).get(_STATE_KEY, {}).get("regularizers", {})
+    for key, reg in _stateful(run).items():
+        if key in saved:
+            reg.load_state_dict(saved[key])
+        else:  # a checkpoint from before the regulariser was added (--allow-spec-change)
+            run.log_info(f"checkpoint has no state for regulariser {key}; it starts afresh")

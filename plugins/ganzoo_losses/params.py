@@ -15,6 +15,7 @@ __all__ = [
     "RelativisticAverageParams",
     "GradientPenaltyParams",
     "R1Params",
+    "PathLengthParams",
 ]
 
 
@@ -69,4 +70,21 @@ class R1Params(Params):
 
     interval: int = Field(
         1, ge=1, le=10_000, description="Lazy regularisation: apply every k discriminator updates, scaled by k (StyleGAN2 uses 16)."
+    )
+
+
+class PathLengthParams(Params):
+    """StyleGAN2 path length regularisation of G w.r.t. its latent z (Karras et al. 2020).
+
+    The penalty includes ``pl_weight``, so leave the spec's ``weight`` at 1.
+    """
+
+    pl_weight: float = Field(
+        2.0, ge=0.0, le=1_000.0, description="Coefficient of the penalty (StyleGAN2's pl_weight = 2); the spec's weight multiplies it."
+    )
+    decay: float = Field(
+        0.01, gt=0.0, le=1.0, description="Weight of each new batch's mean path length in its running mean a (StyleGAN2's pl_decay)."
+    )
+    interval: int = Field(
+        4, ge=1, le=10_000, description="Lazy regularisation: apply every k generator steps, scaled by k (StyleGAN2 uses 4); 1 adds it to the G loss."
     )

@@ -21,6 +21,7 @@ from ganzoo.train import Run
 REG = load_registries()
 NEW_ADVERSARIAL = ["minimax", "hinge", "least-squares", "wasserstein", "relativistic-average"]
 REGULARIZERS = ["gradient-penalty", "r1"]
+G_REGULARIZERS = ["path-length"]
 
 REAL = [2.0, -1.0, 0.25]
 FAKE = [0.5, -3.0, 1.5]
@@ -267,20 +268,35 @@ def test_regularizer_attributes(name: str) -> None:
     assert REG.build("loss", name, {"interval": 16}).interval == 16
 
 
+def test_path_length_attributes() -> None:
+    reg = REG.build("loss", "path-length", {})
+    assert isinstance(reg, Regularizer)
+    assert (reg.phase, reg.interval, reg.pl_weight, reg.decay) == ("G", 4, 2.0, 0.01)  # StyleGAN2's lazy defaults
+    assert REG.build("loss", "path-length", {"interval": 1}).interval == 1
+
+
 @pytest.mark.parametrize(
     ("name", "params"),
-    [("r1", {"interval": 0}), ("gradient-penalty", {"target": 0.0}), ("least-squares", {"a": 1.0, "b": 1.0}), ("hinge", {"margin": 1})],
+    [
+        ("r1", {"interval": 0}),
+        ("gradient-penalty", {"target": 0.0}),
+        ("least-squares", {"a": 1.0, "b": 1.0}),
+        ("hinge", {"margin": 1}),
+        ("path-length", {"interval": 0}),
+        ("path-length", {"decay": 0.0}),
+        ("path-length", {"weight": 2.0}),  # the spec's weight is not a param
+    ],
 )
 def test_bad_params_are_refused(name: str, params: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         REG.build("loss", name, params)
 
 
-@pytest.mark.parametrize("name", NEW_ADVERSARIAL + REGULARIZERS)
+@pytest.mark.parametrize("name", NEW_ADVERSARIAL + REGULARIZERS + G_REGULARIZERS)
 def test_registered_with_kind_and_documented_params(name: str) -> None:
     entry = REG["loss"].get(name)
     assert isinstance(entry, LossEntry)
-    assert entry.loss_kind == ("regularizer" if name in REGULARIZERS else "adversarial")
+    assert entry.loss_kind == ("regularizer" if name in REGULARIZERS + G_REGULARIZERS else "adversarial")
     assert entry.plugin == "ganzoo_losses" and entry.description
     assert all(f.description for f in entry.params.model_fields.values())
     assert REG.build("loss", name, {}) is not None
