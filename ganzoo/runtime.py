@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import random
+import sys
 from typing import Any, ContextManager
 
 import numpy as np
 import torch
 
-__all__ = ["select_device", "seed_everything", "rng_state", "set_rng_state", "autocast", "check_precision", "PrecisionError"]
+__all__ = ["select_device", "seed_everything", "rng_state", "set_rng_state", "autocast", "check_precision", "peak_memory_mb", "PrecisionError"]
 
 
 class PrecisionError(ValueError):
@@ -80,3 +81,19 @@ def autocast(precision: str, device: torch.device) -> ContextManager[Any]:
         return contextlib.nullcontext()
     dtype = torch.bfloat16 if precision == "bf16" else torch.float16
     return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    """Peak memory so far in MiB: the CUDA allocator's peak on a GPU, the process's max RSS elsewhere.
+
+    The two are not comparable with each other (RSS includes the interpreter and
+    libraries), so reports keep the device next to the number.
+    """
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    try:
+        import resource
+    except ImportError:  # Windows
+        return float("nan")
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / 2**20 if sys.platform == "darwin" else rss / 2**10  # bytes on macOS, KiB on Linux

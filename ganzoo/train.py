@@ -28,7 +28,7 @@ from ganzoo.registry import Registries
 from ganzoo.run_outputs import RunOutputs
 from ganzoo.run_state import CHECKPOINT_FORMAT, RunState
 from ganzoo.rundir import write_meta, write_spec
-from ganzoo.runtime import autocast, check_precision, seed_everything, select_device
+from ganzoo.runtime import autocast, check_precision, peak_memory_mb, seed_everything, select_device
 from ganzoo.spec import RunSpecBase
 from ganzoo.task import Task
 
@@ -297,6 +297,7 @@ class Run(RunState, RunOutputs):
         logs["nonfinite_skipped"] = float(self.nonfinite_skipped)
         for k, opt in self.optimizers.items():
             logs[f"lr/{k}"] = float(opt.param_groups[0]["lr"])
+        logs["peak_mem_mb"] = peak_memory_mb(self.device)
         return logs
 
     def _on_signal(self, signum: int, frame: Any) -> None:
@@ -325,7 +326,8 @@ class Run(RunState, RunOutputs):
         t = self.spec.train
         self.spec_digest = write_spec(self.spec, self.dir) if self.rank == 0 else ""
         if self.rank == 0:
-            write_meta(self.dir, spec_digest=self.spec_digest, info=self.info, extra={"init": self.init_report} if self.init_report else None)
+            counts = {k: sum(p.numel() for p in unwrap_model(v).parameters()) for k, v in self.nets.items()}
+            write_meta(self.dir, spec_digest=self.spec_digest, info=self.info, extra={"parameters": counts, **({"init": self.init_report} if self.init_report else {})})
         previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)} if threading.current_thread() is threading.main_thread() else {}
         self.hook.ganzoo_on_train_start(run=self)
         self.log_info(

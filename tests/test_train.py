@@ -34,6 +34,10 @@ def test_run_writes_every_artefact(registries, tiny_spec, tmp_path):
     meta = json.loads((run / "run.json").read_text())
     assert header == f"# sha256: {meta['spec_sha256']}"
     assert meta["data_info"] == {"channels": 1, "size": 16, "num_classes": 10}
+    g = sum(v.numel() for v in load_file(str(run / "generator.safetensors")).values() if v.is_floating_point())
+    assert 0 < meta["parameters"]["generator"] < g  # the export also holds batch-norm running statistics
+    assert meta["parameters"]["discriminator"] > 0
+    assert records[-1]["peak_mem_mb"] > 10 and records[-1]["lr/generator"] == 2e-4
     state = load_checkpoint(run / "checkpoints" / "step_00000004.pt")
     assert state["step"] == 4 and state["d_updates"] == 4 and state["samples_seen"] == 4 * 8  # one real batch per D update
     weights = load_file(str(run / "generator.safetensors"))
