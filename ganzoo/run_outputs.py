@@ -67,7 +67,7 @@ class RunOutputs:
         better = old is None or (value < old if ev.best_mode == "min" else value > old)
         if better:
             self.best = {"metric": ev.best, "value": value, "step": self.step}
-            state = self.state_dict()
+            state = self.checkpoint_state()  # best.pt resumes like any checkpoint, plugin state included
             atomic_save(state, self.dir / "checkpoints" / "best.pt")
             self.log_info(f"new best {ev.best}={value:.4g} at step {self.step}: checkpoints/best.pt")
 

@@ -75,11 +75,16 @@ class RunState:
         self._batches = None
         set_rng_state(state["rng"])
 
+    def checkpoint_state(self: Run) -> dict[str, Any]:
+        """:meth:`state_dict` plus what plugins add through ``ganzoo_on_checkpoint_save``."""
+        state = self.state_dict()
+        self.hook.ganzoo_on_checkpoint_save(run=self, state=state)
+        return state
+
     def save_checkpoint(self: Run) -> Path | None:
         if self.rank != 0:
             return None
-        state = self.state_dict()
-        self.hook.ganzoo_on_checkpoint_save(run=self, state=state)
+        state = self.checkpoint_state()
         return save_checkpoint(state, self.dir / "checkpoints", self.step, keep=self.spec.train.keep_checkpoints)
 
     def resume(self: Run) -> bool:

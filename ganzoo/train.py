@@ -199,7 +199,7 @@ class Run(RunState, RunOutputs):
         self._nonfinite_streak[network] = 0
         if phase == "D":  # the main D update; lazy-regulariser phases (D_reg) are extra, not counted
             self.d_updates += 1
-        elif network == "generator" and self.ema is not None:
+        elif phase == "G" and self.ema is not None:  # one EMA update per step, not per lazy G_reg update
             self.ema.update(unwrap_model(self.nets["generator"]))
         self._record(f"{phase}/loss", loss.detach())
         for k, v in terms.items():

@@ -328,10 +328,11 @@ def test_unknown_phase_is_refused() -> None:
 @pytest.mark.parametrize("interval", [1, 2])
 def test_path_length_trains(interval: int, tiny_spec: dict[str, Any], registries: Registries, tmp_path: Path) -> None:
     tiny_spec["losses"]["regularizers"] = [{"type": "path-length", "params": {"interval": interval}}]
-    tiny_spec["train"]["steps"] = 2
+    tiny_spec["train"].update(steps=2, ema=0.9)
     run = _fit(tiny_spec, registries, tmp_path)
     records = _records(tmp_path)
     assert [r["step"] for r in records] == [1, 2] and run.d_updates == 2
+    assert run.ema is not None and run.ema.updates == 2  # once per step: a G_reg update is not a step
     if interval == 1:  # part of the G loss, no phase of its own
         assert all(math.isfinite(r["G/path-length"]) for r in records)
         assert not any(k.startswith("G_reg/") for r in records for k in r)
