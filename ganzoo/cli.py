@@ -352,6 +352,16 @@ def read_step(run_dir: Path) -> int:
         return int((fh.metadata() or {}).get("step", -1))
 
 
+def _add_builtin_commands() -> None:
+    # In their own modules to keep this one small; they import helpers defined above.
+    from ganzoo.cli_compare import compare
+
+    cli.add_command(compare)
+
+
+_add_builtin_commands()
+
+
 def main() -> None:
     """Console-script entry point: adds plugin commands, then runs the group."""
     try:

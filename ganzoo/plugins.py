@@ -122,12 +122,17 @@ def get_plugin_manager(*, entry_points: bool = True, extra: list[tuple[str, Any]
 
 
 def _register(pm: pluggy.PluginManager, name: str, obj: Any, dist: str, version: str, report: PluginReport) -> None:
+    if pm.is_registered(obj):
+        # The same module through an entry point and passed explicitly: keep the first registration.
+        return
+    registered = False
     try:
         pm.register(obj, name=name)
+        registered = True
         # A misspelt hook name (ganzoo_model instead of ganzoo_models) fails here, loudly.
         pm.check_pending()
     except Exception as exc:  # noqa: BLE001
-        if pm.is_registered(obj):
+        if registered:  # only undo what this call did; never another registration of the same object
             pm.unregister(obj)
         report.fail(PluginFailure(name, dist, _short(exc), "register"))
         return

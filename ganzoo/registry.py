@@ -111,7 +111,8 @@ class Registries:
         """Hash of every entry's identity and parameter schema (keys the spec-model cache)."""
         h = hashlib.sha256()
         for e in self.all_entries():
-            h.update(f"{e.kind}|{_key(e)}|{e.plugin}|{e.params.__module__}.{e.params.__qualname__}\n".encode())
+            # id(): two classes with one qualified name (a factory, a reloaded module) are different models.
+            h.update(f"{e.kind}|{_key(e)}|{e.plugin}|{e.params.__module__}.{e.params.__qualname__}|{id(e.params)}\n".encode())
         return h.hexdigest()[:16]
 
     def build(self, kind: str, name: str, params: Any = None, *args: Any, role: str | None = None, **kwargs: Any) -> Any:

@@ -28,7 +28,7 @@ from ganzoo.data import DataInfo
 from ganzoo.spec import spec_hash, spec_to_data
 from ganzoo.yamlio import dump_yaml
 
-__all__ = ["RunDirError", "new_run_dir", "write_spec", "write_meta", "read_meta", "SPEC_FILE", "META_FILE"]
+__all__ = ["RunDirError", "new_run_dir", "write_spec", "write_meta", "update_meta", "read_meta", "SPEC_FILE", "META_FILE"]
 
 SPEC_FILE = "spec.yaml"
 META_FILE = "run.json"
@@ -87,6 +87,19 @@ def write_meta(run_dir: Path, *, spec_digest: str, info: DataInfo, extra: dict[s
         **(extra or {}),
     }
     (run_dir / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+
+
+def update_meta(run_dir: Path, **fields: Any) -> None:
+    """Merge ``fields`` into ``run.json`` atomically (the status and step a run ended with)."""
+    from ganzoo.checkpoint import atomic_write
+
+    path = Path(run_dir) / META_FILE
+    try:
+        meta = json.loads(path.read_text()) if path.is_file() else {}
+    except (OSError, json.JSONDecodeError):
+        meta = {}
+    blob = (json.dumps({**meta, **fields}, indent=2) + "\n").encode()
+    atomic_write(path, lambda fh: fh.write(blob))
 
 
 def read_meta(run_dir: Path) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from ganzoo.spec_base import InitSpecs, OptimSpecs, TrainSpec
 from ganzoo.spec_errors import SpecError, SpecIssue, issues_from
 from ganzoo.yamlio import line_map, load_yaml, parse_value
 
-__all__ = ["SpecError", "SpecIssue", "RunSpec", "spec_model", "load_spec", "validate_spec", "apply_overrides", "spec_hash", "json_schema"]
+__all__ = ["SpecError", "SpecIssue", "RunSpec", "spec_model", "load_spec", "validate_spec", "apply_overrides", "parse_overrides", "set_values", "spec_hash", "json_schema"]
 
 
 class Component(BaseModel):
@@ -161,9 +161,52 @@ def json_schema(reg: Registries) -> dict[str, Any]:
 # ---------------------------------------------------------------- overrides
 
 
-def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Apply ``key.sub=value`` strings to a plain spec dict (values parsed as YAML)."""
+def _set_path(data: Any, key: str, value: Any) -> str | None:
+    """Set dotted ``key`` in plain ``data`` (creating mappings on the way); an error message or None."""
+    parts = key.strip().split(".")
+    node: Any = data
+    for i, part in enumerate(parts[:-1]):
+        nxt = parts[i + 1]
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                return f"{'.'.join(parts[:i])} has no item {part}"
+            node = node[int(part)]
+            continue
+        if not isinstance(node, dict):
+            return f"{'.'.join(parts[:i])} is a {type(node).__name__}, not a mapping"
+        if node.get(part) is None:
+            node[part] = [] if nxt.isdigit() else {}
+        node = node[part]
+    last = parts[-1]
+    if isinstance(node, list) and last.isdigit() and int(last) < len(node):
+        node[int(last)] = value
+    elif isinstance(node, dict):
+        node[last] = value
+    else:
+        return f"{'.'.join(parts[:-1])} is a {type(node).__name__}, not a mapping"
+    return None
+
+
+def set_values(data: dict[str, Any], values: dict[str, Any], *, origin: str = "--set") -> dict[str, Any]:
+    """Apply ``{"dotted.key": value}`` to a copy of plain spec data (sweep variants use this).
+
+    Raises:
+        SpecError: A path runs through something that is not a mapping or list.
+    """
     data = json.loads(json.dumps(data))  # deep copy of plain data
+    issues = [SpecIssue(f"{origin} {key}", err) for key, value in values.items() if (err := _set_path(data, key, value))]
+    if issues:
+        raise SpecError(issues, "overrides")
+    return data
+
+
+def parse_overrides(overrides: list[str]) -> dict[str, Any]:
+    """``["a.b=1", ...]`` -> ``{"a.b": 1}`` with values parsed as YAML.
+
+    Raises:
+        SpecError: An item is not ``KEY=VALUE`` or its value is not valid YAML.
+    """
+    values: dict[str, Any] = {}
     issues: list[SpecIssue] = []
     for item in overrides:
         key, sep, raw = item.partition("=")
@@ -171,37 +214,17 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             issues.append(SpecIssue(f"--set {item}", "expected KEY=VALUE, for example --set train.steps=100"))
             continue
         try:
-            value = parse_value(raw)
+            values[key.strip()] = parse_value(raw)
         except yaml.YAMLError as exc:
             issues.append(SpecIssue(f"--set {key}", f"value is not valid YAML: {exc}"))
-            continue
-        parts = key.strip().split(".")
-        node: Any = data
-        for i, part in enumerate(parts[:-1]):
-            nxt = parts[i + 1]
-            if isinstance(node, list):
-                if not part.isdigit() or int(part) >= len(node):
-                    issues.append(SpecIssue(f"--set {key}", f"{'.'.join(parts[:i])} has no item {part}"))
-                    break
-                node = node[int(part)]
-                continue
-            if not isinstance(node, dict):
-                issues.append(SpecIssue(f"--set {key}", f"{'.'.join(parts[:i])} is a {type(node).__name__}, not a mapping"))
-                break
-            if node.get(part) is None:
-                node[part] = [] if nxt.isdigit() else {}
-            node = node[part]
-        else:
-            last = parts[-1]
-            if isinstance(node, list) and last.isdigit() and int(last) < len(node):
-                node[int(last)] = value
-            elif isinstance(node, dict):
-                node[last] = value
-            else:
-                issues.append(SpecIssue(f"--set {key}", f"{'.'.join(parts[:-1])} is a {type(node).__name__}, not a mapping"))
     if issues:
         raise SpecError(issues, "overrides")
-    return data
+    return values
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``key.sub=value`` strings to a plain spec dict (values parsed as YAML)."""
+    return set_values(data, parse_overrides(overrides))
 
 
 # ---------------------------------------------------------------- validation

@@ -27,7 +27,7 @@ from ganzoo.logging import RunLogger, step_summary
 from ganzoo.registry import Registries
 from ganzoo.run_outputs import RunOutputs
 from ganzoo.run_state import CHECKPOINT_FORMAT, RunState
-from ganzoo.rundir import write_meta, write_spec
+from ganzoo.rundir import update_meta, write_meta, write_spec
 from ganzoo.runtime import autocast, check_precision, peak_memory_mb, seed_everything, select_device
 from ganzoo.spec import RunSpecBase
 from ganzoo.task import Task
@@ -327,7 +327,10 @@ class Run(RunState, RunOutputs):
         self.spec_digest = write_spec(self.spec, self.dir) if self.rank == 0 else ""
         if self.rank == 0:
             counts = {k: sum(p.numel() for p in unwrap_model(v).parameters()) for k, v in self.nets.items()}
-            write_meta(self.dir, spec_digest=self.spec_digest, info=self.info, extra={"parameters": counts, **({"init": self.init_report} if self.init_report else {})})
+            extra: dict[str, Any] = {"status": "running", "parameters": counts}
+            if self.init_report:
+                extra["init"] = self.init_report
+            write_meta(self.dir, spec_digest=self.spec_digest, info=self.info, extra=extra)
         previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)} if threading.current_thread() is threading.main_thread() else {}
         self.hook.ganzoo_on_train_start(run=self)
         self.log_info(
@@ -380,6 +383,9 @@ class Run(RunState, RunOutputs):
             self.hook.ganzoo_on_exception(run=self, error=exc)
             raise
         finally:
+            if self.rank == 0:
+                with contextlib.suppress(OSError):  # a full disk must not mask the real error
+                    update_meta(self.dir, status=status, step=self.step, d_updates=self.d_updates, train_seconds=round(self.train_seconds, 3))
             self.hook.ganzoo_on_train_end(run=self, status=status)
             for s, h in previous.items():
                 signal.signal(s, h)

@@ -151,3 +151,17 @@ def test_register_commands_hook(cli_run):
         assert "hello from a plugin" in cli_run("hello-test").output
     finally:
         cli.commands.pop("hello-test", None)
+
+
+def test_plugin_passed_again_explicitly_stays_registered():
+    # An installed plugin also passed through extra= (a test of an installed package)
+    # must neither fail nor unregister the entry-point copy.
+    import ganzoo_dcgan
+
+    from ganzoo.plugins import get_plugin_manager
+    from ganzoo.registry import collect
+
+    pm = get_plugin_manager(extra=[("again", ganzoo_dcgan)])
+    assert pm.is_registered(ganzoo_dcgan)
+    assert not pm.ganzoo_report.failed
+    assert "dcgan" in {e.name for e in collect(pm)["model"]}

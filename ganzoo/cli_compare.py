@@ -1,0 +1,95 @@
+"""``ganzoo compare``: train what a sweep is missing, then tabulate and report it."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ganzoo.cli import _registries, handle_errors
+
+__all__ = ["compare"]
+
+EPILOG = """\b
+Examples:
+  ganzoo compare registry/sweeps/digits-objectives.yaml --jobs 2
+  ganzoo compare runs/compare-digits-objectives          # re-gather a finished sweep
+  ganzoo compare runs/a runs/b runs/c --out runs/cmp     # compare plain run directories
+"""
+
+
+def _run_dirs(paths: list[Path]) -> list[Path]:
+    dirs: list[Path] = []
+    for p in paths:
+        if (p / "run.json").is_file():
+            dirs.append(p)
+        elif (p / "runs").is_dir():  # a compare output directory
+            dirs.extend(sorted(d for d in (p / "runs").iterdir() if (d / "run.json").is_file()))
+        else:
+            raise click.BadParameter(f"{p} is neither a run directory (no run.json) nor a compare output (no runs/)", param_hint="PATHS")
+    return dirs
+
+
+@click.command(epilog=EPILOG)
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Output directory (default: runs/compare-NAME for a sweep).")
+@click.option("--jobs", default=1, show_default=True, type=click.IntRange(1, 64), help="Training processes at once.")
+@click.option("--threads", type=click.IntRange(1, 1024), help="Threads per process (default: CPU count // jobs).")
+@click.option("--rank", "rank_by", metavar="METRIC", help="Metric to rank by (default: the first comparable one).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override every variant's spec (after the sweep's own set); repeatable.")
+@click.option("--no-train", is_flag=True, help="Only gather what has finished; train nothing.")
+@handle_errors
+def compare(
+    paths: tuple[Path, ...], out: Path | None, jobs: int, threads: int | None, rank_by: str | None, overrides: tuple[str, ...], no_train: bool
+) -> None:
+    """Compare variants: a SWEEP file (train what is missing, resumably) or finished RUN directories.
+
+    Writes results.csv (one row per run), results.json, results.md (mean ± std over
+    seeds) and a self-contained report.html (curves, sample grids, spec diffs).
+    Scores made under different protocols are shown but never ranked.
+    """
+    from ganzoo.compare import gather_run, group_variants, run_sweep
+    from ganzoo.report import compare_records, markdown, write_tables
+    from ganzoo.report_html import write_html
+
+    codes: dict[str, int] = {}
+    baseline = None
+    descriptions: dict[str, str] = {}
+    if len(paths) == 1 and paths[0].is_file():
+        from ganzoo.spec import parse_overrides
+        from ganzoo.sweep import expand_sweep, load_sweep
+        from ganzoo.yamlio import dump_yaml
+
+        sweep_file = paths[0]
+        sweep = load_sweep(sweep_file)
+        if overrides:
+            sweep = sweep.model_copy(update={"set": {**sweep.set, **parse_overrides(list(overrides))}})
+        runs = expand_sweep(sweep, _registries(), sweep_file.parent)
+        out = out or Path("runs") / f"compare-{sweep.name}"
+        out.mkdir(parents=True, exist_ok=True)
+        dump_yaml(sweep.model_dump(mode="json"), out / "sweep.yaml", header=f"# ganzoo compare: copy of {sweep_file}\n")
+        if not no_train:
+            codes = run_sweep(runs, out, jobs=jobs, threads=threads, echo=lambda m: click.echo(m, err=True))
+        records = [gather_run(out / "runs" / r.key, variant=r.variant, seed=r.seed) for r in runs]
+        baseline = sweep.baseline_name()
+        descriptions = {k: v.description for k, v in sweep.variants.items()}
+        title = f"ganzoo compare: {sweep.name}"
+    else:
+        if any(p.is_file() for p in paths):
+            raise click.BadParameter("give one sweep file, or run directories", param_hint="PATHS")
+        if overrides:
+            raise click.BadParameter("--set applies to a sweep file, not to finished runs", param_hint="--set")
+        records = group_variants([gather_run(d) for d in _run_dirs(list(paths))])
+        if out is None:
+            out = paths[0] if len(paths) == 1 and (paths[0] / "runs").is_dir() else Path("runs") / "compare"
+        title = f"ganzoo compare: {', '.join(str(p) for p in paths)}"
+    cmp = compare_records(records, baseline=baseline, rank_by=rank_by, descriptions=descriptions)
+    files = write_tables(cmp, out)
+    html = write_html(cmp, out / "report.html", title=title)
+    click.echo(markdown(cmp))
+    click.echo(f"wrote {files['csv']}, {files['json']}, {files['md']}, {html}", err=True)
+    if any(c in (130, 143) for c in codes.values()):
+        sys.exit(130)  # interrupted: checkpoints are saved; run the same command to continue
+    if any(codes.values()) or any(r.status == "failed" for r in records):
+        sys.exit(1)
