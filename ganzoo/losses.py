@@ -93,7 +93,13 @@ def accepts_grad_scale(regularizer: Any) -> bool:
 
 @runtime_checkable
 class ReconstructionLoss(Protocol):
-    """A loss between a prediction and its target, both (B, C, H, W) in [-1, 1]."""
+    """A loss between a prediction and its target, both (B, C, H, W) in [-1, 1].
 
-    def __call__(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    ``mask`` (B, 1, H, W), when given, selects the pixels that count (1 = counted):
+    the loss is then averaged over those pixels only, so a hole loss does not
+    shrink with the hole's size. Losses that cannot restrict themselves to a
+    region (perceptual ones) may ignore it and must say so in their description.
+    """
+
+    def __call__(self, pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         ...

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import pytest
 import torch
 
 from ganzoo.losses import accepts_grad_scale
@@ -60,3 +61,40 @@ def test_accepts_grad_scale():
     assert not accepts_grad_scale(max)  # no signature to inspect: call without the keyword
     reg = load_registries()
     assert all(accepts_grad_scale(reg.build("loss", name, {})) for name in ("r1", "gradient-penalty", "path-length"))
+
+
+# ------------------------------------------------------------------ pixel losses
+
+
+@pytest.mark.parametrize(("name", "reference"), [("l1", torch.nn.functional.l1_loss), ("mse", torch.nn.functional.mse_loss)])
+def test_pixel_losses_match_torch(registries, name, reference):
+    loss = registries.build("loss", name, {})
+    pred, target = torch.randn(2, 3, 8, 8), torch.randn(2, 3, 8, 8)
+    assert torch.allclose(loss(pred, target), reference(pred, target))
+    assert loss(pred.bfloat16(), target.bfloat16()).dtype == torch.float32  # compared in float32 under autocast
+
+
+def test_masked_pixel_loss_averages_over_the_hole_only(registries):
+    l1 = registries.build("loss", "l1", {})
+    pred, target = torch.zeros(2, 3, 4, 4), torch.zeros(2, 3, 4, 4)
+    mask = torch.zeros(2, 1, 4, 4)
+    mask[:, :, :2, :2] = 1  # a 2x2 hole
+    pred[:, :, :2, :2] = 0.5  # wrong inside the hole only
+    pred[:, :, 2:, 2:] = 9.0  # wrong outside: must not count
+    assert l1(pred, target, mask).item() == pytest.approx(0.5)  # not 0.5 * 4/16: independent of the hole's size
+    assert l1(pred, target, torch.zeros_like(mask)).item() == 0.0  # no hole in the batch: 0, not NaN
+    with pytest.raises(ValueError, match=r"mask must be \(B, 1, H, W\)"):
+        l1(pred, target, mask[:, :, :3])
+    with pytest.raises(ValueError, match="differ in shape"):
+        l1(pred, target[:1])
+
+
+def test_charbonnier_is_a_smooth_l1(registries):
+    ch = registries.build("loss", "charbonnier", {"eps": 1e-3})
+    pred, target = torch.randn(2, 1, 8, 8), torch.randn(2, 1, 8, 8)
+    d = pred - target
+    assert torch.allclose(ch(pred, target), torch.sqrt(d**2 + 1e-6).mean())
+    assert ch(target, target).item() == pytest.approx(1e-3)  # eps at zero error
+    pred.requires_grad_(True)
+    ch(pred, pred.detach()).backward()  # finite gradient at zero error, unlike sqrt(d^2)
+    assert torch.isfinite(pred.grad).all()

@@ -1,4 +1,4 @@
-"""Built-in loss components: adversarial objectives, D regularisers and G path length.
+"""Built-in loss components: adversarial objectives, D regularisers, G path length, pixel losses.
 
 Loss modules are imported inside the build functions so ``ganzoo list`` stays cheap.
 The checkpoint hooks carry the state of this plugin's stateful regularisers
@@ -17,7 +17,9 @@ from ganzoo_losses.params import (
     LeastSquaresParams,
     MinimaxParams,
     NonSaturatingParams,
+    CharbonnierParams,
     PathLengthParams,
+    PixelParams,
     R1Params,
     RelativisticAverageParams,
     WassersteinParams,
@@ -76,6 +78,24 @@ def _path_length(params: PathLengthParams) -> object:
     from ganzoo_losses.regularizers import PathLength
 
     return PathLength(pl_weight=params.pl_weight, decay=params.decay, interval=params.interval)
+
+
+def _l1(params: PixelParams) -> object:
+    from ganzoo_losses.pixel import L1
+
+    return L1()
+
+
+def _mse(params: PixelParams) -> object:
+    from ganzoo_losses.pixel import MSE
+
+    return MSE()
+
+
+def _charbonnier(params: CharbonnierParams) -> object:
+    from ganzoo_losses.pixel import Charbonnier
+
+    return Charbonnier(eps=params.eps)
 
 
 @hookimpl
@@ -143,6 +163,27 @@ def ganzoo_losses() -> Iterable[LossEntry]:
             build=_path_length,
             params=PathLengthParams,
             description="StyleGAN2 path length penalty on G: (||J^T y|| - a)^2 w.r.t. z, a running mean; lazy every 4 G steps.",
+        ),
+        LossEntry(
+            name="l1",
+            loss_kind="reconstruction",
+            build=_l1,
+            params=PixelParams,
+            description="Mean absolute pixel error; with a mask, averaged over the masked pixels only.",
+        ),
+        LossEntry(
+            name="mse",
+            loss_kind="reconstruction",
+            build=_mse,
+            params=PixelParams,
+            description="Mean squared pixel error (PSNR-oriented); with a mask, averaged over the masked pixels only.",
+        ),
+        LossEntry(
+            name="charbonnier",
+            loss_kind="reconstruction",
+            build=_charbonnier,
+            params=CharbonnierParams,
+            description="Charbonnier sqrt(d^2 + eps^2), a smooth L1; with a mask, averaged over the masked pixels only.",
         ),
     ]
 

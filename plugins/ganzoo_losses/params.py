@@ -16,6 +16,8 @@ __all__ = [
     "GradientPenaltyParams",
     "R1Params",
     "PathLengthParams",
+    "PixelParams",
+    "CharbonnierParams",
 ]
 
 
@@ -88,3 +90,13 @@ class PathLengthParams(Params):
     interval: int = Field(
         4, ge=1, le=10_000, description="Lazy regularisation: apply every k generator steps, scaled by k (StyleGAN2 uses 4); 1 adds it to the G loss."
     )
+
+
+class PixelParams(Params):
+    """Parameters of the L1 and MSE pixel losses (none: scale them with the spec's ``weight``)."""
+
+
+class CharbonnierParams(Params):
+    """Parameters of the Charbonnier loss."""
+
+    eps: float = Field(1e-3, gt=0.0, le=1.0, description="Smoothing width on the [-1, 1] image scale (BasicSR uses 1e-12 on [0, 1]).")
