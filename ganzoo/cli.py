@@ -355,8 +355,10 @@ def read_step(run_dir: Path) -> int:
 def _add_builtin_commands() -> None:
     # In their own modules to keep this one small; they import helpers defined above.
     from ganzoo.cli_compare import compare
+    from ganzoo.cli_plugin import plugin
 
     cli.add_command(compare)
+    cli.add_command(plugin)
 
 
 _add_builtin_commands()
