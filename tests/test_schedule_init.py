@@ -11,7 +11,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from ganzoo.api import resume_spec, train
+from ganzoo.api import resume_spec
 from ganzoo.checkpoint import list_checkpoints, load_checkpoint
 from ganzoo.schedule import lr_factor
 from ganzoo.spec import SpecError, validate_spec
@@ -19,13 +19,7 @@ from ganzoo.spec_base import ConstantLR, CosineLR, MultiStepLR
 from ganzoo.train import Run
 from ganzoo.warmstart import InitError
 
-
-def _train(registries, data, out: Path) -> Path:
-    return train(validate_spec(data, registries), out, registries=registries)
-
-
-def _records(run: Path) -> list[dict[str, float]]:
-    return [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+from tests.helpers import assert_same_nets, split_and_resume, train_dir, train_records
 
 
 # ------------------------------------------------------------------ schedules
@@ -68,25 +62,17 @@ def test_schedule_sets_the_rate_of_each_network(registries, tiny_spec, tmp_path)
         "generator": {"lr": 1e-3, "schedule": {"type": "multistep", "milestones": [2], "gamma": 0.5}},
         "discriminator": {"lr": 4e-4, "schedule": {"type": "constant", "warmup": 2}},
     }
-    run = _train(registries, tiny_spec, tmp_path / "run")
-    recs = _records(run)
+    run = train_dir(registries, tiny_spec, tmp_path / "run")
+    recs = train_records(run)
     assert [r["lr/generator"] for r in recs] == pytest.approx([1e-3, 1e-3, 5e-4, 5e-4])
     assert [r["lr/discriminator"] for r in recs] == pytest.approx([2e-4, 4e-4, 4e-4, 4e-4])
 
 
 def test_cosine_schedule_resumes_bit_identical(registries, tiny_spec, tmp_path):
     tiny_spec["optim"] = {"generator": {"schedule": {"type": "cosine", "period": 4, "warmup": 1}}}
-    full = _train(registries, tiny_spec, tmp_path / "full")
-    tiny_spec["train"]["steps"] = 2
-    part = _train(registries, tiny_spec, tmp_path / "part")
-    run = Run(resume_spec(part, registries, ["train.steps=4"]), registries, part, resuming=True)
-    assert run.resume()
-    run.fit()
-    a = load_checkpoint(list_checkpoints(full / "checkpoints")[-1][1])["nets"]
-    b = load_checkpoint(list_checkpoints(part / "checkpoints")[-1][1])["nets"]
-    for net in ("generator", "discriminator"):
-        assert all(torch.equal(a[net][k], b[net][k]) for k in a[net]), net
-    assert [r["lr/generator"] for r in _records(part)] == [r["lr/generator"] for r in _records(full)]
+    full, part = split_and_resume(registries, tiny_spec, tmp_path)
+    assert_same_nets(full, part)
+    assert [r["lr/generator"] for r in train_records(part)] == [r["lr/generator"] for r in train_records(full)]
 
 
 # ------------------------------------------------------------------ init
@@ -95,7 +81,7 @@ def test_cosine_schedule_resumes_bit_identical(registries, tiny_spec, tmp_path):
 @pytest.fixture
 def source_run(registries, tiny_spec, tmp_path) -> Path:
     tiny_spec["train"]["ema"] = 0.5
-    return _train(registries, tiny_spec, tmp_path / "source")
+    return train_dir(registries, tiny_spec, tmp_path / "source")
 
 
 def _fresh(registries, data, out: Path, **kw) -> Run:
@@ -199,7 +185,7 @@ def test_cli_reports_a_missing_init_source_without_traceback(cli_run, write_spec
 def test_init_is_recorded_and_not_needed_on_resume(registries, tiny_spec, tmp_path, source_run):
     tiny_spec["init"] = {"generator": {"from": str(source_run)}}
     tiny_spec["train"]["steps"] = 2
-    run_dir = _train(registries, tiny_spec, tmp_path / "run")
+    run_dir = train_dir(registries, tiny_spec, tmp_path / "run")
     meta = json.loads((run_dir / "run.json").read_text())
     assert meta["init"]["generator"]["source"] == str(source_run)
     shutil.rmtree(source_run)  # the two-stage source may be gone by the time stage two resumes

@@ -3,7 +3,6 @@ against analytic and finite-difference gradients, and 2-step training runs."""
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any, Callable
@@ -15,8 +14,8 @@ from torch import nn
 from ganzoo import LossEntry
 from ganzoo.losses import AdversarialLoss, Regularizer
 from ganzoo.registry import Registries, load_registries
-from ganzoo.spec import validate_spec
-from ganzoo.train import Run
+
+from tests.helpers import fit_quiet, train_records
 
 REG = load_registries()
 NEW_ADVERSARIAL = ["minimax", "hinge", "least-squares", "wasserstein", "relativistic-average"]
@@ -305,16 +304,8 @@ def test_registered_with_kind_and_documented_params(name: str) -> None:
 # ------------------------------------------------------------------ end to end
 
 
-def _fit(spec: dict[str, Any], registries: Registries, out: Path) -> Run:
-    spec["train"].update(sample_every=0, checkpoint_every=0, tensorboard=False)
-    run = Run(validate_spec(spec, registries), registries, out)
-    run.fit()
-    return run
 
 
-def _records(out: Path) -> list[dict[str, Any]]:
-    lines = (out / "metrics.jsonl").read_text().splitlines()
-    return [r for r in map(json.loads, lines) if r.get("kind") == "train"]
 
 
 @pytest.mark.parametrize("name", NEW_ADVERSARIAL)
@@ -324,9 +315,9 @@ def test_trains_two_steps(name: str, tiny_spec: dict[str, Any], registries: Regi
     if name == "wasserstein":  # WGAN-GP: no BatchNorm in the critic, lambda = 10
         tiny_spec["losses"]["regularizers"] = [{"type": "gradient-penalty", "weight": 10}]
         tiny_spec["discriminator"]["params"]["batch_norm"] = False
-    run = _fit(tiny_spec, registries, tmp_path)
+    run = fit_quiet(tiny_spec, registries, tmp_path)
     assert run.step == 2
-    records = _records(tmp_path)
+    records = train_records(tmp_path)
     assert [r["d_updates"] for r in records] == [float(run.d_updates // 2), float(run.d_updates)]
     assert all(math.isfinite(v) for r in records for k, v in r.items() if k.endswith("/loss"))
     # interval-1 penalties are part of the D loss (one update, as in WGAN-GP), not a separate phase
@@ -340,9 +331,9 @@ def test_trains_two_steps(name: str, tiny_spec: dict[str, Any], registries: Regi
 def test_lazy_r1_trains(precision: str, tiny_spec: dict[str, Any], registries: Registries, tmp_path: Path) -> None:
     tiny_spec["losses"]["regularizers"] = [{"type": "r1", "weight": 1.0, "params": {"interval": 2}}]
     tiny_spec["train"].update(steps=4, precision=precision)
-    run = _fit(tiny_spec, registries, tmp_path)
+    run = fit_quiet(tiny_spec, registries, tmp_path)
     assert run.step == 4
-    records = _records(tmp_path)
+    records = train_records(tmp_path)
     assert [r["step"] for r in records] == [1, 2, 3, 4]
     assert run.d_updates == records[-1]["d_updates"] >= 4
     has_reg = [any(k.startswith("D_reg/") for k in r) for r in records]
@@ -353,8 +344,8 @@ def test_lazy_r1_trains(precision: str, tiny_spec: dict[str, Any], registries: R
 def test_lazy_r1_runs_only_on_due_updates(tiny_spec: dict[str, Any], registries: Registries, tmp_path: Path) -> None:
     tiny_spec["losses"]["regularizers"] = [{"type": "r1", "weight": 1.0, "params": {"interval": 2}}]
     tiny_spec["train"].update(steps=4)
-    run = _fit(tiny_spec, registries, tmp_path)
-    records = _records(tmp_path)
+    run = fit_quiet(tiny_spec, registries, tmp_path)
+    records = train_records(tmp_path)
     assert [r["step"] for r in records if any(k.startswith("D_reg/") for k in r)] == [2, 4]
     assert run.d_updates == 4
 
@@ -363,4 +354,4 @@ def test_d_updates_exclude_regulariser_updates(tiny_spec: dict[str, Any], regist
     tiny_spec["losses"]["adversarial"] = {"type": "wasserstein"}
     tiny_spec["losses"]["regularizers"] = [{"type": "gradient-penalty", "weight": 10}]
     tiny_spec["train"].update(steps=2, d_steps=2)
-    assert _fit(tiny_spec, registries, tmp_path).d_updates == 4  # docs/training.md: d_steps x steps
+    assert fit_quiet(tiny_spec, registries, tmp_path).d_updates == 4  # docs/training.md: d_steps x steps

@@ -26,6 +26,8 @@ from ganzoo.plugins import get_plugin_manager
 from ganzoo.registry import Registries, collect, load_registries
 from ganzoo.spec import validate_spec
 from ganzoo.train import Run
+
+from tests.helpers import assert_same_nets, fit_quiet, last_checkpoint, train_records
 from ganzoo_gan.tasks import AdversarialTask
 from ganzoo_losses.regularizers import R1, PathLength, _fp16_factor
 
@@ -282,22 +284,15 @@ def reg_extra() -> Registries:
     return collect(get_plugin_manager(extra=[("test_regularizer_phases", _Plugin())]))
 
 
-def _fit(spec: dict[str, Any], registries: Registries, out: Path) -> Run:
-    spec["train"].update(sample_every=0, checkpoint_every=0, tensorboard=False)
-    run = Run(validate_spec(spec, registries), registries, out)
-    run.fit()
-    return run
 
 
-def _records(out: Path) -> list[dict[str, Any]]:
-    return [r for r in map(json.loads, (out / "metrics.jsonl").read_text().splitlines()) if r.get("kind") == "train"]
 
 
 def test_regularisers_without_grad_scale_still_train(tiny_spec: dict[str, Any], reg_extra: Registries, tmp_path: Path) -> None:
     tiny_spec["losses"]["regularizers"] = [{"type": "legacy-r1"}, {"type": "legacy-g"}]
     tiny_spec["train"]["steps"] = 2
-    run = _fit(tiny_spec, reg_extra, tmp_path)
-    records = _records(tmp_path)
+    run = fit_quiet(tiny_spec, reg_extra, tmp_path)
+    records = train_records(tmp_path)
     assert run.step == 2 and all(math.isfinite(r["D/legacy-r1"]) and math.isfinite(r["G/legacy-g"]) for r in records)
     assert BUILT["legacy-g"].calls == [((8, 8), (8, 1, 16, 16), True)] * 2  # (generator, z, fake), z a leaf with grad
 
@@ -329,8 +324,8 @@ def test_unknown_phase_is_refused() -> None:
 def test_path_length_trains(interval: int, tiny_spec: dict[str, Any], registries: Registries, tmp_path: Path) -> None:
     tiny_spec["losses"]["regularizers"] = [{"type": "path-length", "params": {"interval": interval}}]
     tiny_spec["train"].update(steps=2, ema=0.9)
-    run = _fit(tiny_spec, registries, tmp_path)
-    records = _records(tmp_path)
+    run = fit_quiet(tiny_spec, registries, tmp_path)
+    records = train_records(tmp_path)
     assert [r["step"] for r in records] == [1, 2] and run.d_updates == 2
     assert run.ema is not None and run.ema.updates == 2  # once per step: a G_reg update is not a step
     if interval == 1:  # part of the G loss, no phase of its own
@@ -354,11 +349,8 @@ def test_path_length_resume_is_bit_identical(tiny_spec: dict[str, Any], registri
     run = Run(resume_spec(part, registries, ["train.steps=4"]), registries, part)
     assert run.resume() and run.losses.regularizers[0][1].pl_mean.item() == saved["0.path-length"]["pl_mean"].item()
     run.fit()
-    a = load_checkpoint(list_checkpoints(full / "checkpoints")[-1][1])
-    b = load_checkpoint(list_checkpoints(part / "checkpoints")[-1][1])
-    for net in ("generator", "discriminator"):
-        for k, v in a["nets"][net].items():
-            assert torch.equal(v, b["nets"][net][k]), (net, k)
+    assert_same_nets(full, part)
+    a, b = last_checkpoint(full), last_checkpoint(part)
     assert torch.equal(a["plugins"]["ganzoo_losses"]["regularizers"]["0.path-length"]["pl_mean"],
                        b["plugins"]["ganzoo_losses"]["regularizers"]["0.path-length"]["pl_mean"])
 
@@ -373,8 +365,8 @@ def test_path_length_on_the_conditional_task(tmp_path: Path) -> None:
         base = collect(get_plugin_manager(extra=[("ganzoo_cdcgan", ganzoo_dcgan.conditional)]))
     spec = json.loads(json.dumps(SPEC))
     spec["losses"]["regularizers"] = [{"type": "path-length", "params": {"interval": 1}}]
-    _fit(spec, base, tmp_path)
-    assert all(math.isfinite(r["G/path-length"]) for r in _records(tmp_path))
+    fit_quiet(spec, base, tmp_path)
+    assert all(math.isfinite(r["G/path-length"]) for r in train_records(tmp_path))
 
 
 @pytest.mark.skipif(shutil.which("torchrun") is None or not torch.distributed.is_available(), reason="needs torchrun")
