@@ -34,6 +34,21 @@ def list_components(kind: str | None = None, pattern: str = "*", registries: Reg
     return [e for e in entries if fnmatch.fnmatch(e.name, pattern)]
 
 
+def component_catalog(registries: Registries | None = None) -> dict[str, Any]:
+    """Every registered component with its plugin, description and parameter schema (``registry/components.json``)."""
+    reg = registries or load_registries()
+    items = []
+    for e in sorted(reg.all_entries(), key=lambda e: (e.kind, e.name, getattr(e, "role", ""))):
+        item: dict[str, Any] = {"kind": e.kind, "name": e.name, "plugin": e.plugin, "description": e.description}
+        for attr in ("role", "loss_kind", "tasks", "requires"):
+            value = getattr(e, attr, None)
+            if value:
+                item[attr] = list(value) if isinstance(value, tuple) else value
+        item["params"] = e.params.model_json_schema(mode="validation").get("properties", {})
+        items.append(item)
+    return {"components": items}
+
+
 def load_spec(path: str | Path, overrides: list[str] | None = None, registries: Registries | None = None) -> RunSpecBase:
     """Load and validate a YAML spec (raises :class:`ganzoo.SpecError`)."""
     return _load_spec(path, registries or load_registries(), overrides)

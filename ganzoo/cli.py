@@ -145,20 +145,32 @@ def validate(spec: str, overrides: tuple[str, ...]) -> None:
 @cli.command(name="list")
 @click.argument("kind", required=False)
 @click.argument("pattern", required=False, default="*")
+@click.option("--json", "as_json", type=click.Path(dir_okay=False, allow_dash=True), help="Write every component with its params schema as JSON to this file ('-': stdout).")
 @handle_errors
-def list_cmd(kind: str | None, pattern: str) -> None:
+def list_cmd(kind: str | None, pattern: str, as_json: str | None) -> None:
     """List registered components, optionally of one KIND (models, losses, datasets, metrics, tasks).
 
     \b
     Examples:
       ganzoo list
       ganzoo list models 'dc*'
+      ganzoo list --json registry/components.json      # the committed catalogue
     """
     from rich.table import Table
 
-    from ganzoo.api import list_components
+    from ganzoo.api import component_catalog, list_components
 
     reg = _registries()
+    if as_json is not None:
+        catalog = component_catalog(reg)
+        keep = {(e.kind, e.name) for e in list_components(kind, pattern, registries=reg)}
+        catalog["components"] = [c for c in catalog["components"] if (c["kind"], c["name"]) in keep]
+        text = json.dumps(catalog, indent=2) + "\n"
+        if as_json == "-":
+            click.echo(text, nl=False)
+        else:
+            Path(as_json).write_text(text)
+        return
     entries = list_components(kind, pattern, registries=reg)
     table = Table(title=f"ganzoo components{f' ({kind})' if kind else ''}")
     for col in ("kind", "name", "role", "plugin", "description"):

@@ -144,6 +144,14 @@ def test_committed_schema_is_current(registries):
     assert committed == json.loads(json.dumps(json_schema(registries))), "schema drifted: regenerate it"
 
 
+def test_committed_catalogue_is_current(registries):
+    """registry/components.json is generated; regenerate with `ganzoo list --json registry/components.json`."""
+    from ganzoo.api import component_catalog
+
+    committed = json.loads((REPO / "registry" / "components.json").read_text())
+    assert committed == json.loads(json.dumps(component_catalog(registries))), "catalogue drifted: regenerate it"
+
+
 @pytest.mark.parametrize("spec_file", sorted((REPO / "registry").glob("*.yaml")), ids=lambda p: p.stem)
 def test_registry_specs_validate(registries, spec_file):
     spec = load_spec(spec_file, registries)
