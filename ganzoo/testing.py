@@ -74,11 +74,7 @@ def registries_with(*plugins: Any, installed: bool = True) -> Registries:
     plugins, as ``ganzoo list`` does; one both installed and passed is kept once, under its entry-point name.
     """
     pairs = [p if isinstance(p, tuple) else (_name(p), p) for p in plugins]
-    if installed and pairs:
-        # Registering an object twice fails in pluggy, and the core then unregisters the first copy too.
-        found = get_plugin_manager()
-        pairs = [(n, p) for n, p in pairs if not found.is_registered(p)]
-    return collect(get_plugin_manager(entry_points=installed, extra=pairs))
+    return collect(get_plugin_manager(entry_points=installed, extra=pairs))  # an installed copy is kept, the extra skipped
 
 
 def _name(plugin: Any, reg: Registries | None = None) -> str:
