@@ -22,7 +22,9 @@ def build_discriminator(params: TimmDiscriminatorParams, info: DataInfo) -> Timm
     """Build a timm-backbone discriminator for ``info.channels`` x ``info.size`` images."""
     from ganzoo_timm.nets import TimmDiscriminator
 
-    return TimmDiscriminator(info, model=params.model, weights=params.weights, sha256=params.sha256, spectral_norm=params.spectral_norm)
+    return TimmDiscriminator(
+        info, model=params.model, weights=params.weights, sha256=params.sha256, spectral_norm=params.spectral_norm, normalize=params.normalize
+    )
 
 
 @hookimpl

@@ -66,6 +66,17 @@ def read_weights(path: Path, sha256: str | None = None) -> dict[str, Tensor]:
     return state
 
 
+def _channel_stats(mean: tuple[float, ...], std: tuple[float, ...], channels: int) -> tuple[Tensor, Tensor]:
+    """Per-channel normalisation stats as (1, C, 1, 1); a grayscale input takes the mean over the RGB values.
+
+    The averaged stats match how ``adapt_input_conv`` sums the RGB stem filters for one channel.
+    """
+    m, s = torch.tensor(mean, dtype=torch.float32), torch.tensor(std, dtype=torch.float32)
+    if channels != m.numel():
+        m, s = m.mean().repeat(channels), s.mean().repeat(channels)
+    return m.view(1, -1, 1, 1), s.view(1, -1, 1, 1)
+
+
 def _unknown_model(name: str) -> ValueError:
     import timm
 
@@ -85,6 +96,10 @@ class TimmDiscriminator(nn.Module):
             whole ``TimmDiscriminator`` of the same architecture.
         sha256: Expected SHA-256 of ``weights``.
         spectral_norm: Spectral normalisation on every Conv2d and Linear, applied after loading.
+        normalize: ``imagenet`` maps [-1, 1] images to the backbone's pretrained
+            mean/std (what pretrained weights expect), ``none`` feeds them as they
+            are, ``auto`` is ``imagenet`` when ``weights`` holds backbone weights
+            (not a whole discriminator saved by ganzoo, which saw raw images).
 
     Raises:
         ValueError: Unknown model, a size the model refuses, or unusable weights.
@@ -92,7 +107,14 @@ class TimmDiscriminator(nn.Module):
     """
 
     def __init__(
-        self, info: DataInfo, *, model: str = "resnet10t", weights: Path | None = None, sha256: str | None = None, spectral_norm: bool = False
+        self,
+        info: DataInfo,
+        *,
+        model: str = "resnet10t",
+        weights: Path | None = None,
+        sha256: str | None = None,
+        spectral_norm: bool = False,
+        normalize: str = "auto",
     ) -> None:
         super().__init__()
         import timm
@@ -101,9 +123,16 @@ class TimmDiscriminator(nn.Module):
             raise _unknown_model(model)
         self.model_name = model
         self.backbone = timm.create_model(model, pretrained=False, num_classes=0, in_chans=info.channels)
+        state = read_weights(weights, sha256) if weights is not None else None
+        # Backbone weights (ImageNet) expect ImageNet statistics; a whole discriminator saved from ganzoo was trained on raw [-1, 1].
+        backbone_weights = state is not None and not any(k.startswith(("backbone.", "head.")) for k in state)
+        self.normalize = normalize == "imagenet" or (normalize == "auto" and backbone_weights)
+        cfg = getattr(self.backbone, "pretrained_cfg", {}) or {}
+        mean, std = _channel_stats(cfg.get("mean", (0.485, 0.456, 0.406)), cfg.get("std", (0.229, 0.224, 0.225)), info.channels)
+        self.register_buffer("mean", mean, persistent=False)  # (1, C, 1, 1)
+        self.register_buffer("std", std, persistent=False)  # (1, C, 1, 1)
         features = self._probe(info)
         self.head = nn.Linear(features, 1)
-        state = read_weights(weights, sha256) if weights is not None else None
         # A state dict saved from a spectrally normalised model stores parametrised weights: wrap first, then load.
         sn_first = spectral_norm and state is not None and any(".parametrizations." in k for k in state)
         if sn_first:
@@ -119,7 +148,7 @@ class TimmDiscriminator(nn.Module):
         self.backbone.eval()  # BatchNorm in train mode refuses a 1x1 map of a tiny batch
         try:
             with torch.no_grad():
-                out = self.backbone(torch.zeros(2, info.channels, info.size, info.size))
+                out = self.backbone(self._prepare(torch.zeros(2, info.channels, info.size, info.size)))
         except Exception as exc:  # noqa: BLE001 - shape errors come as RuntimeError, AssertionError, ValueError...
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ValueError(
@@ -131,6 +160,11 @@ class TimmDiscriminator(nn.Module):
         if out.ndim != 2:
             raise ValueError(f"timm model {self.model_name!r} returns features of shape {tuple(out.shape)} with num_classes=0, expected (B, F)")
         return int(out.shape[1])
+
+    def _prepare(self, x: Tensor) -> Tensor:
+        if not self.normalize:
+            return x
+        return ((x + 1) / 2 - self.mean) / self.std  # (B, C, H, W): [-1, 1] -> ImageNet statistics
 
     def _spectral_norm(self) -> None:
         for m in list(self.modules()):
@@ -174,5 +208,5 @@ class TimmDiscriminator(nn.Module):
         Returns:
             (B,) logits; higher means "real".
         """
-        features = self.backbone(x)  # (B, F), pooled
+        features = self.backbone(self._prepare(x))  # (B, F), pooled
         return self.head(features).squeeze(1)  # (B,)

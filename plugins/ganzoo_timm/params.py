@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 
@@ -32,3 +33,8 @@ class TimmDiscriminatorParams(Params):
         description="Expected SHA-256 of the weights file; checked before loading when set.",
     )
     spectral_norm: bool = Field(False, description="Spectral normalisation on every convolution and linear layer (after loading weights).")
+    normalize: Literal["auto", "imagenet", "none"] = Field(
+        "auto",
+        description="Input normalisation: 'imagenet' maps [-1, 1] images to the backbone's pretrained mean/std, "
+        "'none' feeds them as they are; 'auto' is 'imagenet' when weights holds backbone (e.g. ImageNet) weights, else 'none'.",
+    )

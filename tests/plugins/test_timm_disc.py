@@ -125,3 +125,19 @@ def test_unusable_weights(reg: Registries, tmp_path: Path) -> None:
     junk.write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match=f"cannot load timm discriminator weights file {junk}"):
         _build(reg, {"weights": str(junk)})
+
+
+def test_pretrained_weights_get_imagenet_normalisation(reg: Registries, tmp_path: Path) -> None:
+    path = tmp_path / "rgb.pt"
+    torch.save(_build(reg, None, channels=3).backbone.state_dict(), path)
+    auto = _build(reg, {"weights": str(path)}, channels=3).eval()
+    plain = _build(reg, {"weights": str(path), "normalize": "none"}, channels=3).eval()
+    assert auto.normalize and not plain.normalize and not _build(reg, None, channels=3).normalize  # random init: none by default
+    plain.head.load_state_dict(auto.head.state_dict())
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    mean = torch.tensor(auto.backbone.pretrained_cfg["mean"]).view(1, 3, 1, 1)
+    std = torch.tensor(auto.backbone.pretrained_cfg["std"]).view(1, 3, 1, 1)
+    with torch.no_grad():
+        assert torch.allclose(auto(x), plain(((x + 1) / 2 - mean) / std), atol=1e-5)
+    gray = _build(reg, {"weights": str(path)}, channels=1)  # RGB weights on grayscale data: averaged stats
+    assert gray.mean.shape == (1, 1, 1, 1) and torch.allclose(gray.mean.flatten(), mean.mean().view(1))
