@@ -1,0 +1,112 @@
+"""Inpainting: the ``inpainting`` task, gated-conv / partial-conv / context-encoder generators,
+the SN-PatchGAN discriminator, classical baselines and ``ganzoo inpaint``.
+
+Hook implementations only; networks, masks and torch are imported when built.
+Masks are float, 1 = hole, (B, 1, H, W) (docs/inpainting.md).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Any, Iterable
+
+from ganzoo import ModelEntry, TaskEntry, hookimpl
+
+from ganzoo_inpaint.params import (
+    BiharmonicParams,
+    ContextEncoderParams,
+    GatedConvParams,
+    InpaintingParams,
+    PartialConvParams,
+    PatchDiscParams,
+    TeleaParams,
+)
+
+_TASKS = ("inpainting",)
+
+
+def _task(params: InpaintingParams) -> Any:
+    from ganzoo_inpaint.task import Inpainting
+
+    return Inpainting(params)
+
+
+def _gated(params: GatedConvParams, info: Any) -> Any:
+    from ganzoo_inpaint.nets import GatedConvGenerator
+
+    return GatedConvGenerator(info.channels, params.width, tuple(params.dilations), params.two_stage)
+
+
+def _pconv(params: PartialConvParams, info: Any) -> Any:
+    from ganzoo_inpaint.nets import PartialConvUNet
+
+    return PartialConvUNet(info.channels, params.width, params.depth, params.batch_norm)
+
+
+def _context_encoder(params: ContextEncoderParams, info: Any) -> Any:
+    from ganzoo_inpaint.nets import ContextEncoder
+
+    return ContextEncoder(info.channels, info.size, params.width, params.bottleneck)
+
+
+def _patch(params: PatchDiscParams, info: Any) -> Any:
+    from ganzoo_inpaint.nets import PatchDiscriminator
+
+    return PatchDiscriminator(info.channels, params.width, params.depth, params.mask_channel, params.spectral_norm)
+
+
+def _biharmonic(params: BiharmonicParams, info: Any) -> Any:
+    from ganzoo_inpaint.baselines import Biharmonic
+
+    return Biharmonic()
+
+
+def _telea(params: TeleaParams, info: Any) -> Any:
+    from ganzoo_inpaint.baselines import Telea
+
+    return Telea(params.radius)
+
+
+def opencv_available() -> bool:
+    """Whether ``cv2`` can be imported (checked without importing it): Telea is registered only then."""
+    return importlib.util.find_spec("cv2") is not None
+
+
+@hookimpl
+def ganzoo_tasks() -> Iterable[TaskEntry]:
+    return [
+        TaskEntry(
+            name="inpainting",
+            build=_task,
+            params=InpaintingParams,
+            requires=(),  # reconstruction-only or adversarial: checked when the run is set up
+            description="Fill holes (mask 1 = hole; free-form or box masks made on the fly) with reconstruction and optional adversarial losses.",
+        )
+    ]
+
+
+@hookimpl
+def ganzoo_models() -> Iterable[ModelEntry]:
+    entries = [
+        ModelEntry(name="gated-conv", role="generator", tasks=_TASKS, build=_gated, params=GatedConvParams,
+                   description="DeepFill v2 gated-conv generator (dilated bottleneck, optional coarse-to-fine; no contextual attention)."),
+        ModelEntry(name="partial-conv", role="generator", tasks=_TASKS, build=_pconv, params=PartialConvParams,
+                   description="PConv U-Net (Liu et al. 2018): partial convolutions with mask update and re-normalisation."),
+        ModelEntry(name="context-encoder", role="generator", tasks=_TASKS, build=_context_encoder, params=ContextEncoderParams,
+                   description="Context encoder (Pathak et al. 2016): conv encoder, channel-wise FC, up-conv decoder; fixed input size."),
+        ModelEntry(name="patch", role="discriminator", tasks=_TASKS, build=_patch, params=PatchDiscParams,
+                   description="SN-PatchGAN (DeepFill v2): spectral-norm 5x5 stride-2 convs on image + mask, logits per patch."),
+        ModelEntry(name="biharmonic", role="generator", tasks=_TASKS, build=_biharmonic, params=BiharmonicParams,
+                   description="Baseline: scikit-image biharmonic inpainting; no trainable parameters."),
+    ]
+    if opencv_available():
+        entries.append(ModelEntry(name="telea", role="generator", tasks=_TASKS, build=_telea, params=TeleaParams,
+                                  description="Baseline: OpenCV Telea fast-marching inpainting; no trainable parameters (needs opencv)."))
+    return entries
+
+
+@hookimpl
+def ganzoo_register_commands(cli: Any) -> None:
+    from ganzoo_inpaint.cli import inpaint
+
+    cli.add_command(inpaint)

@@ -1,0 +1,88 @@
+"""Classical inpainting baselines as parameter-free "generators", scored by the task's own eval code.
+
+They follow the generator call ``G(masked, mask)`` and run on the CPU in
+float64 (scikit-image) or uint8 (OpenCV), returning (B, C, H, W) in [-1, 1].
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = ["ParameterFree", "Biharmonic", "Telea"]
+
+
+class ParameterFree(nn.Module):
+    """A network with nothing to train.
+
+    The core builds an Adam optimiser for every network, and ``torch.optim``
+    refuses an empty parameter list, so this holds one zero-element parameter
+    (0 trainable values) that is kept out of ``state_dict``: the exported
+    weights are empty and the task skips the generator's update. Remove this
+    work-around once the core skips optimisers of parameter-free networks.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.optim_anchor = nn.Parameter(torch.zeros(0))
+
+    def _save_to_state_dict(self, destination: Any, prefix: str, keep_vars: bool) -> None:
+        pass  # no state
+
+    def _load_from_state_dict(self, state_dict: Any, prefix: str, local_metadata: Any, strict: bool, missing_keys: list[str],
+                              unexpected_keys: list[str], error_msgs: list[str]) -> None:
+        if strict:
+            unexpected_keys.extend(k for k in state_dict if k.startswith(prefix) and "." not in k[len(prefix):])
+
+
+def _to_numpy(x: torch.Tensor) -> np.ndarray:
+    return x.detach().to("cpu", torch.float64).numpy()
+
+
+class Biharmonic(ParameterFree):
+    """``skimage.restoration.inpaint_biharmonic`` per image (and per channel set), on [-1, 1] values.
+
+    The biharmonic equation is linear, so solving on [-1, 1] equals solving on
+    [0, 1] and rescaling; the known pixels are returned unchanged.
+    """
+
+    def forward(self, masked: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        from skimage.restoration import inpaint_biharmonic
+
+        images, holes = _to_numpy(masked), _to_numpy(mask)[:, 0] > 0.5  # (B, C, H, W), (B, H, W)
+        out = np.empty_like(images)
+        for i, (img, hole) in enumerate(zip(images, holes)):
+            if not hole.any():
+                out[i] = img
+            elif img.shape[0] == 1:
+                out[i, 0] = inpaint_biharmonic(img[0], hole)
+            else:
+                out[i] = inpaint_biharmonic(img.transpose(1, 2, 0), hole, channel_axis=-1).transpose(2, 0, 1)
+        return torch.from_numpy(out).clamp_(-1, 1).to(masked.device, masked.dtype)  # (B, C, H, W)
+
+
+class Telea(ParameterFree):
+    """OpenCV's ``cv2.inpaint(..., INPAINT_TELEA)`` (Telea 2004) on uint8 images.
+
+    Args:
+        radius: Neighbourhood radius in pixels.
+    """
+
+    def __init__(self, radius: int = 3) -> None:
+        super().__init__()
+        self.radius = radius
+
+    def forward(self, masked: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        import cv2
+
+        images = ((masked.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu().numpy()  # (B, C, H, W)
+        holes = (mask.detach()[:, 0] > 0.5).to(torch.uint8).cpu().numpy()  # (B, H, W)
+        out = np.empty_like(images)
+        for i, (img, hole) in enumerate(zip(images, holes)):
+            src = np.ascontiguousarray(img[0] if img.shape[0] == 1 else img.transpose(1, 2, 0))
+            res = cv2.inpaint(src, hole, self.radius, cv2.INPAINT_TELEA)
+            out[i] = res[None] if res.ndim == 2 else res.transpose(2, 0, 1)
+        return (torch.from_numpy(out).to(masked.device).float() / 127.5 - 1.0).to(masked.dtype)  # (B, C, H, W)

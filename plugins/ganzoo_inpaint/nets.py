@@ -1,0 +1,299 @@
+"""Inpainting networks: gated conv (DeepFill v2), partial conv U-Net (PConv), context encoder, SN-PatchGAN.
+
+Every generator is called ``G(masked, mask)``: ``masked`` (B, C, H, W) is the
+image with holes set to 0, ``mask`` (B, 1, H, W) is 1 in the hole. It returns
+its raw prediction (B, C, H, W) in [-1, 1]; the task composites it with the
+known pixels. The fully convolutional generators take any size (they pad to a
+multiple of their stride internally, the padding counting as hole).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["GatedConv2d", "GatedConvGenerator", "PartialConv2d", "PartialConvUNet", "ContextEncoder", "PatchDiscriminator"]
+
+
+def _pad_to_multiple(masked: torch.Tensor, mask: torch.Tensor, multiple: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pad bottom/right so both sides divide by ``multiple``; the padding is marked as hole."""
+    h, w = masked.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if ph == 0 and pw == 0:
+        return masked, mask
+    return F.pad(masked, (0, pw, 0, ph)), F.pad(mask, (0, pw, 0, ph), value=1.0)
+
+
+# ---------------------------------------------------------------- gated convolution (DeepFill v2)
+
+
+class GatedConv2d(nn.Module):
+    """``act(features) * sigmoid(gate)`` (Yu et al. 2019): a learned soft mask per pixel and channel.
+
+    One convolution produces both halves, as in DeepFill v2's code.
+    """
+
+    def __init__(self, cin: int, cout: int, kernel: int = 3, stride: int = 1, dilation: int = 1, activation: bool = True) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(cin, 2 * cout, kernel, stride, dilation * (kernel - 1) // 2, dilation)
+        self.act: nn.Module = nn.ELU() if activation else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features, gate = self.conv(x).chunk(2, dim=1)  # (B, cout, H', W') each
+        return self.act(features) * torch.sigmoid(gate)  # (B, cout, H', W')
+
+
+class _GatedStage(nn.Sequential):
+    """Encoder (two stride-2 gated convs), dilated gated bottleneck, nearest-upsampling decoder."""
+
+    def __init__(self, cin: int, cout: int, width: int, dilations: tuple[int, ...]) -> None:
+        w1, w2, w4 = width, 2 * width, 4 * width
+        layers: list[nn.Module] = [
+            GatedConv2d(cin, w1, 5),
+            GatedConv2d(w1, w2, 3, stride=2),
+            GatedConv2d(w2, w2, 3),
+            GatedConv2d(w2, w4, 3, stride=2),
+            GatedConv2d(w4, w4, 3),
+            GatedConv2d(w4, w4, 3),
+        ]
+        layers += [GatedConv2d(w4, w4, 3, dilation=d) for d in dilations]  # context from far away, at no resolution cost
+        layers += [
+            GatedConv2d(w4, w4, 3),
+            GatedConv2d(w4, w4, 3),
+            nn.Upsample(scale_factor=2, mode="nearest"),
+            GatedConv2d(w4, w2, 3),
+            GatedConv2d(w2, w2, 3),
+            nn.Upsample(scale_factor=2, mode="nearest"),
+            GatedConv2d(w2, w1, 3),
+            GatedConv2d(w1, max(1, w1 // 2), 3),
+            nn.Conv2d(max(1, w1 // 2), cout, 3, padding=1),  # no gate on the output layer, as DeepFill v2
+            nn.Tanh(),
+        ]
+        super().__init__(*layers)
+
+
+class GatedConvGenerator(nn.Module):
+    """DeepFill v2's generator without contextual attention.
+
+    Input is [masked image, mask] (C + 1 channels). With ``two_stage`` the coarse
+    result is composited with the known pixels and refined by a second network
+    (coarse-to-fine); only the refined output is returned, so the coarse stage
+    learns through it (DeepFill v2 also puts an L1 loss on the coarse output).
+
+    Args:
+        channels: Image channels (1 or 3).
+        width: First-layer channels.
+        dilations: Bottleneck dilation rates.
+        two_stage: Add the refinement network.
+    """
+
+    multiple = 4  # two stride-2 layers
+
+    def __init__(self, channels: int, width: int = 16, dilations: tuple[int, ...] = (2, 4, 8), two_stage: bool = False) -> None:
+        super().__init__()
+        self.coarse = _GatedStage(channels + 1, channels, width, dilations)
+        self.refine = _GatedStage(channels + 1, channels, width, dilations) if two_stage else None
+
+    def forward(self, masked: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        h, w = masked.shape[-2:]
+        x, m = _pad_to_multiple(masked, mask, self.multiple)  # (B, C, H', W'), (B, 1, H', W')
+        out = self.coarse(torch.cat([x, m], dim=1))  # (B, C, H', W')
+        if self.refine is not None:
+            x = torch.where(m > 0.5, out, x)  # coarse guess in the hole, known pixels elsewhere
+            out = self.refine(torch.cat([x, m], dim=1))  # (B, C, H', W')
+        return out[..., :h, :w]  # (B, C, H, W)
+
+
+# ---------------------------------------------------------------- partial convolution (PConv)
+
+
+class PartialConv2d(nn.Module):
+    """Partial convolution with mask update (Liu et al. 2018, eq. 1-2).
+
+    With ``M`` the validity of the inputs under the window (1 = known; channels
+    included) and ``1`` the all-ones window:
+
+    * ``x' = W^T (X * M) * sum(1) / sum(M) + b`` where ``sum(M) > 0``, else ``0``;
+    * ``m' = 1`` where ``sum(M) > 0``, else ``0``.
+
+    Zero padding counts as unknown, so borders are re-normalised too (NVIDIA's
+    "partial convolution based padding").
+    """
+
+    def __init__(self, cin: int, cout: int, kernel: int, stride: int = 1, bias: bool = True) -> None:
+        super().__init__()
+        self.cin, self.kernel, self.stride, self.padding = cin, kernel, stride, kernel // 2
+        self.conv = nn.Conv2d(cin, cout, kernel, stride, self.padding, bias=False)
+        self.bias = nn.Parameter(torch.zeros(cout)) if bias else None
+        self.register_buffer("window", torch.ones(1, 1, kernel, kernel), persistent=False)
+
+    def forward(self, x: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x`` (B, Cin, H, W) and ``valid`` (B, 1 | Cin, H, W), 1 = known -> (B, Cout, H', W'), (B, 1, H', W')."""
+        with torch.no_grad():
+            per_pixel = valid.sum(1, keepdim=True) * (self.cin if valid.shape[1] == 1 else 1)  # (B, 1, H, W): known channels
+            count = F.conv2d(per_pixel.to(self.window.dtype), self.window, stride=self.stride, padding=self.padding)  # (B, 1, H', W')
+            new_valid = (count > 0).to(x.dtype)
+            ratio = (self.cin * self.kernel**2) / count.clamp_min(1.0) * new_valid  # sum(1) / sum(M), 0 where nothing is known
+        out = self.conv(x * valid) * ratio.to(x.dtype)  # (B, Cout, H', W')
+        if self.bias is not None:
+            out = out + self.bias.view(1, -1, 1, 1) * new_valid
+        return out, new_valid
+
+
+class _PConvBlock(nn.Module):
+    def __init__(self, cin: int, cout: int, kernel: int, stride: int, bn: bool, act: nn.Module | None) -> None:
+        super().__init__()
+        self.pconv = PartialConv2d(cin, cout, kernel, stride, bias=not bn)
+        self.bn = nn.BatchNorm2d(cout) if bn else nn.Identity()
+        self.act = act if act is not None else nn.Identity()
+
+    def forward(self, x: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        out, valid = self.pconv(x, valid)  # (B, Cout, H', W'), (B, 1, H', W')
+        return self.act(self.bn(out)), valid
+
+
+class PartialConvUNet(nn.Module):
+    """PConv's U-Net: stride-2 partial-conv encoder (7x7, 5x5, 5x5, then 3x3; ReLU), nearest-upsampling
+    decoder that concatenates the skip features *and their masks* (3x3; LeakyReLU 0.2); the last decoder
+    layer sees the input image and mask. Batch norm everywhere but the first and last layers.
+
+    Args:
+        channels: Image channels.
+        width: First encoder layer's channels (doubled per level, capped at 8x).
+        depth: Encoder levels.
+        batch_norm: Use batch norm as the paper.
+    """
+
+    def __init__(self, channels: int, width: int = 16, depth: int = 4, batch_norm: bool = True) -> None:
+        super().__init__()
+        self.multiple = 2**depth
+        chans = [channels] + [width * min(2**i, 8) for i in range(depth)]  # level 0 is the image
+        kernels = [7, 5, 5] + [3] * max(0, depth - 3)
+        self.enc = nn.ModuleList(
+            _PConvBlock(chans[i], chans[i + 1], kernels[i], 2, bn=batch_norm and i > 0, act=nn.ReLU()) for i in range(depth)
+        )
+        self.dec = nn.ModuleList(
+            _PConvBlock(
+                chans[i + 1] + chans[i],
+                chans[i] if i > 0 else channels,
+                3,
+                1,
+                bn=batch_norm and i > 0,
+                act=nn.LeakyReLU(0.2) if i > 0 else None,
+            )
+            for i in range(depth)
+        )  # dec[i] produces level i from level i + 1 and the skip at level i
+
+    def forward(self, masked: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        h, w = masked.shape[-2:]
+        x, m = _pad_to_multiple(masked, mask, self.multiple)
+        valid = 1.0 - m  # PConv's masks mark known pixels
+        feats, valids = [x], [valid]  # level 0: (B, C, H', W'), (B, 1, H', W')
+        for block in self.enc:
+            x, valid = block(x, valid)  # (B, c_i, H'/2^i, W'/2^i)
+            feats.append(x)
+            valids.append(valid)
+        for i in reversed(range(len(self.dec))):
+            up = F.interpolate(x, scale_factor=2, mode="nearest")  # (B, c_{i+1}, H_i, W_i)
+            up_valid = F.interpolate(valid, scale_factor=2, mode="nearest")  # (B, 1, H_i, W_i)
+            skip, skip_valid = feats[i], valids[i]
+            x = torch.cat([up, skip], dim=1)  # (B, c_{i+1} + c_i, H_i, W_i)
+            cat_valid = torch.cat([up_valid.expand(-1, up.shape[1], -1, -1), skip_valid.expand(-1, skip.shape[1], -1, -1)], dim=1)
+            x, valid = self.dec[i](x, cat_valid)  # (B, c_i, H_i, W_i)
+        return torch.tanh(x)[..., :h, :w]  # (B, C, H, W)
+
+
+# ---------------------------------------------------------------- context encoder (Pathak et al. 2016)
+
+
+class ChannelwiseFC(nn.Module):
+    """Pathak's channel-wise fully connected layer: each channel's map is mixed by its own dense layer
+    (no cross-channel weights), then a 1x1 conv propagates across channels."""
+
+    def __init__(self, channels: int, side: int) -> None:
+        super().__init__()
+        n = side * side
+        self.weight = nn.Parameter(torch.randn(channels, n, n) / n**0.5)
+        self.bias = nn.Parameter(torch.zeros(channels, n))
+        self.mix = nn.Conv2d(channels, channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        y = torch.einsum("bci,cij->bcj", x.reshape(b, c, h * w), self.weight) + self.bias  # (B, C, h*w)
+        return self.mix(y.reshape(b, c, h, w))  # (B, C, h, w)
+
+
+class ContextEncoder(nn.Module):
+    """Encoder (4x4 stride-2 convs, BN, LeakyReLU 0.2) -> channel-wise FC -> decoder (4x4 up-convs, BN, ReLU, tanh).
+
+    Pathak et al. predict only the centre region; this predicts the whole image
+    and the task keeps the known pixels. Input is [masked image, mask]. The
+    channel-wise FC layer fixes the input size to the one it was built for.
+
+    Args:
+        channels: Image channels.
+        size: Input side the network is built for.
+        width: First layer's channels.
+        bottleneck: Side of the bottleneck map.
+    """
+
+    def __init__(self, channels: int, size: int, width: int = 16, bottleneck: int = 4) -> None:
+        super().__init__()
+        levels = 1
+        while bottleneck * 2**levels < size:
+            levels += 1
+        self.size, self.levels = size, levels
+        self.multiple = 2**levels
+        chans = [width * min(2**i, 8) for i in range(levels)]
+        enc: list[nn.Module] = [nn.Conv2d(channels + 1, chans[0], 4, 2, 1), nn.LeakyReLU(0.2)]
+        for i in range(1, levels):
+            enc += [nn.Conv2d(chans[i - 1], chans[i], 4, 2, 1, bias=False), nn.BatchNorm2d(chans[i]), nn.LeakyReLU(0.2)]
+        self.encoder = nn.Sequential(*enc)
+        side = -(-size // self.multiple)  # padded side / 2^levels
+        self.fc = ChannelwiseFC(chans[-1], side)
+        dec: list[nn.Module] = []
+        for i in reversed(range(1, levels)):
+            dec += [nn.ConvTranspose2d(chans[i], chans[i - 1], 4, 2, 1, bias=False), nn.BatchNorm2d(chans[i - 1]), nn.ReLU()]
+        dec += [nn.ConvTranspose2d(chans[0], channels, 4, 2, 1), nn.Tanh()]
+        self.decoder = nn.Sequential(*dec)
+
+    def forward(self, masked: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        h, w = masked.shape[-2:]
+        if (h, w) != (self.size, self.size):
+            raise ValueError(f"context-encoder was built for {self.size}x{self.size} inputs (its channel-wise fully connected "
+                             f"bottleneck has a fixed size), got {h}x{w}; resize the image")
+        x, m = _pad_to_multiple(masked, mask, self.multiple)
+        z = self.encoder(torch.cat([x, m], dim=1))  # (B, c, s, s)
+        return self.decoder(self.fc(z))[..., :h, :w]  # (B, C, H, W)
+
+
+# ---------------------------------------------------------------- SN-PatchGAN (DeepFill v2)
+
+
+class PatchDiscriminator(nn.Module):
+    """SN-PatchGAN: 5x5 stride-2 convs with spectral norm and LeakyReLU 0.2; every element of the last
+    feature map is a logit (DeepFill v2 applies the hinge loss to each).
+
+    Attributes:
+        takes_mask: Called ``D(image, mask)`` (mask as an extra channel) rather than ``D(image)``.
+    """
+
+    def __init__(self, channels: int, width: int = 16, depth: int = 4, mask_channel: bool = True, spectral_norm: bool = True) -> None:
+        super().__init__()
+        self.takes_mask = mask_channel
+        sn = nn.utils.parametrizations.spectral_norm if spectral_norm else (lambda m: m)
+        chans = [channels + int(mask_channel)] + [width * min(2**i, 4) for i in range(depth)]
+        layers: list[nn.Module] = []
+        for i in range(depth):
+            layers.append(sn(nn.Conv2d(chans[i], chans[i + 1], 5, 2, 2)))
+            if i < depth - 1:  # the last map is the logits
+                layers.append(nn.LeakyReLU(0.2))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, image: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        if self.takes_mask:
+            if mask is None:
+                raise ValueError("this patch discriminator was built with mask_channel: true and needs D(image, mask)")
+            image = torch.cat([image, mask.to(image.dtype)], dim=1)  # (B, C + 1, H, W)
+        return self.net(image)  # (B, c, H / 2^depth, W / 2^depth) logits

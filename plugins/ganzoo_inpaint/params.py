@@ -1,0 +1,160 @@
+"""Parameter models of the inpainting task and networks (pydantic only: cheap to import)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import Field, field_validator, model_validator
+
+from ganzoo import Params
+
+__all__ = [
+    "FreeFormMaskParams",
+    "BoxMaskParams",
+    "MaskParams",
+    "InpaintingParams",
+    "GatedConvParams",
+    "PartialConvParams",
+    "ContextEncoderParams",
+    "PatchDiscParams",
+    "BiharmonicParams",
+    "TeleaParams",
+]
+
+
+def _check_range(value: tuple[float, float], name: str, low: float, high: float) -> tuple[float, float]:
+    lo, hi = value
+    if not (low < lo <= hi < high):
+        raise ValueError(f"{name} must satisfy {low} < min <= max < {high}, got [{lo}, {hi}]")
+    return value
+
+
+class FreeFormMaskParams(Params):
+    """DeepFill v2's random brush strokes (Yu et al. 2019), scaled to the image side.
+
+    A target area is drawn uniformly from ``hole_range`` and strokes are added
+    until the hole reaches it; a stroke that would overshoot the bucket is
+    redrawn, and a hole still too small after 48 draws grows pixel by pixel
+    around itself, so every mask lands in the bucket.
+    """
+
+    type: Literal["free-form"] = Field("free-form", description="Mask generator: DeepFill v2-style random strokes.")
+    hole_range: tuple[float, float] = Field(
+        (0.1, 0.4), description="Bucket of the hole's area as a fraction of the image [min, max] (PConv's test buckets: 0.1-0.2, ...)."
+    )
+    max_vertices: int = Field(12, ge=2, le=64, description="Most vertices of one stroke (DeepFill v2: 4-12).")
+    min_width: float = Field(12 / 256, gt=0.0, le=0.5, description="Thinnest brush as a fraction of the side (DeepFill v2: 12 px at 256).")
+    max_width: float = Field(40 / 256, gt=0.0, le=0.5, description="Widest brush as a fraction of the side (DeepFill v2: 40 px at 256).")
+
+    @field_validator("hole_range")
+    @classmethod
+    def _range(cls, v: tuple[float, float]) -> tuple[float, float]:
+        return _check_range(v, "hole_range", 0.0, 1.0)
+
+    @model_validator(mode="after")
+    def _widths(self) -> FreeFormMaskParams:
+        if self.min_width > self.max_width:
+            raise ValueError(f"min_width {self.min_width} exceeds max_width {self.max_width}")
+        return self
+
+
+class BoxMaskParams(Params):
+    """One rectangular hole (Pathak et al.'s context encoder: the centre quarter; or at a random place)."""
+
+    type: Literal["box"] = Field("box", description="Mask generator: one rectangle.")
+    position: Literal["center", "random"] = Field("center", description="Centre the box (context encoder) or place it uniformly.")
+    hole_range: tuple[float, float] = Field(
+        (0.25, 0.25), description="Bucket of the box's area as a fraction of the image [min, max]; 0.25 is a centred half-side square."
+    )
+    aspect_range: tuple[float, float] = Field((1.0, 1.0), description="Range of the box's height/width ratio [min, max]; 1 = square.")
+
+    @field_validator("hole_range")
+    @classmethod
+    def _range(cls, v: tuple[float, float]) -> tuple[float, float]:
+        return _check_range(v, "hole_range", 0.0, 1.0)
+
+    @field_validator("aspect_range")
+    @classmethod
+    def _aspect(cls, v: tuple[float, float]) -> tuple[float, float]:
+        return _check_range(v, "aspect_range", 0.0, 100.0)
+
+
+MaskParams = Annotated[Union[FreeFormMaskParams, BoxMaskParams], Field(discriminator="type")]
+
+
+class InpaintingParams(Params):
+    """Parameters of the inpainting task (masks are float, 1 = hole, (B, 1, H, W))."""
+
+    mask: MaskParams = Field(default_factory=FreeFormMaskParams, description="How holes are drawn when a batch carries no 'mask'.")
+    eval_seed: int = Field(
+        0, ge=0, description="Seed of the evaluation masks; each image's hole is derived from it and the image's content, so every model is scored on the same holes."
+    )
+    hole_weight: float = Field(1.0, ge=0.0, description="Weight of each reconstruction loss over the hole (PConv: 6).")
+    valid_weight: float = Field(1.0, ge=0.0, description="Weight of each reconstruction loss over the known pixels (PConv: 1).")
+    loss_normalization: Literal["image", "region"] = Field(
+        "image",
+        description="'image': a region's loss is summed over it and divided by all pixels, as PConv's L_hole/L_valid (equal weights = plain "
+        "full-image loss); 'region': averaged over the region's own pixels, so a small hole weighs as much as a large one.",
+    )
+    max_hole_fraction: float = Field(
+        0.75,
+        gt=0.0,
+        lt=1.0,
+        description="A given mask covering more of an image than this is refused as probably inverted (1 = known); this catches "
+        "inverted masks of holes under 1 - max_hole_fraction. PConv's largest test bucket is 50-60%.",
+    )
+
+    @model_validator(mode="after")
+    def _bucket_fits(self) -> InpaintingParams:
+        if self.mask.hole_range[1] > self.max_hole_fraction:
+            raise ValueError(f"mask.hole_range max {self.mask.hole_range[1]} exceeds max_hole_fraction {self.max_hole_fraction}")
+        return self
+
+
+class GatedConvParams(Params):
+    """DeepFill v2-style gated-convolution generator (contextual attention left out)."""
+
+    width: int = Field(16, gt=0, le=512, description="Channels of the first layer; the bottleneck has 4x (DeepFill v2: 48 at 256 px, x2 for gates).")
+    dilations: tuple[int, ...] = Field((2, 4, 8), min_length=0, max_length=8, description="Dilation rates of the bottleneck's gated convs (DeepFill v2: 2, 4, 8, 16).")
+    two_stage: bool = Field(False, description="Add DeepFill's refinement network on the coarse result (coarse-to-fine); trained through the final output only.")
+
+    @field_validator("dilations")
+    @classmethod
+    def _positive(cls, v: tuple[int, ...]) -> tuple[int, ...]:
+        if any(d < 1 for d in v):
+            raise ValueError("dilation rates must be >= 1")
+        return v
+
+
+class PartialConvParams(Params):
+    """PConv U-Net (Liu et al. 2018) with mask updating and re-normalisation."""
+
+    width: int = Field(16, gt=0, le=512, description="Channels of the first encoder layer (PConv: 64); doubled per level up to 8x.")
+    depth: int = Field(4, ge=1, le=8, description="Encoder levels, each halving the side (PConv: 8 at 512 px).")
+    batch_norm: bool = Field(True, description="Batch norm after every partial conv but the first encoder and last decoder layer, as in the paper.")
+
+
+class ContextEncoderParams(Params):
+    """Context encoder (Pathak et al. 2016): conv encoder, channel-wise fully connected bottleneck, up-conv decoder."""
+
+    width: int = Field(16, gt=0, le=512, description="Channels of the first encoder layer (Pathak: 64); doubled per level.")
+    bottleneck: int = Field(4, ge=2, le=16, description="Side of the bottleneck feature map (Pathak: 4); the input side is a power-of-two multiple of it.")
+
+
+class PatchDiscParams(Params):
+    """SN-PatchGAN discriminator (DeepFill v2): 5x5 stride-2 spectral-norm convs, logits per patch and channel."""
+
+    width: int = Field(16, gt=0, le=512, description="Channels of the first layer (DeepFill v2: 64); doubled up to 4x.")
+    depth: int = Field(4, ge=1, le=8, description="Stride-2 layers (DeepFill v2: 6 at 256 px).")
+    mask_channel: bool = Field(True, description="Take the mask as an extra input channel (DeepFill v2 does), so D knows where the hole was.")
+    spectral_norm: bool = Field(True, description="Spectral normalisation on every conv (the 'SN' of SN-PatchGAN).")
+
+
+class BiharmonicParams(Params):
+    """The biharmonic inpainting baseline (scikit-image; no parameters)."""
+
+
+class TeleaParams(Params):
+    """OpenCV's Telea fast-marching inpainting baseline."""
+
+    radius: int = Field(3, ge=1, le=64, description="Neighbourhood radius in pixels (cv2.inpaint's inpaintRadius).")

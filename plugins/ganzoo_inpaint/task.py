@@ -1,0 +1,242 @@
+"""The ``inpainting`` task: fill holes in any image dataset, with or without a discriminator.
+
+A step draws (or validates) masks, then:
+
+* with a discriminator: ``d_steps`` D updates, real images vs composited
+  fakes (the mask goes along when the D takes it, as SN-PatchGAN does), D
+  regularisers as in the unconditional task; then
+* one G update: adversarial loss on the composited output (if any) plus the
+  reconstruction losses on the raw prediction, split into hole and valid
+  regions weighted by the task's ``hole_weight`` / ``valid_weight``.
+
+Without a discriminator only the reconstruction losses train G (d_updates stays 0).
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Callable
+
+import torch
+from torch import Tensor, nn
+
+from ganzoo import StepContext, Task, unwrap_model
+from ganzoo_inpaint.masks import check_mask, composite, content_seeds, hole_bounds, masked_input, masks_from_seeds, show_holes
+from ganzoo_inpaint.params import InpaintingParams
+
+__all__ = ["Inpainting", "trainable", "grid_triplets"]
+
+_SEED_HIGH = 2**31 - 1
+
+
+def trainable(net: nn.Module) -> bool:
+    """Whether a network has any trainable value (a baseline has none)."""
+    return any(p.numel() > 0 for p in unwrap_model(net).parameters())
+
+
+def _takes_mask(loss: Any) -> bool:
+    try:
+        params = inspect.signature(loss).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == "mask" or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+
+
+def grid_triplets(n: int) -> int:
+    """Triplets (masked | output | target) that fill a near-square grid of at most ``n`` images row-aligned.
+
+    The core tiles ``N`` images ``ceil(sqrt(N))`` per row; with ``N = (3k)^2 / ...`` a
+    multiple-of-3 row width keeps each triplet on one row.
+    """
+    side = 3 * int((n**0.5) // 3)
+    return side * side // 3 if side else max(1, n // 3)
+
+
+class Inpainting(Task):
+    """Hole filling. Batches need ``image``; an optional ``mask`` (B, 1, H, W), 1 = hole, is validated and used.
+
+    Generators are called ``G(masked, mask)`` with the holes of ``masked`` set to
+    0 and return a raw prediction; outputs are always composited with the known pixels.
+    """
+
+    slots = ("generator", "discriminator")
+
+    def __init__(self, params: InpaintingParams) -> None:
+        super().__init__(params)
+        self.params: InpaintingParams = params
+        self._dataset: Any = None
+        self._mask_keys: dict[int, tuple[Any, bool]] = {}
+
+    # ---------------------------------------------------------------- setup and masks
+
+    def setup(self, run: Any) -> None:
+        losses, has_d = run.losses, "discriminator" in run.nets
+        if has_d and losses.adversarial is None:
+            raise ValueError("inpainting with a discriminator needs losses.adversarial (or drop the discriminator for reconstruction only)")
+        if losses.adversarial is not None and not has_d:
+            raise ValueError("losses.adversarial is set but there is no discriminator: add one (e.g. type: patch) or remove the loss")
+        if not losses.reconstruction and losses.adversarial is None and trainable(run.nets["generator"]):
+            raise ValueError("inpainting needs losses: losses.reconstruction (e.g. [{type: l1}]) and/or a discriminator with losses.adversarial")
+        bad = [name for name, reg, _ in losses.regularizers if getattr(reg, "phase", None) != "D"]
+        if bad:
+            raise ValueError(f"regularisers {bad} act on G's latents; inpainting has none (only D regularisers such as r1 apply)")
+        hole_bounds(self.params.mask.hole_range, run.info.size, run.info.size)  # fail now if the bucket cannot fit the image
+        self._dataset = run.dataset
+
+    def train_masks(self, image: Tensor, ctx: StepContext) -> Tensor:
+        """(B, 1, H, W) masks for a training batch, seeded from the run's RNG (checkpointed, DDP-sliced)."""
+        seeds = ctx.randint(_SEED_HIGH, image.shape[0]).tolist()
+        return masks_from_seeds(self.params.mask, seeds, image.shape[-2], image.shape[-1], image.device)
+
+    def eval_masks(self, image: Tensor) -> Tensor:
+        """(B, 1, H, W) evaluation masks: a function of ``eval_seed`` and each image's content only."""
+        seeds = content_seeds(image, self.params.eval_seed)
+        return masks_from_seeds(self.params.mask, seeds, image.shape[-2], image.shape[-1], image.device)
+
+    def batch_masks(self, batch: dict[str, Tensor], make: Callable[[Tensor], Tensor]) -> tuple[Tensor, Tensor]:
+        """The batch's image and its mask: the given one, validated, or a fresh one from ``make``."""
+        image = batch["image"]  # (B, C, H, W)
+        if "mask" in batch:
+            return image, check_mask(batch["mask"], image, self.params.max_hole_fraction)
+        return image, make(image)
+
+    # ---------------------------------------------------------------- losses
+
+    @staticmethod
+    def score(D: nn.Module, image: Tensor, mask: Tensor) -> Tensor:
+        """Logits of images; the mask is passed to discriminators that take it (SN-PatchGAN)."""
+        if getattr(unwrap_model(D), "takes_mask", False):
+            return D(image, mask)  # type: ignore[no-any-return]
+        return D(image)  # type: ignore[no-any-return]
+
+    def reconstruction(self, entries: list[tuple[str, Any, float]], pred: Tensor, target: Tensor, mask: Tensor,
+                       terms: dict[str, Tensor]) -> Tensor | float:
+        """Sum over entries of ``weight * (hole_weight * L_hole + valid_weight * L_valid)`` on the raw prediction.
+
+        With equal weights and ``image`` normalisation this is exactly the loss
+        over the whole image, so such losses (and any without a ``mask`` argument)
+        are called once, unmasked.
+        """
+        p = self.params
+        total: Tensor | float = 0.0
+        for i, (name, loss, weight) in enumerate(entries):
+            key = name if sum(n == name for n, _, _ in entries) == 1 else f"{name}{i}"
+            takes = self._mask_keys.get(id(loss))
+            if takes is None or takes[0] is not loss:
+                takes = self._mask_keys[id(loss)] = (loss, _takes_mask(loss))
+            if not takes[1] or (p.hole_weight == p.valid_weight and p.loss_normalization == "image"):
+                value = loss(pred, target)
+                terms[key] = value.detach()
+                total = total + weight * p.hole_weight * value
+                continue
+            hole = loss(pred, target, mask)
+            valid = loss(pred, target, 1.0 - mask)
+            if p.loss_normalization == "image":  # a masked mean times the region's share = sum over region / all pixels
+                hole, valid = hole * mask.mean(), valid * (1.0 - mask).mean()
+            terms[f"{key}_hole"], terms[f"{key}_valid"] = hole.detach(), valid.detach()
+            total = total + weight * (p.hole_weight * hole + p.valid_weight * valid)
+        return total
+
+    # ---------------------------------------------------------------- the recipe
+
+    def train_step(self, ctx: StepContext) -> None:
+        G, D = ctx.nets["generator"], ctx.nets.get("discriminator")
+        adv, w = ctx.losses.adversarial, ctx.losses.adversarial_weight
+        batch = ctx.next_batch()
+        image, mask = self.batch_masks(batch, lambda x: self.train_masks(x, ctx))  # (B, C, H, W), (B, 1, H, W)
+        if D is not None and adv is not None:
+            every = [r for r in ctx.losses.regularizers if r[1].interval == 1]
+            lazy = [r for r in ctx.losses.regularizers if r[1].interval > 1]
+            for i in range(ctx.d_steps):
+                if i > 0:
+                    image, mask = self.batch_masks(ctx.next_batch(), lambda x: self.train_masks(x, ctx))
+
+                def d_phase(image: Tensor = image, mask: Tensor = mask) -> tuple[Tensor, dict[str, Tensor]]:
+                    with torch.no_grad():
+                        fake = composite(G(masked_input(image, mask), mask), image, mask)  # (B, C, H, W)
+                    real_logits, fake_logits = self.score(D, image, mask), self.score(D, fake, mask)
+                    # The spec's adversarial weight balances G's objective (Pathak's 0.001); D's own loss stays whole.
+                    loss = adv.d_loss(real_logits, fake_logits)
+                    terms = {"D(x)": real_logits.detach().mean(), "D(G(z))": fake_logits.detach().mean()}
+                    for name, reg, weight in every:
+                        penalty = reg(lambda x: self.score(D, x, mask), image, fake)
+                        loss = loss + weight * penalty
+                        terms[name] = penalty.detach()
+                    return loss, terms
+
+                ctx.optimize("discriminator", d_phase, phase="D")
+                for name, reg, weight in lazy:
+                    if ctx.d_updates % reg.interval == 0:
+
+                        def reg_phase(image: Tensor = image, mask: Tensor = mask, reg: Any = reg, weight: float = weight,
+                                      name: str = name) -> tuple[Tensor, dict[str, Tensor]]:
+                            with torch.no_grad():
+                                fake = composite(G(masked_input(image, mask), mask), image, mask)
+                            penalty = reg(lambda x: self.score(D, x, mask), image, fake)
+                            return weight * reg.interval * penalty, {name: penalty.detach()}
+
+                        ctx.optimize("discriminator", reg_phase, phase="D_reg")
+        if not trainable(G):
+            return  # a baseline: nothing to update (the D above still learns against it)
+
+        def g_phase() -> tuple[Tensor, dict[str, Tensor]]:
+            pred = G(masked_input(image, mask), mask)  # (B, C, H, W) raw, a fresh graph
+            terms: dict[str, Tensor] = {}
+            loss: Tensor | float = self.reconstruction(ctx.losses.reconstruction, pred, image, mask, terms)
+            if D is not None and adv is not None:
+                out = composite(pred, image, mask)  # G is judged on what it delivers: its pixels in the hole only
+                fake_logits = self.score(D, out, mask)
+                real_logits = self.score(D, image, mask).detach() if getattr(adv, "needs_real_logits", False) else None
+                g_adv = adv.g_loss(fake_logits, real_logits)
+                terms["adversarial"] = g_adv.detach()
+                loss = loss + w * g_adv
+            assert isinstance(loss, Tensor)
+            return loss, terms
+
+        ctx.optimize("generator", g_phase, phase="G")
+
+    # ---------------------------------------------------------------- outputs
+
+    @torch.no_grad()
+    def inpaint(self, generator: nn.Module, image: Tensor, mask: Tensor) -> Tensor:
+        """Fill the holes of ``image`` (B, C, H, W) under ``mask`` (B, 1, H, W), 1 = hole; known pixels kept exactly."""
+        mask = check_mask(mask, image, self.params.max_hole_fraction)
+        pred = generator(masked_input(image, mask), mask)  # (B, C, H, W)
+        return composite(pred.float(), image, mask)
+
+    def eval_pair(self, generator: nn.Module, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Composited prediction, target and mask; masks are the batch's own or the deterministic eval masks."""
+        image, mask = self.batch_masks(batch, self.eval_masks)
+        pred = generator(masked_input(image, mask), mask)  # (B, C, H, W)
+        return {"pred": composite(pred.float(), image, mask), "target": image, "mask": mask}
+
+    def _images(self, n: int, seed: int, images: Tensor | None) -> Tensor:
+        if images is not None:
+            return images[:n]
+        if self._dataset is None:
+            raise ValueError("the inpainting task fills holes in real images: pass images=..., or use "
+                             "`ganzoo inpaint RUN IMG --mask MASK` to inpaint a file")
+        order = torch.randperm(len(self._dataset), generator=torch.Generator().manual_seed(seed))
+        idx = order.repeat(-(-n // len(order)))[:n].tolist()
+        with torch.random.fork_rng(devices=[]):  # an augmenting dataset must not draw from the training RNG
+            return torch.stack([self._dataset[i]["image"] for i in idx])
+
+    def sample(self, generator: nn.Module, n: int, *, seed: int, device: torch.device, images: Tensor | None = None,
+               **kwargs: Any) -> Tensor:
+        """``n`` inpainted images: dataset images picked by ``seed`` (or ``images``), with their evaluation masks."""
+        out = []
+        for chunk in self._images(n, seed, images).split(64):
+            chunk = chunk.to(device)
+            out.append(self.inpaint(generator, chunk, self.eval_masks(chunk)).float().cpu())
+        return torch.cat(out)
+
+    def preview(self, run: Any, n: int) -> Tensor:
+        """Row-aligned triplets masked input (holes white) | output | target, on the first dataset images."""
+        k = min(grid_triplets(n), len(run.dataset))
+        with torch.random.fork_rng(devices=[]):  # an augmenting dataset must not draw from the training RNG
+            items = [run.dataset[i] for i in range(k)]
+        batch = {key: torch.stack([item[key] for item in items]).to(run.device) for key in ("image", "mask") if key in items[0]}
+        image = batch["image"]  # (k, C, H, W)
+        pair = self.eval_pair(run.eval_generator, batch)
+        trip = torch.stack([show_holes(image, pair["mask"]), pair["pred"].to(image.dtype), image], dim=1)  # (k, 3, C, H, W)
+        return trip.flatten(0, 1).float()  # (3k, C, H, W)

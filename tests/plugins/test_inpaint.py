@@ -1,0 +1,324 @@
+"""The inpainting plugin: masks, compositing, partial/gated convs, the task's phases, eval, baselines, CLI."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+
+from ganzoo.evaluation import EvalContext, data_key, evaluate
+from ganzoo.metrics import l1 as l1_metric, psnr as psnr_metric
+from ganzoo.spec import validate_spec
+from ganzoo.train import Run
+from ganzoo_inpaint.baselines import Biharmonic
+from ganzoo_inpaint.cli import inpaint
+from ganzoo_inpaint.masks import MaskError, check_mask, composite, generate_mask, hole_bounds, masks_from_seeds
+from ganzoo_inpaint.nets import GatedConv2d, PartialConv2d
+from ganzoo_inpaint.params import BoxMaskParams, FreeFormMaskParams, InpaintingParams
+from ganzoo_inpaint.task import Inpainting, grid_triplets
+
+METRICS = [{"type": m, "params": {"region": r, "n": 8}} for m in ("psnr", "l1") for r in ("full", "hole")]
+
+SPEC: dict[str, Any] = {
+    "name": "inp",
+    "task": {"type": "inpainting", "params": {"mask": {"type": "free-form", "hole_range": [0.1, 0.4]}, "hole_weight": 6.0}},
+    "seed": 0,
+    "data": {"type": "faces", "params": {"size": 16, "hflip": False}},
+    "generator": {"type": "partial-conv", "params": {"width": 4, "depth": 2}},
+    "losses": {"reconstruction": [{"type": "l1"}]},
+    "train": {"steps": 2, "batch_size": 4, "device": "cpu", "log_every": 1, "sample_every": 0, "checkpoint_every": 0,
+              "sample_grid": 9, "tensorboard": False, "progress": False},
+}
+GAN = {"generator": {"type": "gated-conv", "params": {"width": 4, "dilations": [2]}},
+       "discriminator": {"type": "patch", "params": {"width": 4, "depth": 2}},
+       "losses": {"adversarial": {"type": "hinge"}, "reconstruction": [{"type": "l1"}]}}
+
+
+def _run(registries: Any, tmp_path: Path, **sections: Any) -> Run:
+    spec = copy.deepcopy(SPEC)
+    spec.update(copy.deepcopy(sections))
+    return Run(validate_spec(spec, registries), registries, tmp_path / "run")
+
+
+def _faces(n: int = 4, size: int = 16) -> torch.Tensor:
+    from ganzoo_data.builtin import build_faces
+    from ganzoo_data.params import FacesParams
+
+    return build_faces(FacesParams(size=size, hflip=False)).images[:n]  # (n, 1, S, S)
+
+
+# ---------------------------------------------------------------- masks
+
+
+@pytest.mark.parametrize("params", [FreeFormMaskParams(), FreeFormMaskParams(hole_range=(0.5, 0.6)), BoxMaskParams(),
+                                    BoxMaskParams(position="random", hole_range=(0.1, 0.3), aspect_range=(0.5, 2.0))],
+                         ids=["free-form", "free-form-large", "box-center", "box-random"])
+@pytest.mark.parametrize("size", [16, 25, 32])
+def test_masks_are_binary_holes_in_their_bucket_and_deterministic(params, size):
+    lo, hi = hole_bounds(params.hole_range, size, size)
+    for seed in range(12):
+        m = generate_mask(params, size, size, seed)
+        assert m.shape == (size, size) and m.dtype == np.float32
+        assert set(np.unique(m)) <= {0.0, 1.0}
+        assert lo <= m.sum() <= hi, (seed, m.sum(), lo, hi)  # the bucket, rounded outward to whole pixels
+        assert np.array_equal(m, generate_mask(params, size, size, seed))
+    masks = masks_from_seeds(params, list(range(6)), size, size)
+    assert masks.shape == (6, 1, size, size) and masks.dtype == torch.float32
+    if isinstance(params, FreeFormMaskParams) or params.position == "random":
+        assert len({m.numpy().tobytes() for m in masks}) > 1  # seeds matter
+
+
+def test_box_center_is_the_context_encoder_quarter():
+    m = generate_mask(BoxMaskParams(), 32, 32, 0)
+    rows, cols = np.nonzero(m)
+    assert (rows.min(), rows.max(), cols.min(), cols.max()) == (8, 23, 8, 23)
+
+
+def test_bucket_that_cannot_fit_is_an_error():
+    with pytest.raises(MaskError, match="no hole"):
+        hole_bounds((0.1, 0.2), 1, 1)  # a hole would leave no known pixel
+    with pytest.raises(ValueError, match="max_hole_fraction"):
+        InpaintingParams(mask=FreeFormMaskParams(hole_range=(0.5, 0.9)))
+
+
+def test_eval_masks_depend_only_on_the_image():
+    images = _faces(7)
+    task_a, task_b = Inpainting(InpaintingParams()), Inpainting(InpaintingParams())
+    all_at_once = task_a.eval_masks(images)
+    in_pieces = torch.cat([task_b.eval_masks(images[:3]), task_b.eval_masks(images[3:])])
+    assert torch.equal(all_at_once, in_pieces)
+    assert not torch.equal(all_at_once, Inpainting(InpaintingParams(eval_seed=1)).eval_masks(images))
+
+
+# ---------------------------------------------------------------- compositing and validation
+
+
+def test_composite_keeps_known_pixels_exactly():
+    g = torch.Generator().manual_seed(0)
+    image, pred = torch.rand(3, 3, 16, 16, generator=g) * 2 - 1, torch.rand(3, 3, 16, 16, generator=g) * 2 - 1
+    mask = masks_from_seeds(FreeFormMaskParams(), [0, 1, 2], 16, 16)
+    out = composite(pred, image, mask)
+    known, hole = mask.expand_as(image) == 0, mask.expand_as(image) == 1
+    assert torch.equal(out[known], image[known]) and torch.equal(out[hole], pred[hole])
+    assert torch.allclose(out, mask * pred + (1 - mask) * image)
+
+
+def test_bad_masks_are_refused_naming_the_convention():
+    image = torch.zeros(2, 1, 16, 16)
+    mask = masks_from_seeds(BoxMaskParams(position="random", hole_range=(0.1, 0.2)), [0, 1], 16, 16)
+    with pytest.raises(MaskError, match=r"(?s)divide by 255.*1 = hole"):
+        check_mask(mask * 255, image)
+    with pytest.raises(MaskError, match=r"(?s)inverted.*1 = hole"):
+        check_mask(1 - mask, image)
+    with pytest.raises(MaskError, match=r"shape .*1 = hole"):
+        check_mask(mask[:, 0], image)
+    with pytest.raises(MaskError, match="0 or 1"):
+        check_mask(mask * 0.5, image)
+    assert torch.equal(check_mask(mask.bool(), image), mask)
+
+
+def test_bad_mask_in_a_batch_stops_training_and_eval():
+    task = Inpainting(InpaintingParams())
+    image = _faces(2)
+    mask = masks_from_seeds(BoxMaskParams(hole_range=(0.1, 0.2)), [0, 1], 16, 16)
+
+    class Ctx:  # just enough of a StepContext for the first batch
+        nets = {"generator": torch.nn.Identity()}
+        losses = type("L", (), {"adversarial": None, "adversarial_weight": 1.0, "regularizers": [], "reconstruction": []})()
+        d_steps = 1
+
+        def next_batch(self) -> dict[str, torch.Tensor]:
+            return {"image": image, "mask": mask * 255}
+
+    with pytest.raises(MaskError, match="1 = hole"):
+        task.train_step(Ctx())  # type: ignore[arg-type]
+    with pytest.raises(MaskError, match="inverted"):
+        task.eval_pair(lambda x, m: x, {"image": image, "mask": 1 - mask})
+
+
+# ---------------------------------------------------------------- layers
+
+
+def test_partial_conv_matches_a_hand_computation():
+    torch.manual_seed(0)
+    layer = PartialConv2d(2, 1, 3)
+    with torch.no_grad():
+        layer.conv.weight.copy_(torch.arange(18, dtype=torch.float32).reshape(1, 2, 3, 3) / 10 - 0.8)
+        layer.bias.fill_(0.25)  # type: ignore[union-attr]
+    x = torch.randn(1, 2, 5, 5)
+    valid = torch.ones(1, 1, 5, 5)
+    valid[0, 0, 1:4, 1:4] = 0  # a 3x3 hole in the middle
+    valid[0, 0, 2, 2] = 0
+    out, new_valid = layer(x, valid)
+
+    W, b = layer.conv.weight[0].detach().numpy(), 0.25
+    xp = np.pad(x[0].numpy(), ((0, 0), (1, 1), (1, 1)))  # zero padding counts as unknown
+    mp = np.pad(np.repeat(valid[0].numpy(), 2, axis=0), ((0, 0), (1, 1), (1, 1)))
+    for i in range(5):
+        for j in range(5):
+            X, M = xp[:, i : i + 3, j : j + 3], mp[:, i : i + 3, j : j + 3]
+            known = M.sum()
+            want = (W * X * M).sum() * (2 * 9) / known + b if known > 0 else 0.0  # W^T(X.M) sum(1)/sum(M) + b
+            assert out[0, 0, i, j].item() == pytest.approx(want, rel=1e-5, abs=1e-5), (i, j)
+            assert new_valid[0, 0, i, j].item() == float(known > 0)
+    # The centre pixel's window is all hole: output 0 and still a hole, but only with a 1x1 hole covering the window.
+    tiny = PartialConv2d(1, 1, 1)
+    o, v = tiny(torch.ones(1, 1, 2, 2), torch.tensor([[[[1.0, 0.0], [1.0, 1.0]]]]))
+    assert v.flatten().tolist() == [1.0, 0.0, 1.0, 1.0] and o[0, 0, 0, 1].item() == 0.0
+
+
+def test_gated_conv_gates_features():
+    layer = GatedConv2d(1, 1, kernel=1, activation=True)
+    x = torch.linspace(-2, 2, 16).reshape(1, 1, 4, 4)
+    with torch.no_grad():
+        layer.conv.weight.zero_()
+        layer.conv.weight[0] = 1.0  # features = x
+        layer.conv.bias.zero_()
+        layer.conv.bias[1] = -30.0  # gate closed
+        assert layer(x).abs().max() < 1e-12
+        layer.conv.bias[1] = 30.0  # gate open: ELU(x)
+        assert torch.allclose(layer(x), torch.nn.functional.elu(x))
+        layer.conv.weight[1] = 5.0  # gate follows the input: sigmoid(5x) * ELU(x)
+        layer.conv.bias[1] = 0.0
+        assert torch.allclose(layer(x), torch.nn.functional.elu(x) * torch.sigmoid(5 * x))
+
+
+# ---------------------------------------------------------------- baselines
+
+
+def test_biharmonic_through_eval_pair_equals_skimage():
+    from skimage.restoration import inpaint_biharmonic
+
+    task, images = Inpainting(InpaintingParams()), _faces(4)
+    pair = task.eval_pair(Biharmonic(), {"image": images})
+    for img, mask, pred in zip(images, pair["mask"], pair["pred"]):
+        direct = inpaint_biharmonic(img[0].double().numpy(), mask[0].numpy() > 0.5)  # from the unmasked image: holes are ignored
+        assert torch.equal(pred[0], torch.from_numpy(direct).clamp(-1, 1).float())
+    assert sum(p.numel() for p in Biharmonic().parameters()) == 0 and Biharmonic().state_dict() == {}
+    Biharmonic().load_state_dict({})
+
+
+# ---------------------------------------------------------------- the task in runs
+
+
+def test_reconstruction_only_trains_without_a_discriminator(registries, tmp_path):
+    run = _run(registries, tmp_path)
+    before = copy.deepcopy(run.nets["generator"].state_dict())
+    run.fit()
+    assert run.step == 2 and run.d_updates == 0 and "discriminator" not in run.nets
+    assert any(not torch.equal(before[k], v) for k, v in run.nets["generator"].state_dict().items())
+    logged = [json.loads(line) for line in (run.dir / "metrics.jsonl").read_text().splitlines()]
+    assert any("G/l1_hole" in rec and "G/l1_valid" in rec for rec in logged)  # hole 6 / valid 1: split terms
+
+
+def test_gan_recipe_trains_both_networks(registries, tmp_path):
+    run = _run(registries, tmp_path, **GAN)
+    before = {k: copy.deepcopy(n.state_dict()) for k, n in run.nets.items()}
+    run.fit()
+    assert run.step == 2 and run.d_updates == 2
+    for k, net in run.nets.items():
+        assert any(not torch.equal(before[k][p], v) for p, v in net.state_dict().items() if v.is_floating_point()), k
+    grid = Image.open(next((run.dir / "samples").glob("*.png")))
+    assert grid.size[0] == grid.size[1]  # 3 triplets on 3 rows: masked | output | target
+    assert grid_triplets(64) == 12 and grid_triplets(9) == 3 and grid_triplets(4) == 1
+
+
+def test_losses_must_make_sense(registries, tmp_path):
+    with pytest.raises(ValueError, match="needs losses.adversarial"):
+        _run(registries, tmp_path, discriminator=GAN["discriminator"])
+    with pytest.raises(ValueError, match="needs losses"):
+        _run(registries, tmp_path, losses={})
+
+
+def test_eval_pair_gives_full_and_hole_metrics(registries, tmp_path):
+    run = _run(registries, tmp_path, eval={"metrics": METRICS})
+    run.fit()
+    values = json.loads((run.dir / "eval.json").read_text())["metrics"]
+    assert set(values) == {"psnr_rgb_crop0", "psnr_rgb_crop0_hole", "l1_rgb_crop0", "l1_rgb_crop0_hole"}
+    assert values["l1_rgb_crop0_hole"]["protocol"]["region"] == "hole"
+    # The same numbers from the pairs directly, with the task's fixed masks.
+    run.eval_generator.eval()  # as evaluate() does: batch norm on its running statistics
+    ctx = EvalContext(run.task, run.eval_generator, run.dataset, data_key(run.spec.data), run.device, batch_size=3)
+    pairs = list(ctx.pairs(8))
+    pred, target, mask = (torch.cat([p[k] for p in pairs]) for k in ("pred", "target", "mask"))
+    assert torch.equal(mask, run.task.eval_masks(run.dataset.images[:8]))
+    assert values["l1_rgb_crop0_hole"]["value"] == pytest.approx(l1_metric(pred, target, mask=mask), rel=1e-9)
+    assert values["psnr_rgb_crop0_hole"]["value"] == pytest.approx(psnr_metric(pred, target, mask=mask), rel=1e-9)
+    assert values["l1_rgb_crop0_hole"]["value"] > values["l1_rgb_crop0"]["value"]  # errors live in the hole
+    # A second evaluation (another context, another batch size) scores the same holes: the same values.
+    again = evaluate(EvalContext(run.task, run.eval_generator, run.dataset, "k", run.device, batch_size=5), run.metrics)
+    assert again.values["l1_rgb_crop0_hole"] == pytest.approx(values["l1_rgb_crop0_hole"]["value"], rel=1e-12)
+
+
+# ---------------------------------------------------------------- CLI
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from ganzoo.registry import load_registries
+
+    reg = load_registries()
+    path = tmp_path_factory.mktemp("inpaint-cli") / "run"
+    spec = copy.deepcopy(SPEC)
+    spec["train"]["steps"] = 1
+    Run(validate_spec(spec, reg), reg, path).fit()
+    return path
+
+
+def _png(path: Path, arr: np.ndarray) -> Path:
+    Image.fromarray(arr.astype(np.uint8)).save(path)
+    return path
+
+
+def test_cli_inpaints_and_keeps_known_pixels(tiny_run, tmp_path):
+    img = _png(tmp_path / "face.png", (np.random.default_rng(0).random((16, 16)) * 255))
+    hole = np.zeros((16, 16), np.uint8)
+    hole[4:10, 5:12] = 255  # white = hole
+    mask = _png(tmp_path / "mask.png", hole)
+    res = CliRunner().invoke(inpaint, [str(tiny_run), str(img), "--mask", str(mask), "--out", str(tmp_path / "out.png")])
+    assert res.exit_code == 0, res.output
+    out, src = np.asarray(Image.open(tmp_path / "out.png")), np.asarray(Image.open(img))
+    assert np.array_equal(out[hole == 0], src[hole == 0]) and not np.array_equal(out[hole > 0], src[hole > 0])
+
+
+@pytest.mark.parametrize("case, code, message", [
+    ("size", 2, "must match"),
+    ("grey", 2, "not binary"),
+    ("inverted", 2, "inverted"),
+    ("corrupt", 1, "cannot read image"),
+])
+def test_cli_refuses_bad_inputs(tiny_run, tmp_path, case, code, message):
+    img = _png(tmp_path / "face.png", np.full((16, 16), 128))
+    hole = np.zeros((16, 16), np.uint8)
+    hole[4:8, 4:8] = 255
+    if case == "size":
+        hole = np.zeros((20, 16), np.uint8)
+    elif case == "grey":
+        hole[0, 0] = 37
+    elif case == "inverted":
+        hole = 255 - hole
+    elif case == "corrupt":
+        img.write_bytes(b"\x89PNG\r\n\x1a\n" + b"not really a png" * 4)
+    mask = _png(tmp_path / "mask.png", hole)
+    res = CliRunner().invoke(inpaint, [str(tiny_run), str(img), "--mask", str(mask)])
+    assert res.exit_code == code, res.output
+    assert message in res.output and "Traceback" not in res.output
+    if case != "corrupt":
+        assert "hole" in res.output  # the convention is named
+
+
+def test_cli_command_is_registered():
+    import click
+
+    import ganzoo_inpaint
+
+    group = click.Group()
+    ganzoo_inpaint.ganzoo_register_commands(cli=group)
+    assert "inpaint" in group.commands
