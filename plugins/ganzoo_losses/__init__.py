@@ -1,4 +1,4 @@
-"""Built-in loss components: adversarial objectives, D regularisers, G path length, pixel losses.
+"""Built-in loss components: adversarial objectives, D regularisers, G path length, pixel and perceptual losses.
 
 Loss modules are imported inside the build functions so ``ganzoo list`` stays cheap.
 The checkpoint hooks carry the state of this plugin's stateful regularisers
@@ -19,6 +19,7 @@ from ganzoo_losses.params import (
     NonSaturatingParams,
     CharbonnierParams,
     PathLengthParams,
+    PerceptualParams,
     PixelParams,
     R1Params,
     RelativisticAverageParams,
@@ -96,6 +97,17 @@ def _charbonnier(params: CharbonnierParams) -> object:
     from ganzoo_losses.pixel import Charbonnier
 
     return Charbonnier(eps=params.eps)
+
+
+def _perceptual(params: PerceptualParams) -> object:
+    from ganzoo_losses.perceptual import Perceptual, load_vgg19, random_vgg19
+
+    layers = list(params.layer_weights)
+    if params.weights == "random":
+        net = random_vgg19(layers, seed=params.seed, use_input_norm=params.use_input_norm)
+    else:
+        net, _ = load_vgg19(layers, path=params.path, use_input_norm=params.use_input_norm)
+    return Perceptual(net, params.layer_weights, params.criterion)
 
 
 @hookimpl
@@ -184,6 +196,13 @@ def ganzoo_losses() -> Iterable[LossEntry]:
             build=_charbonnier,
             params=CharbonnierParams,
             description="Charbonnier sqrt(d^2 + eps^2), a smooth L1; with a mask, averaged over the masked pixels only.",
+        ),
+        LossEntry(
+            name="perceptual",
+            loss_kind="reconstruction",
+            build=_perceptual,
+            params=PerceptualParams,
+            description="VGG19 feature loss (ESRGAN: conv5_4 before activation, L1, ImageNet norm); whole images, masks ignored.",
         ),
     ]
 

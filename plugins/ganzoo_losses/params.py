@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
 
 from ganzoo import Params
 
@@ -18,6 +21,7 @@ __all__ = [
     "PathLengthParams",
     "PixelParams",
     "CharbonnierParams",
+    "PerceptualParams",
 ]
 
 
@@ -100,3 +104,42 @@ class CharbonnierParams(Params):
     """Parameters of the Charbonnier loss."""
 
     eps: float = Field(1e-3, gt=0.0, le=1.0, description="Smoothing width on the [-1, 1] image scale (BasicSR uses 1e-12 on [0, 1]).")
+
+
+def _vgg19_layer_names() -> tuple[str, ...]:
+    """conv1_1, relu1_1, ..., pool5: torchvision vgg19().features in order (4 convs in blocks 3-5)."""
+    names: list[str] = []
+    for block, convs in enumerate((2, 2, 4, 4, 4), start=1):
+        for c in range(1, convs + 1):
+            names += [f"conv{block}_{c}", f"relu{block}_{c}"]
+        names.append(f"pool{block}")
+    return tuple(names)
+
+
+class PerceptualParams(Params):
+    """VGG19 perceptual loss (ESRGAN/BasicSR): features before activation, L1, ImageNet input normalisation."""
+
+    layer_weights: dict[str, float] = Field(
+        default_factory=lambda: {"conv5_4": 1.0}, min_length=1,
+        description="Weight per VGG19 layer (conv1_1 ... conv5_4, relu*, pool*); ESRGAN/SRGAN in BasicSR: {conv5_4: 1}.",
+    )
+    criterion: Literal["l1", "mse"] = Field("l1", description="Distance between feature maps (ESRGAN: l1).")
+    use_input_norm: bool = Field(True, description="Normalise [0, 1] inputs with the ImageNet mean and std, as the weights expect.")
+    weights: Literal["imagenet", "random"] = Field(
+        "imagenet",
+        description="imagenet: torchvision's vgg19-dcbb9e9d.pth, found locally and SHA-checked (never downloaded). "
+        "random: TESTS ONLY, a seeded random VGG19 of the same architecture; not a perceptual loss.",
+    )
+    path: Path | None = Field(None, description="Explicit VGG19 weight file (or a directory holding it); default: the weights search path.")
+    seed: int = Field(0, ge=0, description="Seed of the random VGG19 (weights: random only).")
+
+    @field_validator("layer_weights")
+    @classmethod
+    def _known_layers(cls, v: dict[str, float]) -> dict[str, float]:
+        known = _vgg19_layer_names()
+        bad = [k for k in v if k not in known]
+        if bad:
+            raise ValueError(f"unknown VGG19 layer(s) {bad}; known: {', '.join(known)}")
+        if any(w < 0 for w in v.values()):
+            raise ValueError("layer weights must be >= 0")
+        return v

@@ -1,0 +1,108 @@
+"""Super-resolution: the ``super-resolution`` task, SRResNet/RRDB/bicubic generators, the VGG-style D,
+the ``sr-photos`` dataset and the ``ganzoo upscale`` / ``ganzoo sr-eval`` commands.
+
+Hook implementations only; networks, data and torch are imported when a component is built.
+See docs/super-resolution.md.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Iterable
+
+from ganzoo import DatasetEntry, ModelEntry, TaskEntry, hookimpl
+
+from ganzoo_sr.params import BicubicParams, RRDBParams, SRPhotosParams, SRResNetParams, SRTaskParams, VGGStyleParams
+
+if TYPE_CHECKING:  # pragma: no cover
+    import click
+    from torch import nn
+
+    from ganzoo import DataInfo
+
+TASK = "super-resolution"
+
+
+def _remember(net: nn.Module, info: DataInfo) -> nn.Module:
+    # The task samples crops of the size and channels a generator was built for.
+    net.hr_size, net.channels = info.size, info.channels  # type: ignore[assignment]
+    return net
+
+
+def _srresnet(params: SRResNetParams, info: DataInfo) -> nn.Module:
+    from ganzoo_sr.nets import MSRResNet
+
+    return _remember(MSRResNet(info.channels, params.scale, params.num_feat, params.num_block), info)
+
+
+def _rrdb(params: RRDBParams, info: DataInfo) -> nn.Module:
+    from ganzoo_sr.nets import RRDBNet
+
+    return _remember(RRDBNet(info.channels, params.scale, params.num_feat, params.num_block, params.num_grow_ch, params.res_scale), info)
+
+
+def _bicubic(params: BicubicParams, info: DataInfo) -> nn.Module:
+    from ganzoo_sr.nets import Bicubic
+
+    return _remember(Bicubic(params.scale), info)
+
+
+def _vgg_style(params: VGGStyleParams, info: DataInfo) -> nn.Module:
+    from ganzoo_sr.nets import VGGStyleDiscriminator
+
+    return VGGStyleDiscriminator(info.channels, params.num_feat, params.input_size or info.size)
+
+
+def _task(params: SRTaskParams) -> Any:
+    from ganzoo_sr.task import SuperResolution
+
+    return SuperResolution(params)
+
+
+def _sr_photos(params: SRPhotosParams) -> Any:
+    from ganzoo_sr.data import build_sr_photos
+
+    return build_sr_photos(params)
+
+
+@hookimpl
+def ganzoo_tasks() -> Iterable[TaskEntry]:
+    return [
+        TaskEntry(
+            name=TASK,
+            build=_task,
+            params=SRTaskParams,
+            requires=("losses.reconstruction",),  # the discriminator is optional: without one the task is PSNR-oriented
+            description="Single-image super-resolution: LR (paired or bicubic-degraded HR) -> HR; G-only (PSNR) or with D (SRGAN/ESRGAN).",
+        )
+    ]
+
+
+@hookimpl
+def ganzoo_models() -> Iterable[ModelEntry]:
+    sr = (TASK,)
+    return [
+        ModelEntry(name="srresnet", role="generator", tasks=sr, build=_srresnet, params=SRResNetParams,
+                   description="MSRResNet (BasicSR): no-BN residual blocks, pixel-shuffle upsampling, bilinear skip."),
+        ModelEntry(name="rrdb", role="generator", tasks=sr, build=_rrdb, params=RRDBParams,
+                   description="ESRGAN RRDBNet: residual-in-residual dense blocks (residual scaling 0.2), nearest+conv upsampling."),
+        ModelEntry(name="bicubic", role="generator", tasks=sr, build=_bicubic, params=BicubicParams,
+                   description="Parameter-free bicubic upsampling (MATLAB kernel): the baseline, evaluated by the same code."),
+        ModelEntry(name="vgg-style", role="discriminator", tasks=sr, build=_vgg_style, params=VGGStyleParams,
+                   description="SRGAN/ESRGAN VGG-style discriminator: conv/BN/LeakyReLU stages and a dense head at a fixed input size."),
+    ]
+
+
+@hookimpl
+def ganzoo_datasets() -> Iterable[DatasetEntry]:
+    return [
+        DatasetEntry(name="sr-photos", build=_sr_photos, params=SRPhotosParams,
+                     description="scikit-image's bundled photos: random HR crops (train) or fixed tiles of held-out photos (no download)."),
+    ]
+
+
+@hookimpl
+def ganzoo_register_commands(cli: click.Group) -> None:
+    from ganzoo_sr.cli import sr_eval, upscale
+
+    cli.add_command(upscale)
+    cli.add_command(sr_eval)

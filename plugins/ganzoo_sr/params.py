@@ -1,0 +1,90 @@
+"""Parameter models of the super-resolution plugin (pydantic only: cheap to import)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from ganzoo import Params
+
+__all__ = [
+    "Scale",
+    "SRTaskParams",
+    "SRResNetParams",
+    "RRDBParams",
+    "BicubicParams",
+    "VGGStyleParams",
+    "SRPhotosParams",
+    "TRAIN_PHOTOS",
+    "HELDOUT_PHOTOS",
+]
+
+Scale = Literal[2, 3, 4]
+
+# scikit-image's bundled colour photos (no download). The split is fixed so that
+# held-out numbers never see a training pixel; see docs/super-resolution.md.
+# Grey photos are used as RGB (three equal channels): they add textures (brick,
+# grass, gravel) that the few colour photos lack. ``cat`` is ``chelsea`` again; ``retina`` and
+# ``colorwheel`` are mostly flat background, so they are left out.
+TRAIN_PHOTOS: tuple[str, ...] = (
+    "astronaut", "rocket", "immunohistochemistry", "hubble_deep_field",
+    "camera", "brick", "grass", "gravel", "moon", "coins", "clock",
+)
+HELDOUT_PHOTOS: tuple[str, ...] = ("chelsea", "coffee")
+
+
+class SRTaskParams(Params):
+    """Parameters of the ``super-resolution`` task."""
+
+    scale: Scale = Field(4, description="Upscaling factor; the generator's own scale must match.")
+    lr_key: str = Field("lr", min_length=1, description="Batch key of a paired low-resolution input; absent: made from the HR image.")
+    degradation: Literal["bicubic"] = Field(
+        "bicubic",
+        description="How LR is made from HR when a batch has none: torch's antialiased bicubic (MATLAB imresize's kernel, "
+        "equal in the interior, differs within ~2 px of the border), clamped and rounded to 8 bits.",
+    )
+    crop: int | None = Field(None, ge=8, description="Random HR crop side for training (a multiple of scale); null: whole images.")
+    augment: bool = Field(True, description="Random horizontal/vertical flips and 90-degree rotations of training pairs (BasicSR's hflip/rot).")
+
+
+class SRResNetParams(Params):
+    """MSRResNet (BasicSR): residual blocks without batch norm, pixel-shuffle upsampling, bilinear skip."""
+
+    scale: Scale = Field(4, description="Upscaling factor (must equal the task's scale).")
+    num_feat: int = Field(16, gt=0, le=512, description="Feature channels (BasicSR's MSRResNet: 64).")
+    num_block: int = Field(2, ge=1, le=64, description="Residual blocks (BasicSR's MSRResNet: 16).")
+
+
+class RRDBParams(Params):
+    """ESRGAN's RRDBNet: residual-in-residual dense blocks, residual scaling 0.2, nearest upsampling + conv."""
+
+    scale: Scale = Field(4, description="Upscaling factor (must equal the task's scale).")
+    num_feat: int = Field(16, gt=0, le=512, description="Feature channels (ESRGAN: 64).")
+    num_block: int = Field(1, ge=1, le=64, description="RRDB blocks (ESRGAN: 23).")
+    num_grow_ch: int = Field(8, gt=0, le=256, description="Growth channels of each dense block (ESRGAN: 32).")
+    res_scale: float = Field(0.2, gt=0.0, le=1.0, description="Residual scaling of dense blocks and RRDBs (ESRGAN: 0.2).")
+
+
+class BicubicParams(Params):
+    """The parameter-free bicubic baseline."""
+
+    scale: Scale = Field(4, description="Upscaling factor (must equal the task's scale).")
+
+
+class VGGStyleParams(Params):
+    """SRGAN/ESRGAN VGG-style discriminator (BasicSR's VGGStyleDiscriminator, generalised in size)."""
+
+    num_feat: int = Field(16, gt=0, le=512, description="Channels of the first stage; doubled per stage up to 8x (ESRGAN: 64).")
+    input_size: int | None = Field(None, ge=8, description="HR side the dense head is built for; null: the dataset's size. Other sizes are an error.")
+
+
+class SRPhotosParams(Params):
+    """Bundled scikit-image colour photos for super-resolution (no download)."""
+
+    split: Literal["train", "heldout"] = Field(
+        "train", description="train: random crops of the training photos; heldout: the fixed grid of non-overlapping tiles of "
+        "photos never trained on (chelsea, coffee)."
+    )
+    size: int = Field(96, ge=16, le=512, description="Crop/tile side in pixels (a multiple of 12 suits scales 2, 3 and 4 alike).")
+    samples: int = Field(1000, ge=1, le=1_000_000, description="Items per epoch of the train split (each a fresh random crop).")

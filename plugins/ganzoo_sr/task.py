@@ -1,0 +1,259 @@
+"""The ``super-resolution`` task: PSNR-oriented (G only) or SRGAN/ESRGAN (D and G phases).
+
+Batch contract: ``image`` is the HR target (B, C, H, W) in [-1, 1]; an optional
+``lr`` (the task's ``lr_key``) is a paired LR input (B, C, H/s, W/s). Without
+it the task makes LR from HR by its degradation, so any image dataset works.
+
+Phases per step:
+
+* no discriminator: ``G`` only, the weighted sum of the reconstruction losses
+  (SRResNet, RRDB-PSNR). ``d_updates`` stays 0.
+* discriminator + adversarial loss (SRGAN/ESRGAN): ``D`` (x ``d_steps``, each on
+  a fresh batch) with the adversarial D loss on HR (real) vs SR (fake), plus D
+  regularisers; then ``G`` = reconstruction losses + weight x adversarial G loss,
+  given the real logits when the loss needs them (relativistic average).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ganzoo import StepContext, Task, unwrap_model
+from ganzoo.losses import accepts_grad_scale
+
+from ganzoo_sr.degradation import bicubic_down, bicubic_up, mod_crop
+
+__all__ = ["SuperResolution", "heldout_crops", "PREVIEW_INPUTS"]
+
+PREVIEW_INPUTS = 3  # triplets in the sample grid: 3 x 3 = one (bicubic | SR | HR) triplet per row
+
+
+def _heldout_photos() -> tuple[Tensor, ...]:
+    from ganzoo_sr.data import load_photo
+    from ganzoo_sr.params import HELDOUT_PHOTOS
+
+    return tuple(load_photo(n) for n in HELDOUT_PHOTOS)
+
+
+def heldout_crops(n: int, size: int, seed: int, channels: int = 3) -> Tensor:
+    """``n`` seeded random ``size`` crops of the bundled held-out photos, (n, channels, size, size) in [-1, 1]."""
+    g = torch.Generator().manual_seed(seed)
+    photos, out = _heldout_photos(), []
+    for i in range(n):
+        p = photos[int(torch.randint(len(photos), (), generator=g))]
+        if min(p.shape[1:]) < size:  # only for sizes beyond the photos' 300 px
+            p = torch.nn.functional.interpolate(p[None], scale_factor=size / min(p.shape[1:]) + 1e-6, mode="bicubic", antialias=True)[0]
+        top = int(torch.randint(p.shape[1] - size + 1, (), generator=g))
+        left = int(torch.randint(p.shape[2] - size + 1, (), generator=g))
+        out.append(p[:, top : top + size, left : left + size])
+    x = torch.stack(out).clamp(-1, 1)  # (n, 3, S, S)
+    if channels == 1:  # BT.601 luma, for generators built for grey data
+        x = (x * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    return x
+
+
+def _trainable(net: nn.Module) -> bool:
+    """Whether a network has weights to train (the bicubic baseline has none; requires_grad is toggled per phase)."""
+    return any(p.is_floating_point() for p in net.parameters())
+
+
+class SuperResolution(Task):
+    """LR -> HR. See the module docstring for the phases and the batch contract."""
+
+    slots = ("generator", "discriminator")
+
+    def __init__(self, params: Any) -> None:
+        super().__init__(params)
+        self.scale: int = params.scale
+        self._preview: tuple[Tensor, Tensor | None] | None = None
+        self._takes_scale: dict[int, bool] = {}
+
+    # ---------------------------------------------------------------- setup and pairs
+
+    def setup(self, run: Any) -> None:
+        gen = unwrap_model(run.nets["generator"])
+        g_scale = getattr(gen, "scale", None)
+        if isinstance(g_scale, int) and g_scale != self.scale:
+            raise ValueError(f"generator.params.scale is {g_scale} but task.params.scale is {self.scale}; set both to the same factor")
+        has_d, has_adv = "discriminator" in run.nets, run.losses.adversarial is not None
+        if has_d != has_adv:
+            raise ValueError(
+                "the super-resolution task trains a discriminator only with an adversarial loss: "
+                + ("add losses.adversarial (e.g. relativistic-average) or remove the discriminator for PSNR-oriented training"
+                   if has_d else "add a discriminator (e.g. vgg-style) or remove losses.adversarial")
+            )
+        if any(reg.phase == "G" for _, reg, _ in run.losses.regularizers):
+            raise ValueError("G-phase regularisers (path length) need latents; the super-resolution task has none")
+        if _trainable(gen) and not run.losses.reconstruction and not has_adv:
+            raise ValueError("nothing to train: give losses.reconstruction (e.g. l1) or a discriminator with an adversarial loss")
+        # Fixed validation inputs for the sample grid, drawn without touching the training RNG.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(run.spec.seed + 1_000_003)
+            items = [run.dataset[i] for i in range(min(PREVIEW_INPUTS, len(run.dataset)))]
+        hr = torch.stack([it["image"] for it in items])
+        lr = torch.stack([it[self.params.lr_key] for it in items]) if self.params.lr_key in items[0] else None
+        self._preview = (hr, lr)
+
+    def pair(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+        """``(lr, hr)`` of a batch as evaluated: HR mod-cropped to the scale, LR paired or made by the degradation."""
+        s, hr, lr = self.scale, batch["image"], batch.get(self.params.lr_key)
+        if lr is None:
+            hr = mod_crop(hr, s)  # (B, C, H', W'), multiples of s
+            return bicubic_down(hr, s), hr  # (B, C, H'/s, W'/s)
+        h, w = lr.shape[-2:]
+        if lr.shape[:2] != hr.shape[:2] or hr.shape[-2] < h * s or hr.shape[-1] < w * s:
+            raise ValueError(f"paired batch: {self.params.lr_key!r} {tuple(lr.shape)} does not fit image {tuple(hr.shape)} at scale {s}")
+        return lr, hr[..., : h * s, : w * s]
+
+    def _train_pair(self, batch: dict[str, Tensor], ctx: StepContext) -> tuple[Tensor, Tensor]:
+        """A training pair: random crop and flips/rotations (per sample, from ``ctx``'s global draws), then LR."""
+        s, crop, hr = self.scale, self.params.crop, batch["image"]
+        lr = batch.get(self.params.lr_key)
+        if lr is not None:
+            lr, hr = self.pair(batch)
+        else:
+            hr = mod_crop(hr, s)
+        b = hr.shape[0]
+        if crop is not None:
+            if crop % s or crop > min(hr.shape[-2:]):
+                raise ValueError(f"task.params.crop {crop} must be a multiple of the scale {s} and at most the image side {min(hr.shape[-2:])}")
+            c = crop // s
+            tops = ctx.randint(hr.shape[-2] // s - c + 1, b).tolist()  # offsets on the LR grid, so paired crops align
+            lefts = ctx.randint(hr.shape[-1] // s - c + 1, b).tolist()
+            hr = torch.stack([hr[i, :, t * s : (t + c) * s, l * s : (l + c) * s] for i, (t, l) in enumerate(zip(tops, lefts))])
+            if lr is not None:
+                lr = torch.stack([lr[i, :, t : t + c, l : l + c] for i, (t, l) in enumerate(zip(tops, lefts))])
+        if self.params.augment:
+            flags = ctx.randint(8, b)  # bit 0: hflip, bit 1: vflip, bit 2: transpose (a 90-degree rotation with the flips)
+            hr = _augment(hr, flags)
+            lr = _augment(lr, flags) if lr is not None else None
+        return (bicubic_down(hr, s) if lr is None else lr), hr
+
+    # ---------------------------------------------------------------- training
+
+    def _penalty(self, reg: Any, D: nn.Module, real: Tensor, fake: Tensor, scale: float) -> Tensor:
+        takes = self._takes_scale.setdefault(id(reg), accepts_grad_scale(reg))
+        return reg(D, real, fake, grad_scale=scale) if takes else reg(D, real, fake)
+
+    def train_step(self, ctx: StepContext) -> None:
+        G, D = ctx.nets["generator"], ctx.nets.get("discriminator")
+        if not _trainable(G):
+            return  # a parameter-free baseline (bicubic): nothing to update
+        adv, w = ctx.losses.adversarial, ctx.losses.adversarial_weight
+        batch = ctx.next_batch()
+        lr, hr = self._train_pair(batch, ctx)
+        if D is not None and adv is not None:
+            regs = ctx.losses.regularizers
+            for i in range(ctx.d_steps):
+                if i > 0:
+                    lr, hr = self._train_pair(ctx.next_batch(), ctx)
+
+                def d_phase(lr: Tensor = lr, hr: Tensor = hr) -> tuple[Tensor, dict[str, Tensor]]:
+                    with torch.no_grad():
+                        sr = G(lr)  # (B, C, H, W)
+                    real_logits, fake_logits = D(hr), D(sr)  # (B,), (B,)
+                    loss = w * adv.d_loss(real_logits, fake_logits)
+                    terms = {"D(x)": real_logits.detach().mean(), "D(G(z))": fake_logits.detach().mean()}
+                    for name, reg, weight in regs:
+                        if reg.interval == 1:  # in the D loss, as WGAN-GP; lazy ones get their own phase below
+                            penalty = self._penalty(reg, D, hr, sr, ctx.grad_scale("discriminator"))
+                            loss, terms[name] = loss + weight * penalty, penalty.detach()
+                    return loss, terms
+
+                ctx.optimize("discriminator", d_phase, phase="D")
+                for name, reg, weight in regs:
+                    if reg.interval > 1 and ctx.d_updates % reg.interval == 0:
+
+                        def reg_phase(lr: Tensor = lr, hr: Tensor = hr, reg: Any = reg, weight: float = weight, name: str = name) -> tuple[Tensor, dict[str, Tensor]]:
+                            with torch.no_grad():
+                                sr = G(lr)
+                            penalty = self._penalty(reg, D, hr, sr, ctx.grad_scale("discriminator"))
+                            return weight * reg.interval * penalty, {name: penalty.detach()}
+
+                        ctx.optimize("discriminator", reg_phase, phase="D_reg")
+
+        def g_phase() -> tuple[Tensor, dict[str, Tensor]]:
+            sr = G(lr)  # (B, C, H, W): a fresh graph through G
+            loss = sr.new_zeros((), dtype=torch.float32)
+            terms: dict[str, Tensor] = {}
+            for name, rec, weight in ctx.losses.reconstruction:
+                value = rec(sr, hr)
+                loss, terms[name] = loss + weight * value, value.detach()
+            if D is not None and adv is not None:
+                fake_logits = D(sr)  # (B,)
+                # Relativistic losses compare with the real logits (ESRGAN); D is frozen in this phase.
+                real_logits = D(hr).detach() if getattr(adv, "needs_real_logits", False) else None
+                value = adv.g_loss(fake_logits, real_logits)
+                loss, terms["adversarial"] = loss + w * value, value.detach()
+            return loss, terms
+
+        ctx.optimize("generator", g_phase, phase="G")
+
+    # ---------------------------------------------------------------- inference
+
+    @torch.no_grad()
+    def upscale(self, generator: nn.Module, lr: Tensor, *, device: torch.device | str = "cpu", tile: int | None = None, tile_pad: int = 8) -> Tensor:
+        """SR of (B, C, h, w) LR in [-1, 1], clamped; with ``tile``, in LR tiles of that side plus ``tile_pad`` context.
+
+        Memory without tiling grows with the image area times the generator's width
+        (a 64-feature network holds several (B, 64, sh, sw) float maps); tiles of
+        ``tile`` LR pixels bound it, and the padding hides the seams.
+        """
+        s = self.scale
+        if tile is None:
+            return generator(lr.to(device)).float().clamp(-1, 1).cpu()  # (B, C, sh, sw)
+        b, c, h, w = lr.shape
+        out = torch.empty(b, c, h * s, w * s)
+        for top in range(0, h, tile):
+            for left in range(0, w, tile):
+                t0, l0 = max(top - tile_pad, 0), max(left - tile_pad, 0)
+                t1, l1 = min(top + tile + tile_pad, h), min(left + tile + tile_pad, w)
+                sr = generator(lr[..., t0:t1, l0:l1].to(device)).float().clamp(-1, 1).cpu()  # (B, C, (t1-t0)s, (l1-l0)s)
+                bottom, right = min(top + tile, h), min(left + tile, w)
+                out[..., top * s : bottom * s, left * s : right * s] = sr[..., (top - t0) * s : (bottom - t0) * s, (left - l0) * s : (right - l0) * s]
+        return out
+
+    @torch.no_grad()
+    def eval_pair(self, generator: nn.Module, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        """``{"pred": SR, "target": HR}`` in [-1, 1] for the reconstruction metrics (no augmentation, whole images)."""
+        lr, hr = self.pair(batch)
+        sr = generator(lr).float().clamp(-1, 1)  # (B, C, H, W)
+        if sr.shape != hr.shape:
+            raise ValueError(f"the generator maps LR {tuple(lr.shape)} to {tuple(sr.shape)}, expected {tuple(hr.shape)}: is its scale {self.scale}?")
+        return {"pred": sr, "target": hr.float()}
+
+    def sample(self, generator: nn.Module, n: int, *, seed: int, device: torch.device, lr: Tensor | None = None, **kwargs: Any) -> Tensor:
+        """SR of ``lr`` when given; otherwise of ``n`` seeded random crops of the bundled held-out photos.
+
+        The crops have the HR side and channels the generator was built for
+        (``hr_size``/``channels`` attributes, set by this plugin's builders; 96 px RGB otherwise).
+        """
+        if lr is None:
+            g = unwrap_model(generator)
+            size = int(getattr(g, "hr_size", 96))
+            hr = mod_crop(heldout_crops(n, size, seed, int(getattr(g, "channels", 3))), self.scale)
+            lr = bicubic_down(hr, self.scale)  # (n, C, S/s, S/s)
+        return torch.cat([self.upscale(generator, chunk, device=device) for chunk in lr.split(64)])
+
+    def preview(self, run: Any, n: int) -> Tensor:
+        """Three fixed validation inputs as rows of (bicubic-upsampled LR | SR | HR)."""
+        assert self._preview is not None, "setup() picks the preview inputs"
+        hr, lr = self._preview
+        lr, hr = self.pair({"image": hr, **({self.params.lr_key: lr} if lr is not None else {})})
+        sr = self.upscale(run.eval_generator, lr, device=run.device)
+        rows = [torch.stack([bicubic_up(lr[i : i + 1], self.scale)[0], sr[i], hr[i]]) for i in range(len(hr))]
+        return torch.cat(rows)  # (3k, C, H, W): with k = 3 the near-square grid puts one triplet per row
+
+
+def _augment(x: Tensor, flags: Tensor) -> Tensor:
+    """Per-sample flips and transposition of (B, C, H, W) by the bits of ``flags`` (B,)."""
+    view = (-1, 1, 1, 1)
+    x = torch.where((flags & 1).bool().view(view), x.flip(-1), x)
+    x = torch.where((flags & 2).bool().view(view), x.flip(-2), x)
+    if x.shape[-1] == x.shape[-2]:  # a transpose keeps the shape only for square crops
+        x = torch.where((flags & 4).bool().view(view), x.transpose(-1, -2), x)
+    return x
+
