@@ -350,3 +350,14 @@ def test_two_stage_init_from_psnr_run(psnr_run: Path, registries: Registries, tm
     run.fit()
     assert run.d_updates == 2
     assert json.loads((tmp_path / "gan" / "run.json").read_text())["init"]["generator"]
+
+
+def test_plugin_contracts(registries: Registries) -> None:
+    import ganzoo_sr
+    from ganzoo.testing import check_entry, check_plugin_loads, components_of
+
+    check_plugin_loads(registries, ganzoo_sr)
+    entries = components_of(registries, ganzoo_sr)
+    assert {e.name for e in entries} == {"super-resolution", "srresnet", "rrdb", "bicubic", "vgg-style", "sr-photos"}
+    for entry in [*entries, registries["loss"].get("perceptual")]:
+        check_entry(entry)
