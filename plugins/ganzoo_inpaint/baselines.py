@@ -67,6 +67,10 @@ class Biharmonic(ParameterFree):
 class Telea(ParameterFree):
     """OpenCV's ``cv2.inpaint(..., INPAINT_TELEA)`` (Telea 2004) on uint8 images.
 
+    Unlike biharmonic it reads pixels just inside the hole's edge, so its result
+    depends on the hole's content: it gets the masked image (holes at 0, mid-grey),
+    as every generator does. Not registered while OpenCV is not a dependency.
+
     Args:
         radius: Neighbourhood radius in pixels.
     """

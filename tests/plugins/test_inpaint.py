@@ -205,6 +205,20 @@ def test_biharmonic_through_eval_pair_equals_skimage():
     Biharmonic().load_state_dict({})
 
 
+def test_telea_through_eval_pair_equals_opencv():
+    cv2 = pytest.importorskip("cv2")  # not a dependency: see ganzoo_inpaint.TELEA
+    from ganzoo_inpaint.baselines import Telea
+
+    task, images = Inpainting(InpaintingParams()), _faces(3, size=32)
+    pair = task.eval_pair(Telea(radius=3), {"image": images})
+    for img, mask, pred in zip(images, pair["mask"], pair["pred"]):
+        # OpenCV reads pixels just inside the hole, so unlike biharmonic it depends on what the hole holds: the
+        # masked image, as every generator gets.
+        src = ((img[0] * (1 - mask[0]) + 1) * 127.5).round().to(torch.uint8).numpy()
+        direct = cv2.inpaint(src, (mask[0] > 0.5).to(torch.uint8).numpy(), 3, cv2.INPAINT_TELEA)
+        assert np.array_equal(((pred[0] + 1) * 127.5).round().to(torch.uint8).numpy(), direct)
+
+
 # ---------------------------------------------------------------- the task in runs
 
 
