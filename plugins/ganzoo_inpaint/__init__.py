@@ -8,10 +8,10 @@ Masks are float, 1 = hole, (B, 1, H, W) (docs/inpainting.md).
 from __future__ import annotations
 
 import importlib.util
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from ganzoo import ModelEntry, TaskEntry, hookimpl
-
 from ganzoo_inpaint.params import (
     BiharmonicParams,
     ContextEncoderParams,

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["ParameterFree", "Biharmonic", "Telea"]
+__all__ = ["Biharmonic", "ParameterFree", "Telea"]
 
 
 class ParameterFree(nn.Module):

@@ -25,13 +25,13 @@ from ganzoo_inpaint.params import BoxMaskParams, FreeFormMaskParams
 __all__ = [
     "CONVENTION",
     "MaskError",
-    "hole_bounds",
-    "generate_mask",
-    "masks_from_seeds",
-    "content_seeds",
     "check_mask",
-    "masked_input",
     "composite",
+    "content_seeds",
+    "generate_mask",
+    "hole_bounds",
+    "masked_input",
+    "masks_from_seeds",
     "show_holes",
 ]
 
@@ -80,7 +80,7 @@ def _stroke(rng: np.random.Generator, h: int, w: int, p: FreeFormMaskParams) -> 
         x = float(np.clip(vertices[-1][0] + r * math.cos(angle), 0, w - 1))
         y = float(np.clip(vertices[-1][1] + r * math.sin(angle), 0, h - 1))
         vertices.append((int(x), int(y)))
-    width = max(1, int(round(rng.uniform(p.min_width, p.max_width) * side)))
+    width = max(1, round(rng.uniform(p.min_width, p.max_width) * side))
     draw.line(vertices, fill=1, width=width)
     half = width // 2
     for x, y in vertices:  # round joints

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["GatedConv2d", "GatedConvGenerator", "PartialConv2d", "PartialConvUNet", "ContextEncoder", "PatchDiscriminator"]
+__all__ = ["ContextEncoder", "GatedConv2d", "GatedConvGenerator", "PartialConv2d", "PartialConvUNet", "PatchDiscriminator"]
 
 
 def _pad_to_multiple(masked: torch.Tensor, mask: torch.Tensor, multiple: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -132,7 +132,8 @@ class PartialConv2d(nn.Module):
         """``x`` (B, Cin, H, W) and ``valid`` (B, 1 | Cin, H, W), 1 = known -> (B, Cout, H', W'), (B, 1, H', W')."""
         with torch.no_grad():
             per_pixel = valid.sum(1, keepdim=True) * (self.cin if valid.shape[1] == 1 else 1)  # (B, 1, H, W): known channels
-            count = F.conv2d(per_pixel.to(self.window.dtype), self.window, stride=self.stride, padding=self.padding)  # (B, 1, H', W')
+            window: torch.Tensor = self.window  # type: ignore[assignment]  # a buffer
+            count = F.conv2d(per_pixel.to(window.dtype), window, stride=self.stride, padding=self.padding)  # (B, 1, H', W')
             new_valid = (count > 0).to(x.dtype)
             ratio = (self.cin * self.kernel**2) / count.clamp_min(1.0) * new_valid  # sum(1) / sum(M), 0 where nothing is known
         out = self.conv(x * valid) * ratio.to(x.dtype)  # (B, Cout, H', W')

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from ganzoo import Params
 
 __all__ = [
-    "FreeFormMaskParams",
-    "BoxMaskParams",
-    "MaskParams",
-    "InpaintingParams",
-    "GatedConvParams",
-    "PartialConvParams",
-    "ContextEncoderParams",
-    "PatchDiscParams",
     "BiharmonicParams",
+    "BoxMaskParams",
+    "ContextEncoderParams",
+    "FreeFormMaskParams",
+    "GatedConvParams",
+    "InpaintingParams",
+    "MaskParams",
+    "PartialConvParams",
+    "PatchDiscParams",
     "TeleaParams",
 ]
 
@@ -79,7 +79,7 @@ class BoxMaskParams(Params):
         return _check_range(v, "aspect_range", 0.0, 100.0)
 
 
-MaskParams = Annotated[Union[FreeFormMaskParams, BoxMaskParams], Field(discriminator="type")]
+MaskParams = Annotated[FreeFormMaskParams | BoxMaskParams, Field(discriminator="type")]
 
 
 class InpaintingParams(Params):

@@ -15,7 +15,8 @@ Without a discriminator only the reconstruction losses train G (d_updates stays 
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -24,7 +25,7 @@ from ganzoo import StepContext, Task, unwrap_model
 from ganzoo_inpaint.masks import check_mask, composite, content_seeds, hole_bounds, masked_input, masks_from_seeds, show_holes
 from ganzoo_inpaint.params import InpaintingParams
 
-__all__ = ["Inpainting", "trainable", "grid_triplets"]
+__all__ = ["Inpainting", "grid_triplets", "trainable"]
 
 _SEED_HIGH = 2**31 - 1
 

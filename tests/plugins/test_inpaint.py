@@ -11,18 +11,19 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from PIL import Image
-
-from ganzoo.evaluation import EvalContext, data_key, evaluate
-from ganzoo.metrics import l1 as l1_metric, psnr as psnr_metric
-from ganzoo.spec import validate_spec
-from ganzoo.train import Run
 from ganzoo_inpaint.baselines import Biharmonic
 from ganzoo_inpaint.cli import inpaint
 from ganzoo_inpaint.masks import MaskError, check_mask, composite, generate_mask, hole_bounds, masks_from_seeds
 from ganzoo_inpaint.nets import GatedConv2d, PartialConv2d
 from ganzoo_inpaint.params import BoxMaskParams, FreeFormMaskParams, InpaintingParams
 from ganzoo_inpaint.task import Inpainting, grid_triplets
+from PIL import Image
+
+from ganzoo.evaluation import EvalContext, data_key, evaluate
+from ganzoo.metrics import l1 as l1_metric
+from ganzoo.metrics import psnr as psnr_metric
+from ganzoo.spec import validate_spec
+from ganzoo.train import Run
 
 METRICS = [{"type": m, "params": {"region": r, "n": 8}} for m in ("psnr", "l1") for r in ("full", "hole")]
 
@@ -330,7 +331,6 @@ def test_cli_refuses_bad_inputs(tiny_run, tmp_path, case, code, message):
 
 def test_cli_command_is_registered():
     import click
-
     import ganzoo_inpaint
 
     group = click.Group()
