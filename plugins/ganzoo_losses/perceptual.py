@@ -20,9 +20,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ganzoo.weights import WeightsError, WeightSpec, load_state_dict, resolve_weights, sha256_file
+from ganzoo.weights import (
+    WeightsError,
+    WeightSpec,
+    load_state_dict,
+    resolve_weights,
+    sha256_file,
+)
 
-__all__ = ["VGG19_WEIGHTS", "VGG19_LAYERS", "VGGFeatures", "Perceptual", "vgg19_layers"]
+__all__ = ["VGG19_LAYERS", "VGG19_WEIGHTS", "Perceptual", "VGGFeatures", "vgg19_layers"]
 
 # torchvision publishes the first 8 hex digits of the file's SHA-256 in its name
 # (torch.hub's check_hash compares exactly that prefix); the weights policy accepts a prefix.
@@ -137,7 +143,8 @@ def random_vgg19(layers: list[str], *, seed: int = 0, use_input_norm: bool = Tru
         for m in net.features:
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-                nn.init.zeros_(m.bias)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
     return net
 
 

@@ -7,11 +7,18 @@ See docs/super-resolution.md.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from ganzoo import DatasetEntry, ModelEntry, TaskEntry, hookimpl
-
-from ganzoo_sr.params import BicubicParams, RRDBParams, SRPhotosParams, SRResNetParams, SRTaskParams, VGGStyleParams
+from ganzoo_sr.params import (
+    BicubicParams,
+    RRDBParams,
+    SRPhotosParams,
+    SRResNetParams,
+    SRTaskParams,
+    VGGStyleParams,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     import click

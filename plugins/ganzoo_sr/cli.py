@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-__all__ = ["upscale", "sr_eval", "read_image", "ImageReadError"]
+__all__ = ["ImageReadError", "read_image", "sr_eval", "upscale"]
 
 
 class ImageReadError(ValueError):

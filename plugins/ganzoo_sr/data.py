@@ -18,10 +18,9 @@ import numpy as np
 import torch
 
 from ganzoo import DataInfo, EmptyDatasetError, ImageDataset
-
 from ganzoo_sr.params import HELDOUT_PHOTOS, TRAIN_PHOTOS, SRPhotosParams
 
-__all__ = ["SRPhotos", "load_photo", "build_sr_photos"]
+__all__ = ["SRPhotos", "build_sr_photos", "load_photo"]
 
 # A crop of uniform sky or background teaches nothing and scores PSNR = inf, which
 # makes a batch mean inf: redraw (a few times) crops whose std is below ~2 grey levels.

@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["mod_crop", "bicubic_down", "bicubic_up", "quantize"]
+__all__ = ["bicubic_down", "bicubic_up", "mod_crop", "quantize"]
 
 
 def mod_crop(x: torch.Tensor, scale: int) -> torch.Tensor:

@@ -9,16 +9,18 @@ architecture matches. Images are in [-1, 1]; generators map (B, C, h, w) LR to
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ganzoo_sr.degradation import bicubic_up
 
-__all__ = ["MSRResNet", "RRDBNet", "Bicubic", "VGGStyleDiscriminator", "ResidualBlockNoBN", "RRDB", "ResidualDenseBlock", "init_scaled"]
+__all__ = ["RRDB", "Bicubic", "MSRResNet", "RRDBNet", "ResidualBlockNoBN", "ResidualDenseBlock", "VGGStyleDiscriminator", "init_scaled"]
 
 
-def init_scaled(modules: list[nn.Module], scale: float = 0.1) -> None:
+def init_scaled(modules: Sequence[nn.Module], scale: float = 0.1) -> None:
     """Kaiming-normal init multiplied by ``scale``, zero bias (BasicSR's ``default_init_weights``).
 
     A small residual branch at the start keeps deep no-BN residual stacks stable.

@@ -9,15 +9,15 @@ from pydantic import Field
 from ganzoo import Params
 
 __all__ = [
-    "Scale",
-    "SRTaskParams",
-    "SRResNetParams",
-    "RRDBParams",
-    "BicubicParams",
-    "VGGStyleParams",
-    "SRPhotosParams",
-    "TRAIN_PHOTOS",
     "HELDOUT_PHOTOS",
+    "TRAIN_PHOTOS",
+    "BicubicParams",
+    "RRDBParams",
+    "SRPhotosParams",
+    "SRResNetParams",
+    "SRTaskParams",
+    "Scale",
+    "VGGStyleParams",
 ]
 
 Scale = Literal[2, 3, 4]

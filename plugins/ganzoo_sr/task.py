@@ -23,10 +23,9 @@ from torch import Tensor, nn
 
 from ganzoo import StepContext, Task, unwrap_model
 from ganzoo.losses import accepts_grad_scale
-
 from ganzoo_sr.degradation import bicubic_down, bicubic_up, mod_crop
 
-__all__ = ["SuperResolution", "heldout_crops", "PREVIEW_INPUTS"]
+__all__ = ["PREVIEW_INPUTS", "SuperResolution", "heldout_crops"]
 
 PREVIEW_INPUTS = 3  # triplets in the sample grid: 3 x 3 = one (bicubic | SR | HR) triplet per row
 

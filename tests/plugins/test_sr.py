@@ -12,17 +12,24 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from ganzoo_sr.data import SRPhotos
+from ganzoo_sr.degradation import bicubic_down, bicubic_up, quantize
+from ganzoo_sr.nets import (
+    RRDB,
+    Bicubic,
+    MSRResNet,
+    ResidualDenseBlock,
+    RRDBNet,
+    VGGStyleDiscriminator,
+)
+from ganzoo_sr.params import HELDOUT_PHOTOS, TRAIN_PHOTOS, SRTaskParams
+from ganzoo_sr.task import SuperResolution
 
 from ganzoo.evaluation import EvalContext, evaluate
 from ganzoo.registry import Registries
 from ganzoo.spec import SpecError, load_spec, validate_spec
 from ganzoo.train import Run
 from ganzoo.weights import WeightsError
-from ganzoo_sr.data import SRPhotos
-from ganzoo_sr.degradation import bicubic_down, bicubic_up, mod_crop, quantize
-from ganzoo_sr.nets import RRDB, Bicubic, MSRResNet, ResidualDenseBlock, RRDBNet, VGGStyleDiscriminator
-from ganzoo_sr.params import HELDOUT_PHOTOS, TRAIN_PHOTOS, SRTaskParams
-from ganzoo_sr.task import SuperResolution
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -118,8 +125,8 @@ def _matlab_resize_1d(img: np.ndarray, scale: float, axis: int) -> np.ndarray:
     """MATLAB imresize (bicubic, antialiased) along one axis: BasicSR's NumPy port, symmetric padding."""
     n = img.shape[axis]
     width = 4 / scale if scale < 1 else 4
-    u = np.arange(1, int(math.ceil(n * scale)) + 1) / scale + 0.5 * (1 - 1 / scale)
-    idx = np.floor(u - width / 2)[:, None] + np.arange(int(math.ceil(width)) + 2)[None]
+    u = np.arange(1, math.ceil(n * scale) + 1) / scale + 0.5 * (1 - 1 / scale)
+    idx = np.floor(u - width / 2)[:, None] + np.arange(math.ceil(width) + 2)[None]
     w = scale * _cubic((u[:, None] - idx) * scale) if scale < 1 else _cubic(u[:, None] - idx)
     w /= w.sum(1, keepdims=True)
     idx = idx - 1
@@ -354,6 +361,7 @@ def test_two_stage_init_from_psnr_run(psnr_run: Path, registries: Registries, tm
 
 def test_plugin_contracts(registries: Registries) -> None:
     import ganzoo_sr
+
     from ganzoo.testing import check_entry, check_plugin_loads, components_of
 
     check_plugin_loads(registries, ganzoo_sr)
