@@ -45,9 +45,23 @@ _LAZY: dict[str, str] = {
     "train": "ganzoo.api",
     "SpecError": "ganzoo.spec",
     "RunSpec": "ganzoo.spec",
+    "parse_overrides": "ganzoo.spec",
 }
 
-__all__ = sorted(_LAZY) + ["__version__"]
+# Modules a plugin may import besides ``ganzoo`` itself (tests/test_public_api.py enforces it);
+# everything else is internal and may change without notice.
+PUBLIC_MODULES: tuple[str, ...] = (
+    "ganzoo.api",
+    "ganzoo.checkpoint",
+    "ganzoo.evaluation",
+    "ganzoo.images",
+    "ganzoo.losses",
+    "ganzoo.metrics",
+    "ganzoo.testing",
+    "ganzoo.weights",
+)
+
+__all__ = sorted(_LAZY) + ["PUBLIC_MODULES", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
@@ -70,6 +84,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from ganzoo.losses import AdversarialLoss, ReconstructionLoss, Regularizer
     from ganzoo.plugins import get_plugin_manager, hookimpl
     from ganzoo.registry import Registries, load_registries
-    from ganzoo.spec import RunSpec, SpecError
+    from ganzoo.spec import RunSpec, SpecError, parse_overrides
     from ganzoo.build import unwrap_model
     from ganzoo.task import StepContext, Task

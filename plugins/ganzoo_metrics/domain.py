@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganzoo.checkpoint import atomic_write
-from ganzoo.data import ImageDataset
+from ganzoo import ImageDataset
 
 ARCH_VERSION = "domain-cnn-v1"
 
