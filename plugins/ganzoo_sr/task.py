@@ -11,7 +11,10 @@ Phases per step:
 * discriminator + adversarial loss (SRGAN/ESRGAN): ``D`` (x ``d_steps``, each on
   a fresh batch) with the adversarial D loss on HR (real) vs SR (fake), plus D
   regularisers; then ``G`` = reconstruction losses + weight x adversarial G loss,
-  given the real logits when the loss needs them (relativistic average).
+  given the real logits when the loss needs them (relativistic average). The
+  adversarial weight scales the G term only (ESRGAN's lambda; BasicSR's GANLoss
+  leaves the D loss unweighted), unlike the unconditional task, whose D loss is
+  the whole objective anyway.
 """
 
 from __future__ import annotations
@@ -154,7 +157,9 @@ class SuperResolution(Task):
                     with torch.no_grad():
                         sr = G(lr)  # (B, C, H, W)
                     real_logits, fake_logits = D(hr), D(sr)  # (B,), (B,)
-                    loss = w * adv.d_loss(real_logits, fake_logits)
+                    # Unweighted, as BasicSR: the adversarial weight is ESRGAN's lambda in the G loss.
+                    # Scaling D's loss by 5e-3 would let a D penalty (weight 10) swamp it.
+                    loss = adv.d_loss(real_logits, fake_logits)
                     terms = {"D(x)": real_logits.detach().mean(), "D(G(z))": fake_logits.detach().mean()}
                     for name, reg, weight in regs:
                         if reg.interval == 1:  # in the D loss, as WGAN-GP; lazy ones get their own phase below

@@ -369,3 +369,15 @@ def test_plugin_contracts(registries: Registries) -> None:
     assert {e.name for e in entries} == {"super-resolution", "srresnet", "rrdb", "bicubic", "vgg-style", "sr-photos"}
     for entry in [*entries, registries["loss"].get("perceptual")]:
         check_entry(entry)
+
+
+def test_adversarial_weight_scales_only_the_g_term(registries: Registries, tmp_path: Path) -> None:
+    spec = sr_spec(**GAN_PARTS)
+    spec["losses"]["adversarial"]["weight"] = 1e-3
+    spec["train"]["steps"] = 1
+    run = Run(validate_spec(spec, registries), registries, tmp_path / "run")
+    run.fit()
+    last = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
+    # Relativistic D loss is about log 2 at the start: unscaled by the 1e-3 weight.
+    assert 0.3 < last["D/loss"] < 1.5
+    assert last["G/loss"] == pytest.approx(1e-2 * last["G/l1"] + last["G/perceptual"] + 1e-3 * last["G/adversarial"], rel=1e-4)
