@@ -94,8 +94,8 @@ def ganzoo_models() -> Iterable[ModelEntry]:
                    description="ESRGAN RRDBNet: residual-in-residual dense blocks (residual scaling 0.2), nearest+conv upsampling."),
         ModelEntry(name="bicubic", role="generator", tasks=sr, build=_bicubic, params=BicubicParams,
                    description="Parameter-free bicubic upsampling (MATLAB kernel): the baseline, evaluated by the same code."),
-        # A plain image D (B, C, S, S) -> (B,): it serves unconditional GANs as well as SR.
-        ModelEntry(name="vgg-style", role="discriminator", tasks=(TASK, "unconditional"), build=_vgg_style, params=VGGStyleParams,
+        # A plain image D, (B, C, S, S) -> (B,), for any task that calls D(x) (SR, unconditional GANs), as dcgan and timm.
+        ModelEntry(name="vgg-style", role="discriminator", build=_vgg_style, params=VGGStyleParams,
                    description="SRGAN/ESRGAN VGG-style discriminator: conv/BN/LeakyReLU stages and a dense head at a fixed input size."),
     ]
 
