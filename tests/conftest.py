@@ -79,6 +79,10 @@ def cli_run():  # type: ignore[no-untyped-def]
 
     from ganzoo.cli import cli
 
+    from ganzoo.plugins import get_plugin_manager
+
+    get_plugin_manager().hook.ganzoo_register_commands(cli=cli)  # as `ganzoo` does: plugin commands (upscale, inpaint)
+
     def _run(*args: str) -> Any:
         return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
 

@@ -104,8 +104,7 @@ def sr_eval(run: str, data_set: tuple[str, ...], device: str, json_out: str | No
     """
     from ganzoo.api import load_generator
     from ganzoo.evaluation import EvalContext, data_key, evaluate
-    from ganzoo.registry import load_registries
-    from ganzoo.spec import parse_overrides
+    from ganzoo import load_registries, parse_overrides
 
     reg = load_registries()
     try:
