@@ -341,8 +341,9 @@ def eval_cmd(run: str, names: tuple[str, ...], n: int | None, device: str, seed:
         if n is not None and "n" in entry.params.model_fields:
             params = {**params, "n": n}
         metrics.append(reg.build("metric", name, params))
-    dataset = reg.build("dataset", gen.spec.data.type, gen.spec.data.params)  # type: ignore[attr-defined]
-    ctx = EvalContext(gen.task, gen.module, dataset, data_key(gen.spec.data), gen.device, seed=seed)  # type: ignore[attr-defined]
+    data_spec = gen.spec.eval.data or gen.spec.data  # type: ignore[attr-defined]
+    dataset = reg.build("dataset", data_spec.type, data_spec.params)
+    ctx = EvalContext(gen.task, gen.module, dataset, data_key(data_spec), gen.device, seed=seed)
     result = evaluate(ctx, metrics)
     step = int(read_step(Path(run)))
     path = write_eval_json(Path(run), result, step)

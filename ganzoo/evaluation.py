@@ -141,7 +141,8 @@ def evaluate(ctx: EvalContext, metrics: list[Metric]) -> EvalResult:
     try:
         for metric in metrics:
             out = metric.compute(ctx)
-            proto = {"metric": metric.name, "higher_is_better": metric.higher_is_better, **metric.protocol()}
+            # The data key: one metric name on another dataset (a held-out split) is another protocol.
+            proto = {"metric": metric.name, "higher_is_better": metric.higher_is_better, "data": ctx.data_key, **metric.protocol()}
             for key, value in out.items():
                 values[key] = float(value)
                 protocols[key] = proto

@@ -42,7 +42,11 @@ class RunOutputs:
 
         if not self.metrics:
             return {}
-        ctx = EvalContext(self.task, self.eval_generator, self.dataset, data_key(self.spec.data), self.device, seed=self.spec.seed)  # type: ignore[attr-defined]
+        data_spec = self.spec.eval.data or self.spec.data  # type: ignore[attr-defined]
+        if self._eval_dataset is None:  # built on first use; most runs evaluate on the training data
+            held_out = self.spec.eval.data is not None  # type: ignore[attr-defined]
+            self._eval_dataset = self.reg.build("dataset", data_spec.type, data_spec.params) if held_out else self.dataset
+        ctx = EvalContext(self.task, self.eval_generator, self._eval_dataset, data_key(data_spec), self.device, seed=self.spec.seed)
         state = rng_state()  # evaluation must not perturb training (exact resume)
         try:
             with self.autocast():

@@ -132,6 +132,7 @@ def spec_model(reg: Registries) -> type[RunSpecBase]:
         "EvalSpec",
         __base__=Params,
         every=(int, Field(0, ge=0, description="Evaluate every N steps (0: only at the end, if metrics are set).")),
+        data=(Optional[Data], Field(None, description="Dataset to evaluate on, e.g. a held-out split; default: the training data.")),
         metrics=(list[Metric], Field(default_factory=list, description="Metrics to compute.")),
         best=(Optional[str], Field(None, description="Metric name that selects the best checkpoint.")),
         best_mode=(Literal["min", "max"], Field("min", description="Whether lower or higher is better.")),

@@ -96,7 +96,9 @@ class Run(RunState, RunOutputs):
         if t.channels_last:
             self.nets = {k: v.to(memory_format=torch.channels_last) for k, v in self.nets.items()}
         self.losses = build_losses(spec, reg)
-        self.optim_specs = {k: o for k in self.nets if (o := getattr(spec.optim, k, None)) is not None}
+        # A parameter-free network (a bicubic or biharmonic baseline) has nothing to optimise.
+        trainable = [k for k, v in self.nets.items() if any(p.requires_grad for p in v.parameters())]
+        self.optim_specs = {k: o for k in trainable if (o := getattr(spec.optim, k, None)) is not None}
         self.optimizers = {
             k: torch.optim.Adam(self.nets[k].parameters(), lr=o.lr, betas=o.betas, eps=o.eps, weight_decay=o.weight_decay)
             for k, o in self.optim_specs.items()
@@ -126,6 +128,7 @@ class Run(RunState, RunOutputs):
         self.spec_digest = ""
         self.metrics = [reg.build("metric", m.type, m.params) for m in spec.eval.metrics] if self.rank == 0 else []  # type: ignore[attr-defined]
         self.best: dict[str, Any] = {}
+        self._eval_dataset: ImageDataset | None = None
         self.task.setup(self)
 
     # ------------------------------------------------------------------ StepContext
@@ -164,7 +167,13 @@ class Run(RunState, RunOutputs):
         return out
 
     def optimize(self, network: str, loss_fn: Any, *, phase: str) -> bool:
-        """One update of ``network``: forward under autocast, backward, clip, guard, step."""
+        """One update of ``network``: forward under autocast, backward, clip, guard, step.
+
+        A network without trainable parameters (a baseline) is not updated: False, and
+        ``loss_fn`` is not called.
+        """
+        if network not in self.optimizers:
+            return False
         opt, scaler = self.optimizers[network], self.scalers[network]
         for name, net in self.nets.items():
             net.requires_grad_(name == network)
@@ -244,7 +253,8 @@ class Run(RunState, RunOutputs):
                                  "on the CPU keep per-replica batch norm or use networks without it")
             self.nets = {k: nn.SyncBatchNorm.convert_sync_batchnorm(v) for k, v in self.nets.items()}
         ids = [self.device.index] if self.device.type == "cuda" else None
-        self.nets = {k: DDP(v, device_ids=ids) for k, v in self.nets.items()}
+        # DDP refuses a module with nothing to synchronise (a parameter-free baseline).
+        self.nets = {k: DDP(v, device_ids=ids) if k in self.optimizers else v for k, v in self.nets.items()}
 
     def _compile(self) -> None:
         try:

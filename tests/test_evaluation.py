@@ -143,3 +143,47 @@ def test_cli_eval_writes_eval_json(tiny_spec, write_spec, tmp_path, cli_run):
 
 def test_datainfo_roundtrip():
     assert DataInfo(1, 16, 10) == DataInfo(**{"channels": 1, "size": 16, "num_classes": 10})
+
+
+def test_eval_data_is_a_held_out_set_and_part_of_the_protocol(registries, tiny_spec, tmp_path):
+    from ganzoo.evaluation import data_key
+
+    tiny_spec["train"].update(steps=2, sample_every=0, checkpoint_every=0)
+    tiny_spec["eval"] = {"data": {"type": "digits", "params": {"size": 16, "limit": 48}}, "metrics": [{"type": "fd-domain", "params": {"n": 48}}]}
+    spec = validate_spec(tiny_spec, registries)
+    run = Run(spec, registries, tmp_path)
+    run.fit()
+    assert len(run._eval_dataset) == 48 and len(run.dataset) == 64  # evaluated on the eval data, trained on the training data
+    proto = json.loads((tmp_path / "eval.json").read_text())["metrics"]["fd_domain_n48"]["protocol"]
+    assert proto["data"] == data_key(spec.eval.data) != data_key(spec.data)
+
+
+def test_parameter_free_generator_is_not_optimised(tiny_spec, tmp_path):
+    """A baseline with no trainable tensors gets no optimiser; D still trains and the run completes."""
+    from torch import nn
+
+    from ganzoo import ModelEntry, NoParams
+
+    class Frozen(nn.Module):
+        latent_dim = 4
+
+        def __init__(self, info: DataInfo) -> None:
+            super().__init__()
+            self.shape = (info.channels, info.size, info.size)
+
+        def forward(self, z: torch.Tensor) -> torch.Tensor:
+            return torch.tanh(z.sum(1)).view(-1, 1, 1, 1).expand(-1, *self.shape)  # (B, C, S, S)
+
+    class Plugin:
+        @hookimpl
+        def ganzoo_models(self):
+            return [ModelEntry(name="frozen", role="generator", build=lambda p, info: Frozen(info), params=NoParams, description="x")]
+
+    reg = collect(get_plugin_manager(extra=[("frozen", Plugin())]))
+    tiny_spec["generator"] = {"type": "frozen"}
+    tiny_spec["train"].update(steps=2, sample_every=0, checkpoint_every=0)
+    run = Run(validate_spec(tiny_spec, reg), reg, tmp_path)
+    assert "generator" not in run.optimizers and "discriminator" in run.optimizers
+    assert run.optimize("generator", lambda: 1 / 0, phase="G") is False  # the loss is not even computed
+    run.fit()
+    assert run.step == 2 and run.d_updates == 2

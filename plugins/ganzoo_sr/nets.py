@@ -173,19 +173,13 @@ class RRDBNet(nn.Module):
 class Bicubic(nn.Module):
     """Parameter-free bicubic upsampling (MATLAB's kernel), the baseline every SR model must beat.
 
-    Its only tensor is ``scale``, an int64 parameter that never trains: the core
-    builds an Adam optimiser for every network and Adam refuses an empty
-    parameter list. Being integer, it is not a weight: ganzoo's smoke test sees
-    no floating-point state and the task skips the G update.
+    It has no tensors at all: the core builds no optimiser for it and the task's
+    G update is skipped, so a "training" run of it is just its evaluation.
     """
 
     def __init__(self, scale: int = 4) -> None:
         super().__init__()
-        self.scale_t = nn.Parameter(torch.tensor([scale], dtype=torch.int64), requires_grad=False)
-
-    @property
-    def scale(self) -> int:
-        return int(self.scale_t.item())
+        self.scale = scale
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return bicubic_up(x, self.scale)  # (B, C, h, w) -> (B, C, sh, sw)
