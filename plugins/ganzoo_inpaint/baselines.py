@@ -2,47 +2,24 @@
 
 They follow the generator call ``G(masked, mask)`` and run on the CPU in
 float64 (scikit-image) or uint8 (OpenCV), returning (B, C, H, W) in [-1, 1].
+They have no parameters: the core builds no optimiser for them and the task
+skips their G update.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["Biharmonic", "ParameterFree", "Telea"]
-
-
-class ParameterFree(nn.Module):
-    """A network with nothing to train.
-
-    The core builds an Adam optimiser for every network, and ``torch.optim``
-    refuses an empty parameter list, so this holds one zero-element parameter
-    (0 trainable values) that is kept out of ``state_dict``: the exported
-    weights are empty and the task skips the generator's update. Remove this
-    work-around once the core skips optimisers of parameter-free networks.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.optim_anchor = nn.Parameter(torch.zeros(0))
-
-    def _save_to_state_dict(self, destination: Any, prefix: str, keep_vars: bool) -> None:
-        pass  # no state
-
-    def _load_from_state_dict(self, state_dict: Any, prefix: str, local_metadata: Any, strict: bool, missing_keys: list[str],
-                              unexpected_keys: list[str], error_msgs: list[str]) -> None:
-        if strict:
-            unexpected_keys.extend(k for k in state_dict if k.startswith(prefix) and "." not in k[len(prefix):])
+__all__ = ["Biharmonic", "Telea"]
 
 
 def _to_numpy(x: torch.Tensor) -> np.ndarray:
     return x.detach().to("cpu", torch.float64).numpy()
 
 
-class Biharmonic(ParameterFree):
+class Biharmonic(nn.Module):
     """``skimage.restoration.inpaint_biharmonic`` per image (and per channel set), on [-1, 1] values.
 
     The biharmonic equation is linear, so solving on [-1, 1] equals solving on
@@ -64,7 +41,7 @@ class Biharmonic(ParameterFree):
         return torch.from_numpy(out).clamp_(-1, 1).to(masked.device, masked.dtype)  # (B, C, H, W)
 
 
-class Telea(ParameterFree):
+class Telea(nn.Module):
     """OpenCV's ``cv2.inpaint(..., INPAINT_TELEA)`` (Telea 2004) on uint8 images.
 
     Unlike biharmonic it reads pixels just inside the hole's edge, so its result
