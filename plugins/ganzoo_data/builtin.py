@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from ganzoo import TensorImageDataset
 from ganzoo_data.params import DigitsParams, FacesParams
 
-__all__ = ["build_digits", "build_faces", "resize_square"]
+__all__ = ["build_digits", "build_faces", "resize_square", "split_rows"]
 
 _LFW_FACES = 100  # lfw_subset(): images [0, 100) are faces, [100, 200) are non-face patches
 
@@ -44,6 +44,8 @@ def build_digits(params: DigitsParams) -> TensorImageDataset:
     bunch = load_digits()
     images = np.asarray(bunch.images, dtype=np.float32)  # (N, 8, 8), values 0..16
     labels = np.asarray(bunch.target, dtype=np.int64)
+    rows = split_rows(len(images), params.split)  # before the class filter: one split for every class subset
+    images, labels = images[rows], labels[rows]
     if params.classes is not None:
         keep = np.isin(labels, params.classes)
         images, labels = images[keep], labels[keep]
@@ -52,6 +54,12 @@ def build_digits(params: DigitsParams) -> TensorImageDataset:
     x = torch.from_numpy(images).unsqueeze(1) / 8.0 - 1.0  # (N, 1, 8, 8) in [-1, 1]
     x = resize_square(x, params.size).clamp_(-1.0, 1.0)
     return TensorImageDataset(x, torch.from_numpy(labels), num_classes=10)
+
+
+def split_rows(n: int, split: str) -> slice:
+    """Rows of a fixed 80/20 split by index: ``train`` the first 80 %, ``heldout`` the rest, ``all`` everything."""
+    cut = (n * 4) // 5
+    return {"all": slice(0, n), "train": slice(0, cut), "heldout": slice(cut, n)}[split]
 
 
 def build_faces(params: FacesParams) -> TensorImageDataset:
@@ -67,7 +75,7 @@ def build_faces(params: FacesParams) -> TensorImageDataset:
     """
     from skimage.data import lfw_subset
 
-    faces = np.asarray(lfw_subset()[:_LFW_FACES], dtype=np.float32)  # (100, 25, 25) in [0, 1]
+    faces = np.asarray(lfw_subset()[:_LFW_FACES], dtype=np.float32)[split_rows(_LFW_FACES, params.split)]  # (N, 25, 25) in [0, 1]
     x = torch.from_numpy(faces).unsqueeze(1) * 2.0 - 1.0  # (100, 1, 25, 25)
     x = resize_square(x, params.size).clamp_(-1.0, 1.0)
     return TensorImageDataset(x, hflip=params.hflip)

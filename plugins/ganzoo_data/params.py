@@ -14,8 +14,14 @@ __all__ = ["DigitsParams", "FacesParams", "ImageFolderParams", "TorchvisionParam
 DEFAULT_EXTENSIONS: tuple[str, ...] = (".bmp", ".gif", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp")
 
 
+Split = Literal["all", "train", "heldout"]
+_SPLIT = "all, or a fixed 80/20 split by index (train: the first 80 %, heldout: the rest) for held-out evaluation (eval.data)."
+
+
 class DigitsParams(Params):
     """Parameters of the ``digits`` dataset (scikit-learn's 8x8 handwritten digits)."""
+
+    split: Split = Field("all", description=_SPLIT)
 
     size: int = Field(32, ge=8, le=128, description="Output side in pixels; the 8x8 digits are resized bilinearly.")
     limit: int | None = Field(None, gt=0, description="Keep at most this many samples (in dataset order), after the class filter.")
@@ -39,6 +45,7 @@ class FacesParams(Params):
 
     size: int = Field(32, ge=8, le=128, description="Output side in pixels; the 25x25 crops are resized bilinearly.")
     hflip: bool = Field(True, description="Randomly mirror images horizontally (augmentation).")
+    split: Split = Field("all", description=_SPLIT)
 
 
 class ImageFolderParams(Params):

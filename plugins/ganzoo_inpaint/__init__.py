@@ -62,22 +62,13 @@ def _biharmonic(params: BiharmonicParams, info: Any) -> Any:
 
 
 def _telea(params: TeleaParams, info: Any) -> Any:
+    # Registered everywhere (the schema and catalogue must not depend on the machine);
+    # OpenCV is an optional dependency, asked for when a spec actually uses telea.
+    if importlib.util.find_spec("cv2") is None:
+        raise RuntimeError("the telea baseline needs OpenCV: pip install 'ganzoo[inpaint]' (or opencv-python-headless)")
     from ganzoo_inpaint.baselines import Telea
 
     return Telea(params.radius)
-
-
-def opencv_available() -> bool:
-    """Whether ``cv2`` can be imported (checked without importing it)."""
-    return importlib.util.find_spec("cv2") is not None
-
-
-# Telea needs OpenCV, which is not a ganzoo dependency. Registering it only where cv2 happens
-# to be installed would make the generated schema and catalogue depend on the machine (their
-# drift tests would fail there), so it stays unregistered until opencv-python-headless is a
-# dependency; then add TELEA to the list below. The class is tested wherever cv2 imports.
-TELEA = ModelEntry(name="telea", role="generator", tasks=_TASKS, build=_telea, params=TeleaParams,
-                   description="Baseline: OpenCV Telea fast-marching inpainting; no trainable parameters (needs opencv).")
 
 
 @hookimpl
@@ -106,6 +97,8 @@ def ganzoo_models() -> Iterable[ModelEntry]:
                    description="SN-PatchGAN (DeepFill v2): spectral-norm 5x5 stride-2 convs on image + mask, logits per patch."),
         ModelEntry(name="biharmonic", role="generator", tasks=_TASKS, build=_biharmonic, params=BiharmonicParams,
                    description="Baseline: scikit-image biharmonic inpainting; no trainable parameters."),
+        ModelEntry(name="telea", role="generator", tasks=_TASKS, build=_telea, params=TeleaParams,
+                   description="Baseline: OpenCV Telea fast-marching inpainting; no trainable parameters (needs ganzoo[inpaint])."),
     ]
 
 

@@ -244,3 +244,16 @@ def test_torchvision_wraps_local_mnist(tmp_path: Path) -> None:
     assert item["image"].shape == (1, 32, 32) and item["image"].dtype == torch.float32
     assert -1 <= item["image"].min() and item["image"].max() <= 1
     assert item["label"].dtype == torch.int64 and int(item["label"]) == 2
+
+
+@pytest.mark.parametrize(("name", "total", "extra"), [("digits", 1797, {}), ("faces", 100, {"hflip": False})])
+def test_fixed_train_heldout_split(name, total, extra):
+    from ganzoo.registry import load_registries
+
+    reg = load_registries()
+    ds = {s: reg.build("dataset", name, {"size": 8, "split": s, **extra}) for s in ("all", "train", "heldout")}
+    assert len(ds["train"]) + len(ds["heldout"]) == len(ds["all"]) == total
+    assert len(ds["heldout"]) == total - (total * 4) // 5
+    # heldout is the tail of the full set, disjoint from train
+    assert torch.equal(ds["all"][len(ds["train"])]["image"], ds["heldout"][0]["image"])
+    assert torch.equal(ds["all"][len(ds["train"]) - 1]["image"], ds["train"][len(ds["train"]) - 1]["image"])

@@ -207,7 +207,7 @@ def test_biharmonic_through_eval_pair_equals_skimage():
 
 
 def test_telea_through_eval_pair_equals_opencv():
-    cv2 = pytest.importorskip("cv2")  # not a dependency: see ganzoo_inpaint.TELEA
+    cv2 = pytest.importorskip("cv2")  # an optional dependency (ganzoo[inpaint]); part of the test extras
     from ganzoo_inpaint.baselines import Telea
 
     task, images = Inpainting(InpaintingParams()), _faces(3, size=32)
@@ -336,3 +336,15 @@ def test_cli_command_is_registered():
     group = click.Group()
     ganzoo_inpaint.ganzoo_register_commands(cli=group)
     assert "inpaint" in group.commands
+
+
+def test_telea_without_opencv_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from ganzoo.data import DataInfo
+    from ganzoo.registry import load_registries
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "cv2" else real(name, *a))
+    with pytest.raises(RuntimeError, match=r"telea baseline needs OpenCV: pip install 'ganzoo\[inpaint\]'"):
+        load_registries().build("model", "telea", {}, DataInfo(channels=3, size=32), role="generator")
