@@ -152,8 +152,13 @@ def evaluate(ctx: EvalContext, metrics: list[Metric]) -> EvalResult:
 
 
 def data_key(data_spec: Any) -> str:
-    """Hash of a resolved data component (what reference statistics are cached under)."""
-    blob = json.dumps(data_spec.model_dump(mode="json"), sort_keys=True).encode()
+    """Hash of a data component (what reference statistics are cached under, and part of every protocol).
+
+    Parameters left at their defaults are not hashed: a dataset that gains a new
+    parameter (whose default keeps the old behaviour, as it must) keeps its key, so
+    runs made before and after stay comparable and caches stay valid.
+    """
+    blob = json.dumps(data_spec.model_dump(mode="json", exclude_defaults=True), sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 
 

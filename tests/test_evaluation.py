@@ -187,3 +187,14 @@ def test_parameter_free_generator_is_not_optimised(tiny_spec, tmp_path):
     assert run.optimize("generator", lambda: 1 / 0, phase="G") is False  # the loss is not even computed
     run.fit()
     assert run.step == 2 and run.d_updates == 2
+
+
+def test_data_key_ignores_parameters_at_their_default(registries, tiny_spec):
+    from ganzoo.evaluation import data_key
+
+    plain = validate_spec(tiny_spec, registries).data
+    tiny_spec["data"]["params"]["split"] = "all"  # the default, written out (as a newer spec would resolve it)
+    explicit = validate_spec(tiny_spec, registries).data
+    tiny_spec["data"]["params"]["split"] = "heldout"
+    other = validate_spec(tiny_spec, registries).data
+    assert data_key(plain) == data_key(explicit) != data_key(other)
