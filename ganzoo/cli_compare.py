@@ -80,7 +80,15 @@ def compare(
             raise click.BadParameter("give one sweep file, or run directories", param_hint="PATHS")
         if overrides:
             raise click.BadParameter("--set applies to a sweep file, not to finished runs", param_hint="--set")
-        records = group_variants([gather_run(d) for d in _run_dirs(list(paths))])
+        if len(paths) == 1 and (paths[0] / "sweep.yaml").is_file():  # a sweep's output: its own variant names and baseline
+            from ganzoo.sweep import load_sweep
+
+            sweep = load_sweep(paths[0] / "sweep.yaml")
+            records = [gather_run(paths[0] / "runs" / f"{v}-s{seed}", variant=v, seed=seed) for v in sweep.variants for seed in sweep.seeds]
+            baseline = sweep.baseline_name()
+            descriptions = {k: v.description for k, v in sweep.variants.items()}
+        else:
+            records = group_variants([gather_run(d) for d in _run_dirs(list(paths))])
         if out is None:
             out = paths[0] if len(paths) == 1 and (paths[0] / "runs").is_dir() else Path("runs") / "compare"
         title = f"ganzoo compare: {', '.join(str(p) for p in paths)}"

@@ -119,8 +119,9 @@ def test_gather_only_and_plain_run_directories(swept):
     result = _compare("compare", out / "runs" / "vanilla-s0", out / "runs" / "vanilla-s1", out / "runs" / "hinge-s0", "--out", tmp / "plain")
     assert result.exit_code == 0, result.output
     assert "| **vanilla** | 2/2 |" in result.output and "| hinge | 1/1 |" in result.output
-    regather = _compare("compare", out, "--no-train")  # a compare output directory: re-tabulate in place
-    assert regather.exit_code == 0 and "vanilla" in regather.output
+    regather = _compare("compare", out, "--no-train")  # a compare output directory: its sweep's names and baseline
+    assert regather.exit_code == 0  # gathering succeeded; the missing runs are listed, not an error
+    assert "| **vanilla** | 2/2 |" in regather.output and "| broken | 0/2 |" in regather.output
 
 
 def test_changed_variant_never_overwrites_a_finished_run(swept, registries):
