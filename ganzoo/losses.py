@@ -11,7 +11,7 @@ from typing import Any, Callable, Literal, Protocol, runtime_checkable
 
 import torch
 
-__all__ = ["AdversarialLoss", "Regularizer", "ReconstructionLoss", "accepts_grad_scale"]
+__all__ = ["AdversarialLoss", "Regularizer", "ReconstructionLoss", "accepts_grad_scale", "call_regularizer"]
 
 
 @runtime_checkable
@@ -89,6 +89,18 @@ def accepts_grad_scale(regularizer: Any) -> bool:
         or (p.name == "grad_scale" and p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD))
         for p in params
     )
+
+
+def call_regularizer(regularizer: Any, network: Callable[[torch.Tensor], torch.Tensor], first: torch.Tensor, second: torch.Tensor,
+                     *, grad_scale: float = 1.0) -> torch.Tensor:
+    """Call ``regularizer(network, first, second)``, with ``grad_scale`` when it accepts the keyword.
+
+    What every task should use: fp16 penalties get the scaler's factor, and
+    regularisers written before the keyword existed are called as before.
+    """
+    if accepts_grad_scale(regularizer):
+        return regularizer(network, first, second, grad_scale=grad_scale)  # type: ignore[no-any-return]
+    return regularizer(network, first, second)  # type: ignore[no-any-return]
 
 
 @runtime_checkable

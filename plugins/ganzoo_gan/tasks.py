@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from ganzoo import StepContext, Task, unwrap_model
-from ganzoo.losses import Regularizer, accepts_grad_scale
+from ganzoo.losses import Regularizer, call_regularizer
 from ganzoo_gan.diffaugment import diff_augment
 
 __all__ = ["AdversarialTask", "Unconditional", "Conditional", "class_labels"]
@@ -56,8 +56,6 @@ class AdversarialTask(Task):
     def __init__(self, params: Any) -> None:
         super().__init__(params)
         self.policy: tuple[str, ...] = tuple(n for n in params.augment.split(",") if n)  # validated by the params
-        # id -> (regulariser, takes grad_scale): the signature is inspected once per regulariser.
-        self._takes_scale: dict[int, tuple[Regularizer, bool]] = {}
 
     # ---------------------------------------------------------------- conditioning hooks
 
@@ -95,14 +93,9 @@ class AdversarialTask(Task):
             return G
         return lambda z: self.generate(G, z, y)
 
-    def _penalty(self, reg: Regularizer, net: Callable[[Tensor], Tensor] | nn.Module, a: Tensor, b: Tensor, grad_scale: float) -> Tensor:
-        """Call ``reg``, passing ``grad_scale`` only to regularisers that accept it (older ones do not)."""
-        known = self._takes_scale.get(id(reg))
-        if known is None or known[0] is not reg:
-            known = self._takes_scale[id(reg)] = (reg, accepts_grad_scale(reg))
-        if known[1]:
-            return reg(net, a, b, grad_scale=grad_scale)
-        return reg(net, a, b)
+    @staticmethod
+    def _penalty(reg: Regularizer, net: Callable[[Tensor], Tensor] | nn.Module, a: Tensor, b: Tensor, grad_scale: float) -> Tensor:
+        return call_regularizer(reg, net, a, b, grad_scale=grad_scale)
 
     @staticmethod
     def _split(regs: list[RegItem]) -> tuple[list[RegItem], list[RegItem], list[RegItem], list[RegItem]]:

@@ -22,6 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from ganzoo import StepContext, Task, unwrap_model
+from ganzoo.losses import call_regularizer
 from ganzoo_inpaint.masks import check_mask, composite, content_seeds, hole_bounds, masked_input, masks_from_seeds, show_holes
 from ganzoo_inpaint.params import InpaintingParams
 
@@ -160,7 +161,8 @@ class Inpainting(Task):
                     loss = adv.d_loss(real_logits, fake_logits)
                     terms = {"D(x)": real_logits.detach().mean(), "D(G(z))": fake_logits.detach().mean()}
                     for name, reg, weight in every:
-                        penalty = reg(lambda x: self.score(D, x, mask), image, fake)
+                        penalty = call_regularizer(reg, lambda x: self.score(D, x, mask), image, fake,
+                                                   grad_scale=ctx.grad_scale("discriminator"))
                         loss = loss + weight * penalty
                         terms[name] = penalty.detach()
                     return loss, terms
@@ -173,7 +175,8 @@ class Inpainting(Task):
                                       name: str = name) -> tuple[Tensor, dict[str, Tensor]]:
                             with torch.no_grad():
                                 fake = composite(G(masked_input(image, mask), mask), image, mask)
-                            penalty = reg(lambda x: self.score(D, x, mask), image, fake)
+                            penalty = call_regularizer(reg, lambda x: self.score(D, x, mask), image, fake,
+                                                       grad_scale=ctx.grad_scale("discriminator"))
                             return weight * reg.interval * penalty, {name: penalty.detach()}
 
                         ctx.optimize("discriminator", reg_phase, phase="D_reg")

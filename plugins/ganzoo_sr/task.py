@@ -25,7 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from ganzoo import StepContext, Task, unwrap_model
-from ganzoo.losses import accepts_grad_scale
+from ganzoo.losses import call_regularizer
 from ganzoo_sr.degradation import bicubic_down, bicubic_up, mod_crop
 
 __all__ = ["PREVIEW_INPUTS", "SuperResolution", "heldout_crops"]
@@ -71,7 +71,6 @@ class SuperResolution(Task):
         super().__init__(params)
         self.scale: int = params.scale
         self._preview: tuple[Tensor, Tensor | None] | None = None
-        self._takes_scale: dict[int, bool] = {}
 
     # ---------------------------------------------------------------- setup and pairs
 
@@ -136,9 +135,9 @@ class SuperResolution(Task):
 
     # ---------------------------------------------------------------- training
 
-    def _penalty(self, reg: Any, D: nn.Module, real: Tensor, fake: Tensor, scale: float) -> Tensor:
-        takes = self._takes_scale.setdefault(id(reg), accepts_grad_scale(reg))
-        return reg(D, real, fake, grad_scale=scale) if takes else reg(D, real, fake)
+    @staticmethod
+    def _penalty(reg: Any, D: nn.Module, real: Tensor, fake: Tensor, scale: float) -> Tensor:
+        return call_regularizer(reg, D, real, fake, grad_scale=scale)
 
     def train_step(self, ctx: StepContext) -> None:
         G, D = ctx.nets["generator"], ctx.nets.get("discriminator")
