@@ -7,7 +7,7 @@ out=${1:-gpu-results}
 mkdir -p "$out"
 python -m pip install -q -e ".[test]" 2>&1 | tail -1
 nvidia-smi | tee "$out/nvidia-smi.txt"
-python -m pytest tests/test_cuda.py -q 2>&1 | tee "$out/test_cuda.txt"
+python -m pytest tests/test_cuda.py tests/plugins/test_regularizer_phases.py -q -k "cuda or fp16" 2>&1 | tee "$out/test_cuda.txt"
 torchrun --nproc_per_node=1 -m ganzoo train registry/dcgan-digits.yaml --set train.steps=50 --set train.device=cuda \
     --out "$out/ddp-nccl" 2>&1 | tail -3 | tee "$out/ddp.txt"
 python benchmarks/bench_engine.py all --device cuda --steps 50 --rounds 3 --size 64 2>&1 | tee "$out/bench_engine.txt"
