@@ -6,6 +6,7 @@ numerically stable ``softplus``/``binary_cross_entropy_with_logits`` forms.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from typing import Any, Callable, Literal, Protocol, runtime_checkable
 
@@ -77,11 +78,23 @@ def accepts_grad_scale(regularizer: Any) -> bool:
     """Whether calling ``regularizer`` accepts the ``grad_scale`` keyword.
 
     Regularisers written before the keyword existed must keep working, so a
-    task checks once and passes ``grad_scale`` only where it is accepted
-    (named parameter, or ``**kwargs``).
+    task passes ``grad_scale`` only where it is accepted (named parameter, or
+    ``**kwargs``). Called every step, so the answer is cached per class for
+    callable objects (their ``__call__`` belongs to the class).
     """
+    if inspect.isfunction(getattr(type(regularizer), "__call__", None)):  # an instance of a Python class
+        return _class_accepts(type(regularizer))
+    return _signature_accepts(regularizer)  # functions, methods, partials, C callables
+
+
+@functools.lru_cache(maxsize=None)
+def _class_accepts(cls: type) -> bool:
+    return _signature_accepts(cls.__call__, bound=True)
+
+
+def _signature_accepts(fn: Any, *, bound: bool = False) -> bool:
     try:
-        params = inspect.signature(regularizer).parameters.values()
+        params = list(inspect.signature(fn).parameters.values())[1 if bound else 0 :]
     except (TypeError, ValueError):  # a builtin or C callable without a signature: do not risk a TypeError
         return False
     return any(

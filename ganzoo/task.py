@@ -79,6 +79,10 @@ class StepContext(Protocol):
         """``n`` integers in [0, high) for this rank, sliced from one global draw."""
         ...
 
+    def trains(self, network: str) -> bool:
+        """Whether ``network`` is updated: False for a parameter-free baseline (bicubic, biharmonic)."""
+        ...
+
     def grad_scale(self, network: str) -> float:
         """The fp16 GradScaler's current scale for ``network`` (1.0 unless precision is fp16).
 

@@ -150,6 +150,10 @@ class Run(RunState, RunOutputs):
         full = torch.randint(high, (n * self.world_size,), device=self.device)
         return full[self.rank * n : (self.rank + 1) * n]
 
+    def trains(self, network: str) -> bool:
+        """Whether ``network`` has an optimiser; a parameter-free baseline has none."""
+        return network in self.optimizers
+
     def grad_scale(self, network: str) -> float:
         """The fp16 GradScaler's current scale for ``network``; 1.0 when it is disabled."""
         scaler = self.scalers[network]

@@ -26,14 +26,9 @@ from ganzoo.losses import call_regularizer
 from ganzoo_inpaint.masks import check_mask, composite, content_seeds, hole_bounds, masked_input, masks_from_seeds, show_holes
 from ganzoo_inpaint.params import InpaintingParams
 
-__all__ = ["Inpainting", "grid_triplets", "trainable"]
+__all__ = ["Inpainting", "grid_triplets"]
 
 _SEED_HIGH = 2**31 - 1
-
-
-def trainable(net: nn.Module) -> bool:
-    """Whether a network has any trainable value (a baseline has none)."""
-    return any(p.numel() > 0 for p in unwrap_model(net).parameters())
 
 
 def _takes_mask(loss: Any) -> bool:
@@ -77,7 +72,7 @@ class Inpainting(Task):
             raise ValueError("inpainting with a discriminator needs losses.adversarial (or drop the discriminator for reconstruction only)")
         if losses.adversarial is not None and not has_d:
             raise ValueError("losses.adversarial is set but there is no discriminator: add one (e.g. type: patch) or remove the loss")
-        if not losses.reconstruction and losses.adversarial is None and trainable(run.nets["generator"]):
+        if not losses.reconstruction and losses.adversarial is None and run.trains("generator"):
             raise ValueError("inpainting needs losses: losses.reconstruction (e.g. [{type: l1}]) and/or a discriminator with losses.adversarial")
         bad = [name for name, reg, _ in losses.regularizers if getattr(reg, "phase", None) != "D"]
         if bad:
@@ -180,7 +175,7 @@ class Inpainting(Task):
                             return weight * reg.interval * penalty, {name: penalty.detach()}
 
                         ctx.optimize("discriminator", reg_phase, phase="D_reg")
-        if not trainable(G):
+        if not ctx.trains("generator"):
             return  # a baseline: nothing to update (the D above still learns against it)
 
         def g_phase() -> tuple[Tensor, dict[str, Tensor]]:

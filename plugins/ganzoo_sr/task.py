@@ -57,11 +57,6 @@ def heldout_crops(n: int, size: int, seed: int, channels: int = 3) -> Tensor:
     return x
 
 
-def _trainable(net: nn.Module) -> bool:
-    """Whether a network has weights to train (the bicubic baseline has none; requires_grad is toggled per phase)."""
-    return any(p.is_floating_point() for p in net.parameters())
-
-
 class SuperResolution(Task):
     """LR -> HR. See the module docstring for the phases and the batch contract."""
 
@@ -88,7 +83,7 @@ class SuperResolution(Task):
             )
         if any(reg.phase == "G" for _, reg, _ in run.losses.regularizers):
             raise ValueError("G-phase regularisers (path length) need latents; the super-resolution task has none")
-        if _trainable(gen) and not run.losses.reconstruction and not has_adv:
+        if run.trains("generator") and not run.losses.reconstruction and not has_adv:
             raise ValueError("nothing to train: give losses.reconstruction (e.g. l1) or a discriminator with an adversarial loss")
         # Fixed validation inputs for the sample grid, drawn without touching the training RNG.
         with torch.random.fork_rng(devices=[]):
@@ -141,7 +136,7 @@ class SuperResolution(Task):
 
     def train_step(self, ctx: StepContext) -> None:
         G, D = ctx.nets["generator"], ctx.nets.get("discriminator")
-        if not _trainable(G):
+        if not ctx.trains("generator"):
             return  # a parameter-free baseline (bicubic): nothing to update
         adv, w = ctx.losses.adversarial, ctx.losses.adversarial_weight
         batch = ctx.next_batch()

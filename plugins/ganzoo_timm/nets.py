@@ -8,7 +8,6 @@ carrying a pickled code payload is refused and nothing is downloaded.
 from __future__ import annotations
 
 import difflib
-import hashlib
 from pathlib import Path
 
 import torch
@@ -16,19 +15,11 @@ from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
 from ganzoo import DataInfo
+from ganzoo.weights import sha256_file
 
-__all__ = ["TimmDiscriminator", "read_weights", "file_sha256"]
+__all__ = ["TimmDiscriminator", "read_weights"]
 
 _WRAPPER_KEYS = ("state_dict", "model", "state_dict_ema")  # common checkpoint layouts around a state dict
-
-
-def file_sha256(path: Path) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def read_weights(path: Path, sha256: str | None = None) -> dict[str, Tensor]:
@@ -49,7 +40,7 @@ def read_weights(path: Path, sha256: str | None = None) -> dict[str, Tensor]:
     if not path.is_file():
         raise FileNotFoundError(f"timm discriminator weights file {path} does not exist (weights are only read from local files)")
     if sha256 is not None:
-        digest = file_sha256(path)
+        digest = sha256_file(path)
         if digest != sha256.lower():
             raise ValueError(f"timm discriminator weights file {path} has sha256 {digest}, expected {sha256.lower()}; refusing to load it")
     try:
