@@ -15,6 +15,7 @@ import json
 import math
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -64,11 +65,8 @@ class RunRecord:
 
 
 def _median(values: list[float]) -> float:
-    vals = sorted(v for v in values if math.isfinite(v))
-    if not vals:
-        return float("nan")
-    mid = len(vals) // 2
-    return vals[mid] if len(vals) % 2 else 0.5 * (vals[mid - 1] + vals[mid])
+    finite = [v for v in values if math.isfinite(v)]
+    return statistics.median(finite) if finite else float("nan")
 
 
 def gather_run(run_dir: str | Path, *, variant: str | None = None, seed: int | None = None) -> RunRecord:
