@@ -328,11 +328,14 @@ class Run(RunState, RunOutputs):
         the loop at the same step, whichever rank got the signal.
         """
         limit = self.spec.train.max_seconds
-        within = limit is None or budget_start + clock() - c0 < limit
+        # The verdict and the recorded total come from one clock reading, so a run
+        # stopped by the budget never records less than the budget.
+        self.train_seconds = budget_start + clock() - c0
+        within = limit is None or self.train_seconds < limit
         no_signal, within = all_true_each((self._stop_signal is None, within), self.dist, self.device)
         if not within:
             self._timed_out = True
-            self.log_info(f"time budget of {limit:.0f}s reached at step {self.step}")
+            self.log_info(f"time budget of {limit:g}s reached at step {self.step}")
         return no_signal and within
 
     def fit(self) -> str:
