@@ -27,6 +27,7 @@ _LAZY: dict[str, str] = {
     "ImageDataset": "ganzoo.data",
     "TensorImageDataset": "ganzoo.data",
     "EmptyDatasetError": "ganzoo.data",
+    "for_evaluation": "ganzoo.data",
     # losses and tasks
     "AdversarialLoss": "ganzoo.losses",
     "Regularizer": "ganzoo.losses",
@@ -79,7 +80,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover
     from ganzoo.api import create, list_components, load_generator, load_spec, train
-    from ganzoo.data import DataInfo, EmptyDatasetError, ImageDataset, TensorImageDataset
+    from ganzoo.data import DataInfo, EmptyDatasetError, ImageDataset, TensorImageDataset, for_evaluation
     from ganzoo.entries import DatasetEntry, LossEntry, MetricEntry, ModelEntry, NoParams, Params, TaskEntry
     from ganzoo.losses import AdversarialLoss, ReconstructionLoss, Regularizer
     from ganzoo.plugins import get_plugin_manager, hookimpl

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ganzoo.data import DataInfo
+from ganzoo.data import DataInfo, for_evaluation
 from ganzoo.entries import Entry
 from ganzoo.registry import Registries, load_registries
 from ganzoo.rundir import SPEC_FILE, RunDirError, read_meta
@@ -126,6 +126,9 @@ def load_generator(run_dir: str | Path, *, device: str = "cpu", registries: Regi
     except Exception as exc:  # noqa: BLE001 - corrupt file or architecture mismatch
         raise RunDirError(f"cannot load {weights}: {str(exc).splitlines()[0]}") from None
     task = reg.build("task", spec.task.type, spec.task.params)  # type: ignore[attr-defined]
+    if getattr(task, "samples_real_data", False):
+        data_spec = spec.eval.data or spec.data  # type: ignore[attr-defined]
+        task.attach_data(lambda: for_evaluation(reg.build("dataset", data_spec.type, data_spec.params)))
     return LoadedGenerator(gen.to(dev).eval(), task, spec, info, dev)
 
 

@@ -7,13 +7,14 @@ Every dataset yields dicts: ``{"image": (C, H, W) float in [-1, 1]}`` plus
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Any, Iterator
 
 import torch
 from torch.utils.data import Dataset, Sampler
 
-__all__ = ["DataInfo", "ImageDataset", "TensorImageDataset", "ResumableSampler", "EmptyDatasetError"]
+__all__ = ["DataInfo", "ImageDataset", "TensorImageDataset", "ResumableSampler", "EmptyDatasetError", "for_evaluation"]
 
 
 class EmptyDatasetError(ValueError):
@@ -45,6 +46,22 @@ class ImageDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def for_evaluation(self) -> ImageDataset:
+        """This dataset as evaluation must see it: no random augmentation, the same item for an index every time.
+
+        Metrics read the dataset a run trains on (unless ``eval.data`` names
+        another one); a random flip or crop there would score other images at
+        every evaluation. A dataset without randomness returns itself (the
+        default); one with augmentation returns a view without it.
+        """
+        return self
+
+
+def for_evaluation(dataset: Any) -> Any:
+    """``dataset.for_evaluation()`` where the dataset defines it, else the dataset itself (duck-typed plugins)."""
+    view = getattr(dataset, "for_evaluation", None)
+    return view() if callable(view) else dataset
 
 
 class TensorImageDataset(ImageDataset):
@@ -81,6 +98,14 @@ class TensorImageDataset(ImageDataset):
         if self.labels is not None:
             out["label"] = self.labels[index]
         return out
+
+    def for_evaluation(self) -> TensorImageDataset:
+        """A view without the random flip (it shares the image tensor)."""
+        if not self.hflip:
+            return self
+        view = copy.copy(self)
+        view.hflip = False
+        return view
 
 
 class ResumableSampler(Sampler[int]):

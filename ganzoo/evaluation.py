@@ -19,7 +19,7 @@ from typing import Any, Iterator, Protocol, runtime_checkable
 import torch
 from torch import nn
 
-from ganzoo.data import ImageDataset
+from ganzoo.data import ImageDataset, for_evaluation
 from ganzoo.images import to_uint8
 
 __all__ = ["Metric", "EvalContext", "EvalResult", "evaluate", "cache_dir", "write_eval_json", "NoPairsError"]
@@ -82,6 +82,11 @@ class EvalContext:
     seed: int = 0
     batch_size: int = 64
     extras: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Every caller (periodic eval, `ganzoo eval`, plugin commands) gets the
+        # augmentation-free view, so one image is scored the same way everywhere.
+        self.dataset = for_evaluation(self.dataset)
 
     @torch.no_grad()
     def fake_batches(self, n: int) -> Iterator[torch.Tensor]:

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ganzoo.data import DataInfo
+    from ganzoo.data import DataInfo, ImageDataset
     from ganzoo.losses import AdversarialLoss, ReconstructionLoss, Regularizer
     from ganzoo.train import Run
 
@@ -102,12 +102,26 @@ class Task(ABC):
     """
 
     slots: tuple[str, ...] = ("generator", "discriminator")
+    #: True for tasks whose samples transform real images (inpainting): outside a
+    #: run, :func:`ganzoo.load_generator` then hands them the run's data via
+    #: :meth:`attach_data`.
+    samples_real_data: bool = False
 
     def __init__(self, params: Any) -> None:
         self.params = params
 
     def setup(self, run: Run) -> None:
         """Called once the run has built its networks and losses (before resume)."""
+
+    def attach_data(self, data: Callable[[], ImageDataset]) -> None:
+        """Outside a run, where to find real images to sample from (only when ``samples_real_data``).
+
+        Args:
+            data: Builds the run's evaluation dataset (``eval.data``, else
+                ``data``) in its augmentation-free view. It is a callable, not a
+                dataset, so that loading a generator for other uses (filling a
+                given image) never reads, or fails on, data it does not need.
+        """
 
     @abstractmethod
     def train_step(self, ctx: StepContext) -> None:

@@ -8,8 +8,9 @@ import pytest
 import torch
 
 from ganzoo import hookimpl
-from ganzoo.data import DataInfo, TensorImageDataset
+from ganzoo.data import DataInfo, TensorImageDataset, for_evaluation
 from ganzoo.evaluation import EvalContext, NoPairsError, evaluate
+from ganzoo.images import to_uint8
 from ganzoo.metrics import psnr, ssim
 from ganzoo.plugins import get_plugin_manager
 from ganzoo.registry import collect
@@ -198,3 +199,21 @@ def test_data_key_ignores_parameters_at_their_default(registries, tiny_spec):
     tiny_spec["data"]["params"]["split"] = "heldout"
     other = validate_spec(tiny_spec, registries).data
     assert data_key(plain) == data_key(explicit) != data_key(other)
+
+
+def test_evaluation_reads_the_dataset_without_augmentation():
+    """A random flip in the training data must not reach the metrics: every evaluation scores the same images."""
+    images = torch.linspace(-1, 1, 2 * 8 * 8).reshape(2, 1, 8, 8)  # no image equals its mirror
+    flipping = TensorImageDataset(images, hflip=True)
+    torch.manual_seed(0)
+    assert any(not torch.equal(flipping[0]["image"], images[0]) for _ in range(20))  # the training view flips
+    ctx = EvalContext(ReplayTask(flipping, 0.0), torch.nn.Identity(), flipping, "k", torch.device("cpu"))
+    assert ctx.dataset is not flipping and ctx.dataset.images is flipping.images  # a view: no copy of the pixels
+    state = torch.get_rng_state()
+    for _ in range(3):
+        (batch,) = list(ctx.real_batches())
+        assert torch.equal(batch, to_uint8(images))
+    assert torch.equal(torch.get_rng_state(), state)  # and it draws nothing from the training RNG
+    assert flipping.hflip  # the training dataset keeps its augmentation
+    plain = TensorImageDataset(images)
+    assert for_evaluation(plain) is plain and for_evaluation(object) is object  # no augmentation, or duck-typed: as is

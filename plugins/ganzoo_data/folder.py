@@ -7,6 +7,8 @@ name), and oversized ones are refused before their pixels are decoded.
 
 from __future__ import annotations
 
+import copy
+
 import logging
 import os
 import threading
@@ -206,6 +208,14 @@ class LazyImageFolderDataset(ImageDataset):
         if self.hflip and bool(torch.rand(()) < 0.5):
             img = img.flip(-1)
         return {"image": img}
+
+    def for_evaluation(self) -> LazyImageFolderDataset:
+        """A view without the random flip."""
+        if not self.hflip:
+            return self
+        view = copy.copy(self)
+        view.hflip = False
+        return view
 
 
 def build_image_folder(params: ImageFolderParams) -> ImageFolderDataset | LazyImageFolderDataset:

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ganzoo import StepContext, Task, unwrap_model
+from ganzoo import StepContext, Task, for_evaluation, unwrap_model
 from ganzoo.losses import call_regularizer
 from ganzoo_inpaint.masks import check_mask, composite, content_seeds, hole_bounds, masked_input, masks_from_seeds, show_holes
 from ganzoo_inpaint.params import InpaintingParams
@@ -57,11 +57,13 @@ class Inpainting(Task):
     """
 
     slots = ("generator", "discriminator")
+    samples_real_data = True
 
     def __init__(self, params: InpaintingParams) -> None:
         super().__init__(params)
         self.params: InpaintingParams = params
         self._dataset: Any = None
+        self._data_source: Callable[[], Any] | None = None
         self._mask_keys: dict[int, tuple[Any, bool]] = {}
 
     # ---------------------------------------------------------------- setup and masks
@@ -78,7 +80,7 @@ class Inpainting(Task):
         if bad:
             raise ValueError(f"regularisers {bad} act on G's latents; inpainting has none (only D regularisers such as r1 apply)")
         hole_bounds(self.params.mask.hole_range, run.info.size, run.info.size)  # fail now if the bucket cannot fit the image
-        self._dataset = run.dataset
+        self._dataset = for_evaluation(run.dataset)  # samples show images as evaluation scores them
 
     def train_masks(self, image: Tensor, ctx: StepContext) -> Tensor:
         """(B, 1, H, W) masks for a training batch, seeded from the run's RNG (checkpointed, DDP-sliced)."""
@@ -209,9 +211,15 @@ class Inpainting(Task):
         pred = generator(masked_input(image, mask), mask)  # (B, C, H, W)
         return {"pred": composite(pred.float(), image, mask), "target": image, "mask": mask}
 
+    def attach_data(self, data: Callable[[], Any]) -> None:
+        """Outside a run (``ganzoo sample``), sample from the run's evaluation images, built on first use."""
+        self._data_source = data
+
     def _images(self, n: int, seed: int, images: Tensor | None) -> Tensor:
         if images is not None:
             return images[:n]
+        if self._dataset is None and self._data_source is not None:
+            self._dataset = self._data_source()
         if self._dataset is None:
             raise ValueError("the inpainting task fills holes in real images: pass images=..., or use "
                              "`ganzoo inpaint RUN IMG --mask MASK` to inpaint a file")
@@ -231,9 +239,10 @@ class Inpainting(Task):
 
     def preview(self, run: Any, n: int) -> Tensor:
         """Row-aligned triplets masked input (holes white) | output | target, on the first dataset images."""
-        k = min(grid_triplets(n), len(run.dataset))
-        with torch.random.fork_rng(devices=[]):  # an augmenting dataset must not draw from the training RNG
-            items = [run.dataset[i] for i in range(k)]
+        dataset = for_evaluation(run.dataset)
+        k = min(grid_triplets(n), len(dataset))
+        with torch.random.fork_rng(devices=[]):  # a duck-typed dataset may still draw from the training RNG
+            items = [dataset[i] for i in range(k)]
         batch = {key: torch.stack([item[key] for item in items]).to(run.device) for key in ("image", "mask") if key in items[0]}
         image = batch["image"]  # (k, C, H, W)
         pair = self.eval_pair(run.eval_generator, batch)

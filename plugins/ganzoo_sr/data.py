@@ -3,7 +3,8 @@
 * ``train``: each item is a fresh random ``size`` x ``size`` crop of one of the
   training photos (item ``i`` comes from photo ``i mod n``; the position is drawn
   from torch's global RNG, which checkpoints capture, so resume stays exact;
-  near-flat crops are redrawn).
+  near-flat crops are redrawn). Evaluation reads the `for_evaluation` view, whose
+  crop `i` is seeded by `i`, so every evaluation scores the same crops.
 * ``heldout``: the fixed grid of non-overlapping tiles, centred, of photos that
   are never trained on. Deterministic, so evaluations are comparable.
 
@@ -11,6 +12,8 @@ Items hold only ``image`` (HR); the task makes LR by its degradation.
 """
 
 from __future__ import annotations
+
+import copy
 
 from functools import lru_cache
 
@@ -56,6 +59,7 @@ class SRPhotos(ImageDataset):
 
     def __init__(self, split: str = "train", size: int = 96, samples: int = 1000) -> None:
         self.split, self.size, self.samples = split, size, samples
+        self.fixed_crops = False  # set on the evaluation view: crop i is a function of i
         if split == "train":
             self.photos = [p for p in (load_photo(n) for n in TRAIN_PHOTOS) if min(p.shape[1:]) >= size]
             self.tiles: list[torch.Tensor] = []
@@ -74,13 +78,22 @@ class SRPhotos(ImageDataset):
             return {"image": self.tiles[index]}  # (3, S, S)
         photo = self.photos[index % len(self.photos)]
         _, h, w = photo.shape
+        gen = torch.Generator().manual_seed(index) if self.fixed_crops else None
         for _ in range(_FLAT_RETRIES):
-            top = int(torch.randint(h - self.size + 1, ()))
-            left = int(torch.randint(w - self.size + 1, ()))
+            top = int(torch.randint(h - self.size + 1, (), generator=gen))
+            left = int(torch.randint(w - self.size + 1, (), generator=gen))
             crop = photo[:, top : top + self.size, left : left + self.size]  # (3, S, S)
             if float(crop.std()) > _FLAT_STD:
                 break
         return {"image": crop.clone()}
+
+    def for_evaluation(self) -> SRPhotos:
+        """Training crops become fixed (seeded by index), so every evaluation scores the same crops."""
+        if self.split != "train":
+            return self
+        view = copy.copy(self)
+        view.fixed_crops = True
+        return view
 
 
 def build_sr_photos(params: SRPhotosParams) -> SRPhotos:

@@ -179,6 +179,19 @@ def test_sr_photos_splits() -> None:
     train_set, held = SRPhotos("train", 48, 10), SRPhotos("heldout", 96)
     assert len(train_set) == 10 and train_set[3]["image"].shape == (3, 48, 48)
     assert len(held) == 36 and torch.equal(held[5]["image"], SRPhotos("heldout", 96)[5]["image"])  # fixed tiles
+    assert held.for_evaluation() is held
+
+
+def test_training_crops_are_fixed_for_evaluation() -> None:
+    """Evaluating on the training split scores the same crops every time, and draws nothing from the training RNG."""
+    train_set = SRPhotos("train", 48, 10)
+    view = train_set.for_evaluation()
+    state = torch.get_rng_state()
+    first = [view[i]["image"] for i in range(4)]
+    assert all(torch.equal(a, view[i]["image"]) for i, a in enumerate(first))
+    assert not torch.equal(first[0], view[len(view.photos)]["image"])  # photo 0 again, at another position
+    assert torch.equal(torch.get_rng_state(), state)
+    assert not train_set.fixed_crops and not torch.equal(train_set[0]["image"], train_set[0]["image"])  # training stays random
 
 
 # ---------------------------------------------------------------- training, phases and spec checks
