@@ -329,6 +329,23 @@ def test_cli_refuses_bad_inputs(tiny_run, tmp_path, case, code, message):
         assert "hole" in res.output  # the convention is named
 
 
+def test_loaded_generator_samples_the_runs_images(tiny_run, tmp_path):
+    """`ganzoo sample` works on an inpainting run: the task gets the run's data, built only when sampling."""
+    from ganzoo import load_generator
+    from ganzoo.cli import cli
+
+    gen = load_generator(tiny_run)
+    assert gen.task._dataset is None  # loading alone reads no data (`ganzoo inpaint` needs none)
+    out = gen.sample(3, seed=1)
+    faces = _faces(100)
+    order = torch.randperm(100, generator=torch.Generator().manual_seed(1))[:3]
+    mask = gen.task.eval_masks(faces[order])
+    assert out.shape == (3, 1, 16, 16) and torch.equal(out[mask == 0], faces[order][mask == 0])  # known pixels kept exactly
+    res = CliRunner().invoke(cli, ["sample", str(tiny_run), "--n", "4", "--out", str(tmp_path / "grid.png")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "grid.png").is_file()
+
+
 def test_cli_command_is_registered():
     import click
     import ganzoo_inpaint
