@@ -49,7 +49,7 @@ def compare(
     seeds) and a self-contained report.html (curves, sample grids, spec diffs).
     Scores made under different protocols are shown but never ranked.
     """
-    from ganzoo.compare import gather_run, group_variants, run_sweep
+    from ganzoo.compare import canonical_spec, gather_run, group_variants, run_sweep
     from ganzoo.report import compare_records, markdown, write_tables
     from ganzoo.report_html import write_html
 
@@ -88,7 +88,8 @@ def compare(
             baseline = sweep.baseline_name()
             descriptions = {k: v.description for k, v in sweep.variants.items()}
         else:
-            records = group_variants([gather_run(d) for d in _run_dirs(list(paths))])
+            reg = _registries()
+            records = group_variants([gather_run(d) for d in _run_dirs(list(paths))], lambda spec: canonical_spec(spec, reg))
         if out is None:
             out = paths[0] if len(paths) == 1 and (paths[0] / "runs").is_dir() else Path("runs") / "compare"
         title = f"ganzoo compare: {', '.join(str(p) for p in paths)}"

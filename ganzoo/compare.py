@@ -203,18 +203,36 @@ def run_sweep(
     return codes
 
 
-def group_variants(records: list[RunRecord]) -> list[RunRecord]:
+def canonical_spec(spec: dict[str, Any], reg: Any) -> dict[str, Any]:
+    """A run's spec with every parameter at its default left out, so that runs made
+    before and after a component gained a parameter compare equal; the spec as
+    written where it no longer validates (a component since uninstalled)."""
+    from ganzoo.spec import SpecError, validate_spec
+
+    try:
+        return validate_spec(spec, reg).model_dump(mode="json", exclude_defaults=True)
+    except SpecError:
+        return spec
+
+
+def group_variants(records: list[RunRecord], canonical: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> list[RunRecord]:
     """Label runs that differ only in seed as one variant (for comparing plain run directories).
 
     The label is the run directory's name without a ``-sSEED`` suffix, else the
     spec's name; two different specs that would share a label get ``#2``, ``#3``.
+
+    Args:
+        records: The gathered runs.
+        canonical: Maps a spec to the form compared (see :func:`canonical_spec`);
+            the spec as recorded when None.
     """
     import re
 
     labels: dict[str, str] = {}  # spec-without-seed key -> label
     taken: set[str] = set()
     for r in records:
-        key = json.dumps({k: v for k, v in r.spec.items() if k not in ("seed", "name")}, sort_keys=True)
+        spec = canonical(r.spec) if canonical is not None else r.spec
+        key = json.dumps({k: v for k, v in spec.items() if k not in ("seed", "name")}, sort_keys=True)
         if key not in labels:
             base = re.sub(r"-s\d+$", "", r.run_dir.name) if re.search(r"-s\d+$", r.run_dir.name) else str(r.spec.get("name", r.key))
             label, i = base, 1

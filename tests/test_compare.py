@@ -16,7 +16,7 @@ import yaml
 from click.testing import CliRunner
 
 from ganzoo.cli import cli
-from ganzoo.compare import CompareError, RunRecord, gather_run, group_variants, plan
+from ganzoo.compare import CompareError, RunRecord, canonical_spec, gather_run, group_variants, plan
 from ganzoo.report import compare_records, markdown
 from ganzoo.report_html import svg_plot
 from ganzoo.spec import SpecError
@@ -224,6 +224,18 @@ def test_runs_differing_only_in_seed_group_into_one_variant():
     c = _rec("x", 2, 3.0)
     c.spec, c.run_dir = {**c.spec, "train": {"steps": 30}}, Path("/r/third")
     assert group_variants([a0, b, c])[2].variant == "x#2"
+
+
+def test_specs_equal_up_to_defaults_are_one_variant(registries, tiny_spec):
+    """A run recorded before a parameter existed (or with it spelt out at its default) groups with one recorded after."""
+    old, new = _rec("x", 0, 1.0), _rec("x", 1, 2.0)
+    old.spec = copy.deepcopy(tiny_spec)
+    new.spec = copy.deepcopy(tiny_spec)
+    new.spec["data"]["params"]["split"] = "all"  # the default, written out as a newer resolved spec would
+    old.run_dir, new.run_dir = Path("/r/a-s0"), Path("/r/a-s1")
+    assert [r.variant for r in group_variants([old, new])] == ["a", "a#2"]  # as recorded: they differ
+    assert [r.variant for r in group_variants([old, new], lambda s: canonical_spec(s, registries))] == ["a", "a"]
+    assert canonical_spec({"not": "a spec"}, registries) == {"not": "a spec"}  # unreadable specs compare as written
 
 
 def test_svg_plot_is_valid_svg():
