@@ -49,7 +49,7 @@ def ganzoo_metrics() -> Iterable[MetricEntry]:
         MetricEntry(name="fd-timm", build=_lazy("inception_metrics", "TimmFD"), params=TimmFDParams,
                     description="Fréchet distance in any timm backbone's features (e.g. DINOv2); weights from a local file."),
         MetricEntry(name="lpips", build=_lazy("inception_metrics", "LPIPSMetric"), params=LPIPSParams,
-                    description="LPIPS (AlexNet/VGG + v0.1 linear heads) between predictions and targets."),
+                    description="LPIPS (AlexNet/VGG16/SqueezeNet + v0.1 linear heads) between predictions and targets."),
         MetricEntry(name="psnr", build=_lazy("components", "reconstruction_builder", "psnr"), params=ReconstructionParams, description=f"PSNR in dB, {recon}."),
         MetricEntry(name="ssim", build=_lazy("components", "reconstruction_builder", "ssim"), params=ReconstructionParams,
                     description=f"SSIM (Gaussian 11/1.5, population covariance), {recon}."),

@@ -1,14 +1,16 @@
-"""LPIPS perceptual distance (Zhang et al. 2018, v0.1) with AlexNet or VGG16 trunks.
+"""LPIPS perceptual distance (Zhang et al. 2018, v0.1) with AlexNet, VGG16 or SqueezeNet 1.1 trunks.
 
 ``d(x, y) = sum_l mean_hw || w_l * (f_l(x) / |f_l(x)| - f_l(y) / |f_l(y)|) ||^2``:
-ImageNet features at five depths, unit-normalised along channels, squared
-differences weighted by learned 1x1 heads (no bias), averaged over space and
-summed over layers. Module names mirror ``lpips.LPIPS`` so its state dicts load
-with ``strict=True``; the trunks mirror torchvision's ``features`` layers.
+ImageNet features at five depths (seven for SqueezeNet), unit-normalised along
+channels, squared differences weighted by learned 1x1 heads (no bias), averaged
+over space and summed over layers. Module names mirror ``lpips.LPIPS`` so its
+state dicts load with ``strict=True``; the trunks mirror torchvision's
+``features`` layers.
 
 Weights come from two files under the weights policy: the torchvision trunk
-(``alexnet-owt-7be5be79.pth`` / ``vgg16-397923af.pth``) and the v0.1 linear
-heads, which the ``lpips`` wheel ships (``lpips/weights/v0.1/{alex,vgg}.pth``).
+(``alexnet-owt-7be5be79.pth`` / ``vgg16-397923af.pth`` /
+``squeezenet1_1-b8a52dc0.pth``) and the v0.1 linear heads, which the ``lpips``
+wheel ships (``lpips/weights/v0.1/{alex,vgg,squeeze}.pth``).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from ganzoo.weights import WeightsError, WeightSpec, load_state_dict, resolve_we
 
 __all__ = ["HEAD_WEIGHTS", "LPIPS", "TRUNK_WEIGHTS", "build_lpips", "trunk_state_dict"]
 
-Net = Literal["alex", "vgg"]
+Net = Literal["alex", "vgg", "squeeze"]
 
 TRUNK_WEIGHTS: dict[str, WeightSpec] = {
     "alex": WeightSpec(
@@ -41,6 +43,15 @@ TRUNK_WEIGHTS: dict[str, WeightSpec] = {
         sha256="397923af8e79cdbb6a7127f12361acd7a2f83e06b05044ddf496e83de57a5bf0",
         url="https://download.pytorch.org/models/vgg16-397923af.pth",
         description="torchvision VGG16 ImageNet weights (IMAGENET1K_V1), the LPIPS-vgg trunk",
+    ),
+    # Only the 8-digit prefix torchvision puts in the file name is known here (as
+    # for the perceptual loss's VGG19): the full digest could not be obtained offline.
+    "squeeze": WeightSpec(
+        name="torchvision-squeezenet1_1",
+        filename="squeezenet1_1-b8a52dc0.pth",
+        sha256="b8a52dc0",
+        url="https://download.pytorch.org/models/squeezenet1_1-b8a52dc0.pth",
+        description="torchvision SqueezeNet 1.1 ImageNet weights (IMAGENET1K_V1), the LPIPS-squeeze trunk",
     ),
 }
 
@@ -62,6 +73,14 @@ HEAD_WEIGHTS: dict[str, WeightSpec] = {
         description="LPIPS v0.1 linear heads for the VGG16 trunk",
         aliases=("vgg.pth",),
     ),
+    "squeeze": WeightSpec(
+        name="lpips-v0.1-squeeze",
+        filename="lpips-v0.1-squeeze.pth",
+        sha256="4a5350f23600cb79923ce65bb07cbf57dca461329894153e05a1346bd531cf76",
+        url="https://github.com/richzhang/PerceptualSimilarity/raw/master/lpips/weights/v0.1/squeeze.pth (or `pip install lpips`)",
+        description="LPIPS v0.1 linear heads for the SqueezeNet 1.1 trunk",
+        aliases=("squeeze.pth",),
+    ),
 }
 
 OFFLINE_HINT = "use a reconstruction metric (psnr, ssim, ms-ssim, l1), which needs no download"
@@ -72,14 +91,53 @@ _ALEX: list[tuple[int, int, int, int] | None] = [(64, 11, 4, 2), None, (192, 5, 
 _VGG16: list[tuple[int, int, int, int] | None] = [
     (c, 3, 1, 1) if c else None for c in (64, 64, 0, 128, 128, 0, 256, 256, 256, 0, 512, 512, 512, 0, 512, 512, 512, 0)
 ]
-# Where lpips cuts ``features`` into its five slices (after relu1..relu5).
-_SLICES = {"alex": (0, 2, 5, 8, 10, 12), "vgg": (0, 4, 9, 16, 23, 30)}
-_CHANNELS = {"alex": (64, 192, 384, 256, 256), "vgg": (64, 128, 256, 512, 512)}
+# SqueezeNet 1.1 after its 3x3/2 stem (64 channels): None is a 3x3/2 ceil-mode max
+# pool, (squeeze, expand) a Fire module with 2 * expand output channels.
+_SQUEEZE11: list[tuple[int, int] | None] = [
+    None, (16, 64), (16, 64), None, (32, 128), (32, 128), None, (48, 192), (48, 192), (64, 256), (64, 256),
+]
+# Where lpips cuts ``features`` into its slices: after relu1..relu5 (AlexNet, VGG), or
+# after the stem's ReLU and fire3, fire5, fire6, fire7, fire8, fire9 (SqueezeNet).
+_SLICES = {"alex": (0, 2, 5, 8, 10, 12), "vgg": (0, 4, 9, 16, 23, 30), "squeeze": (0, 2, 5, 8, 10, 11, 12, 13)}
+_CHANNELS = {
+    "alex": (64, 192, 384, 256, 256),
+    "vgg": (64, 128, 256, 512, 512),
+    "squeeze": (64, 128, 256, 384, 384, 512, 512),
+}
 _HEAD_KEY = re.compile(r"^lins?\.?(\d+)\.(model\.1\.weight)$")
 
 
+class _Fire(nn.Module):
+    """SqueezeNet's Fire module: a 1x1 squeeze, then 1x1 and 3x3 expands side by side (torchvision's names)."""
+
+    def __init__(self, cin: int, squeeze: int, expand: int) -> None:
+        super().__init__()
+        self.squeeze = nn.Conv2d(cin, squeeze, 1)
+        self.expand1x1 = nn.Conv2d(squeeze, expand, 1)
+        self.expand3x3 = nn.Conv2d(squeeze, expand, 3, padding=1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        s = torch.relu(self.squeeze(x))  # (B, squeeze, H, W)
+        return torch.cat([torch.relu(self.expand1x1(s)), torch.relu(self.expand3x3(s))], dim=1)  # (B, 2 * expand, H, W)
+
+
+def _squeeze_features() -> list[nn.Module]:
+    """torchvision's ``squeezenet1_1().features`` layers."""
+    layers: list[nn.Module] = [nn.Conv2d(3, 64, 3, stride=2), nn.ReLU(inplace=True)]
+    cin = 64
+    for item in _SQUEEZE11:
+        if item is None:
+            layers.append(nn.MaxPool2d(3, 2, ceil_mode=True))
+        else:
+            layers.append(_Fire(cin, *item))
+            cin = 2 * item[1]
+    return layers
+
+
 def _features(net: Net) -> list[nn.Module]:
-    """torchvision's ``alexnet().features`` / ``vgg16().features`` layers, built without the classifier."""
+    """torchvision's ``alexnet()`` / ``vgg16()`` / ``squeezenet1_1()`` ``features`` layers, without the classifier."""
+    if net == "squeeze":
+        return _squeeze_features()
     layers: list[nn.Module] = []
     cin = 3
     for item in _ALEX if net == "alex" else _VGG16:
@@ -93,12 +151,13 @@ def _features(net: Net) -> list[nn.Module]:
 
 
 class _Trunk(nn.Module):
-    """The first layers of the ImageNet network, split into lpips' five slices."""
+    """The first layers of the ImageNet network, split into lpips' slices (five; seven for SqueezeNet)."""
 
     def __init__(self, net: Net) -> None:
         super().__init__()
         layers, cuts = _features(net), _SLICES[net]
-        for i in range(5):
+        self.n_slices = len(cuts) - 1
+        for i in range(self.n_slices):
             block = nn.Sequential()
             for j in range(cuts[i], cuts[i + 1]):
                 block.add_module(str(j), layers[j])  # keep torchvision's indices in the names
@@ -106,7 +165,7 @@ class _Trunk(nn.Module):
 
     def forward(self, x: Tensor) -> list[Tensor]:
         outs = []
-        for i in range(5):
+        for i in range(self.n_slices):
             x = getattr(self, f"slice{i + 1}")(x)
             outs.append(x)  # (B, C_l, H_l, W_l) after relu_l
         return outs
@@ -149,20 +208,20 @@ class LPIPS(nn.Module):
     """LPIPS v0.1 distance. Randomly initialised; use :func:`build_lpips` for real weights.
 
     Args:
-        net: ``"alex"`` (the usual choice for evaluation) or ``"vgg"``.
+        net: ``"alex"`` (the usual choice for evaluation), ``"vgg"`` or ``"squeeze"``.
     """
 
     def __init__(self, net: Net = "alex") -> None:
         super().__init__()
         if net not in _SLICES:
-            raise ValueError(f"net must be 'alex' or 'vgg', got {net!r}")
+            raise ValueError(f"net must be one of {', '.join(map(repr, _SLICES))}, got {net!r}")
         self.net_name = net
         self.scaling_layer = _ScalingLayer()
         self.net = _Trunk(net)
         for i, c in enumerate(_CHANNELS[net]):
             self.add_module(f"lin{i}", _LinearHead(c))
         # lpips registers the heads twice (lin0.. and lins.0..); mirror it for strict loading.
-        self.lins = nn.ModuleList([getattr(self, f"lin{i}") for i in range(5)])
+        self.lins = nn.ModuleList([getattr(self, f"lin{i}") for i in range(len(_CHANNELS[net]))])
         self.requires_grad_(False)
         self.eval()
 
@@ -194,7 +253,7 @@ def _rgb(x: Tensor) -> Tensor:
 
 
 def trunk_state_dict(raw: dict[str, Tensor], net: Net) -> dict[str, Tensor]:
-    """Keys of a torchvision ``alexnet``/``vgg16`` state dict (``features.i.*``) -> ``net.sliceK.i.*``.
+    """Keys of a torchvision ``alexnet``/``vgg16``/``squeezenet1_1`` state dict (``features.i.*``) -> ``net.sliceK.i.*``.
 
     The classifier is dropped; an lpips-style dict (``net.sliceK.i.*``) passes through.
     """
@@ -207,7 +266,7 @@ def trunk_state_dict(raw: dict[str, Tensor], net: Net) -> dict[str, Tensor]:
         elif key.startswith("features."):
             _, index, rest = key.split(".", 2)
             i = int(index)
-            k = next((s for s in range(5) if cuts[s] <= i < cuts[s + 1]), None)
+            k = next((s for s in range(len(cuts) - 1) if cuts[s] <= i < cuts[s + 1]), None)
             if k is not None:
                 out[f"net.slice{k + 1}.{i}.{rest}"] = value
     return out
@@ -232,7 +291,7 @@ def build_lpips(
     """Build LPIPS with both weight files found and verified under the weights policy.
 
     Args:
-        net: ``"alex"`` or ``"vgg"``.
+        net: ``"alex"``, ``"vgg"`` or ``"squeeze"``.
         trunk_path: Explicit torchvision trunk file (otherwise the standard locations).
         heads_path: Explicit v0.1 heads file (otherwise the standard locations,
             then the copy inside an installed ``lpips`` package).

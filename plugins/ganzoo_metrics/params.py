@@ -67,7 +67,7 @@ class MSSSIMParams(Params):
 class LPIPSParams(Params):
     """LPIPS between a reconstruction task's predictions and targets."""
 
-    net: Literal["alex", "vgg"] = Field("alex", description="Backbone.")
+    net: Literal["alex", "vgg", "squeeze"] = Field("alex", description="Backbone: alex (AlexNet), vgg (VGG16) or squeeze (SqueezeNet 1.1).")
     trunk_weights: Path | None = Field(None, description="torchvision backbone weight file (see docs/weights.md).")
     head_weights: Path | None = Field(None, description="LPIPS v0.1 linear-head file (default: the copy in the lpips package).")
     n: int | None = Field(None, gt=0, description="Evaluate at most this many pairs.")
