@@ -34,7 +34,7 @@ def _task(params: InpaintingParams) -> Any:
 def _gated(params: GatedConvParams, info: Any) -> Any:
     from ganzoo_inpaint.nets import GatedConvGenerator
 
-    return GatedConvGenerator(info.channels, params.width, tuple(params.dilations), params.two_stage)
+    return GatedConvGenerator(info.channels, params.width, tuple(params.dilations), params.two_stage, params.attention, params.attention_rate)
 
 
 def _pconv(params: PartialConvParams, info: Any) -> Any:
@@ -88,7 +88,7 @@ def ganzoo_tasks() -> Iterable[TaskEntry]:
 def ganzoo_models() -> Iterable[ModelEntry]:
     return [
         ModelEntry(name="gated-conv", role="generator", tasks=_TASKS, build=_gated, params=GatedConvParams,
-                   description="DeepFill v2 gated-conv generator (dilated bottleneck, optional coarse-to-fine; no contextual attention)."),
+                   description="DeepFill v2 gated-conv generator (dilated bottleneck, optional coarse-to-fine with contextual attention)."),
         ModelEntry(name="partial-conv", role="generator", tasks=_TASKS, build=_pconv, params=PartialConvParams,
                    description="PConv U-Net (Liu et al. 2018): partial convolutions with mask update and re-normalisation."),
         ModelEntry(name="context-encoder", role="generator", tasks=_TASKS, build=_context_encoder, params=ContextEncoderParams,

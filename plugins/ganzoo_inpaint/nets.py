@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganzoo_inpaint.attention import ContextualAttention
+
 __all__ = ["ContextEncoder", "GatedConv2d", "GatedConvGenerator", "PartialConv2d", "PartialConvUNet", "PatchDiscriminator"]
 
 
@@ -44,64 +46,119 @@ class GatedConv2d(nn.Module):
         return self.act(features) * torch.sigmoid(gate)  # (B, cout, H', W')
 
 
+def _gated_encoder(cin: int, width: int) -> list[nn.Module]:
+    """5x5 stem and two stride-2 levels: (B, cin, H, W) -> (B, 4 * width, H / 4, W / 4)."""
+    w1, w2, w4 = width, 2 * width, 4 * width
+    return [
+        GatedConv2d(cin, w1, 5),
+        GatedConv2d(w1, w2, 3, stride=2),
+        GatedConv2d(w2, w2, 3),
+        GatedConv2d(w2, w4, 3, stride=2),
+        GatedConv2d(w4, w4, 3),
+        GatedConv2d(w4, w4, 3),
+    ]
+
+
+def _gated_decoder(cin: int, cout: int, width: int) -> list[nn.Module]:
+    """Two gated convs, then two nearest-upsampling levels: (B, cin, H / 4, W / 4) -> (B, cout, H, W) in [-1, 1]."""
+    w1, w2, w4 = width, 2 * width, 4 * width
+    return [
+        GatedConv2d(cin, w4, 3),
+        GatedConv2d(w4, w4, 3),
+        nn.Upsample(scale_factor=2, mode="nearest"),
+        GatedConv2d(w4, w2, 3),
+        GatedConv2d(w2, w2, 3),
+        nn.Upsample(scale_factor=2, mode="nearest"),
+        GatedConv2d(w2, w1, 3),
+        GatedConv2d(w1, max(1, w1 // 2), 3),
+        nn.Conv2d(max(1, w1 // 2), cout, 3, padding=1),  # no gate on the output layer, as DeepFill v2
+        nn.Tanh(),
+    ]
+
+
 class _GatedStage(nn.Sequential):
     """Encoder (two stride-2 gated convs), dilated gated bottleneck, nearest-upsampling decoder."""
 
     def __init__(self, cin: int, cout: int, width: int, dilations: tuple[int, ...]) -> None:
-        w1, w2, w4 = width, 2 * width, 4 * width
-        layers: list[nn.Module] = [
-            GatedConv2d(cin, w1, 5),
-            GatedConv2d(w1, w2, 3, stride=2),
-            GatedConv2d(w2, w2, 3),
-            GatedConv2d(w2, w4, 3, stride=2),
-            GatedConv2d(w4, w4, 3),
-            GatedConv2d(w4, w4, 3),
-        ]
+        w4 = 4 * width
+        layers = _gated_encoder(cin, width)
         layers += [GatedConv2d(w4, w4, 3, dilation=d) for d in dilations]  # context from far away, at no resolution cost
-        layers += [
-            GatedConv2d(w4, w4, 3),
-            GatedConv2d(w4, w4, 3),
-            nn.Upsample(scale_factor=2, mode="nearest"),
-            GatedConv2d(w4, w2, 3),
-            GatedConv2d(w2, w2, 3),
-            nn.Upsample(scale_factor=2, mode="nearest"),
-            GatedConv2d(w2, w1, 3),
-            GatedConv2d(w1, max(1, w1 // 2), 3),
-            nn.Conv2d(max(1, w1 // 2), cout, 3, padding=1),  # no gate on the output layer, as DeepFill v2
-            nn.Tanh(),
-        ]
-        super().__init__(*layers)
+        layers += _gated_decoder(w4, cout, width)
+        super().__init__(*layers)  # flat, so checkpoints keep the layer indices they always had
+
+
+class _AttentionRefinement(nn.Module):
+    """DeepFill's refinement network: a dilated-conv branch and a contextual-attention branch, concatenated and decoded.
+
+    Both branches encode the coarse composite to 1/4 resolution; the attention
+    branch rebuilds its features from the known region's (``ContextualAttention``)
+    and refines them with two gated convs, as DeepFill v2's ``pmconv9``/``pmconv10``.
+    """
+
+    def __init__(self, cin: int, cout: int, width: int, dilations: tuple[int, ...], rate: int) -> None:
+        super().__init__()
+        w4 = 4 * width
+        self.dilated = nn.Sequential(*_gated_encoder(cin, width), *(GatedConv2d(w4, w4, 3, dilation=d) for d in dilations))
+        self.context = nn.Sequential(*_gated_encoder(cin, width))
+        self.attention = ContextualAttention(rate=rate)
+        self.after_attention = nn.Sequential(GatedConv2d(w4, w4, 3), GatedConv2d(w4, w4, 3))
+        self.decoder = nn.Sequential(*_gated_decoder(2 * w4, cout, width))
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """``x`` (B, cin, H, W), ``mask`` (B, 1, H, W), 1 = hole, sides multiples of 4 * rate -> (B, cout, H, W)."""
+        hallucinated = self.dilated(x)  # (B, 4w, H/4, W/4)
+        hole = F.max_pool2d(mask, 4)  # (B, 1, H/4, W/4): a feature location with any hole pixel under it is hole
+        attended = self.after_attention(self.attention(self.context(x), hole))  # (B, 4w, H/4, W/4)
+        return self.decoder(torch.cat([hallucinated, attended], dim=1))  # (B, cout, H, W)
 
 
 class GatedConvGenerator(nn.Module):
-    """DeepFill v2's generator without contextual attention.
+    """DeepFill v2's generator: gated convs, optional coarse-to-fine refinement with contextual attention.
 
     Input is [masked image, mask] (C + 1 channels). With ``two_stage`` the coarse
     result is composited with the known pixels and refined by a second network
     (coarse-to-fine); only the refined output is returned, so the coarse stage
     learns through it (DeepFill v2 also puts an L1 loss on the coarse output).
+    With ``attention`` the refinement network has DeepFill's second encoder
+    branch, whose features are rebuilt by contextual attention.
 
     Args:
         channels: Image channels (1 or 3).
         width: First-layer channels.
         dilations: Bottleneck dilation rates.
         two_stage: Add the refinement network.
+        attention: Add the contextual-attention branch to the refinement network (needs ``two_stage``).
+        attention_rate: Contextual attention matches patches on features pooled by this factor (1 or 2).
     """
 
-    multiple = 4  # two stride-2 layers
-
-    def __init__(self, channels: int, width: int = 16, dilations: tuple[int, ...] = (2, 4, 8), two_stage: bool = False) -> None:
+    def __init__(
+        self,
+        channels: int,
+        width: int = 16,
+        dilations: tuple[int, ...] = (2, 4, 8),
+        two_stage: bool = False,
+        attention: bool = False,
+        attention_rate: int = 1,
+    ) -> None:
         super().__init__()
+        if attention and not two_stage:
+            raise ValueError("contextual attention is a branch of the refinement network: it needs two_stage=True")
         self.coarse = _GatedStage(channels + 1, channels, width, dilations)
-        self.refine = _GatedStage(channels + 1, channels, width, dilations) if two_stage else None
+        self.refine: nn.Module | None = None
+        self.multiple = 4  # two stride-2 layers
+        if attention:
+            self.refine = _AttentionRefinement(channels + 1, channels, width, dilations, attention_rate)
+            self.multiple = 4 * attention_rate  # attention pools the 1/4-resolution features by its rate
+        elif two_stage:
+            self.refine = _GatedStage(channels + 1, channels, width, dilations)
 
     def forward(self, masked: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         h, w = masked.shape[-2:]
         x, m = _pad_to_multiple(masked, mask, self.multiple)  # (B, C, H', W'), (B, 1, H', W')
         out = self.coarse(torch.cat([x, m], dim=1))  # (B, C, H', W')
         if self.refine is not None:
-            x = torch.where(m > 0.5, out, x)  # coarse guess in the hole, known pixels elsewhere
-            out = self.refine(torch.cat([x, m], dim=1))  # (B, C, H', W')
+            x = torch.cat([torch.where(m > 0.5, out, x), m], dim=1)  # coarse guess in the hole, known pixels elsewhere
+            out = self.refine(x, m) if isinstance(self.refine, _AttentionRefinement) else self.refine(x)  # (B, C, H', W')
         return out[..., :h, :w]  # (B, C, H, W)
 
 

@@ -112,11 +112,22 @@ class InpaintingParams(Params):
 
 
 class GatedConvParams(Params):
-    """DeepFill v2-style gated-convolution generator (contextual attention left out)."""
+    """DeepFill v2-style gated-convolution generator, optionally coarse-to-fine with contextual attention."""
 
     width: int = Field(16, gt=0, le=512, description="Channels of the first layer; the bottleneck has 4x (DeepFill v2: 48 at 256 px, x2 for gates).")
     dilations: tuple[int, ...] = Field((2, 4, 8), min_length=0, max_length=8, description="Dilation rates of the bottleneck's gated convs (DeepFill v2: 2, 4, 8, 16).")
     two_stage: bool = Field(False, description="Add DeepFill's refinement network on the coarse result (coarse-to-fine); trained through the final output only.")
+    attention: bool = Field(
+        False,
+        description="Give the refinement network DeepFill's contextual-attention branch, which rebuilds hole features from the "
+        "known features they most resemble (Yu et al. 2018); needs two_stage: true.",
+    )
+    attention_rate: Literal[1, 2] = Field(
+        1,
+        description="Contextual attention matches 3x3 patches on the 1/4-resolution features pooled by this factor and pastes "
+        "full-resolution patches back (4x4 at stride 2 for 2, as DeepFill at 256 px; 3x3 for 1, which keeps all 8x8 feature "
+        "locations of a 32 px image). 2 pads inputs to multiples of 8.",
+    )
 
     @field_validator("dilations")
     @classmethod
@@ -124,6 +135,12 @@ class GatedConvParams(Params):
         if any(d < 1 for d in v):
             raise ValueError("dilation rates must be >= 1")
         return v
+
+    @model_validator(mode="after")
+    def _attention_needs_refinement(self) -> GatedConvParams:
+        if self.attention and not self.two_stage:
+            raise ValueError("attention: true needs two_stage: true (contextual attention is a branch of the refinement network)")
+        return self
 
 
 class PartialConvParams(Params):
