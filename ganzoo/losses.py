@@ -123,7 +123,10 @@ class ReconstructionLoss(Protocol):
     ``mask`` (B, 1, H, W), when given, selects the pixels that count (1 = counted):
     the loss is then averaged over those pixels only, so a hole loss does not
     shrink with the hole's size. Losses that cannot restrict themselves to a
-    region (perceptual ones) may ignore it and must say so in their description.
+    region (perceptual ones) ignore it, say so in their description and set the
+    class attribute ``region_aware = False``, so a task that splits losses by
+    region (inpainting) calls them once, over the whole image. (An optional
+    attribute, not a protocol member: losses without it are region-aware.)
     """
 
     def __call__(self, pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:

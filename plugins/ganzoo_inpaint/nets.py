@@ -117,8 +117,10 @@ class GatedConvGenerator(nn.Module):
 
     Input is [masked image, mask] (C + 1 channels). With ``two_stage`` the coarse
     result is composited with the known pixels and refined by a second network
-    (coarse-to-fine); only the refined output is returned, so the coarse stage
-    learns through it (DeepFill v2 also puts an L1 loss on the coarse output).
+    (coarse-to-fine); ``forward`` returns the refined output, or both stages with
+    ``stages=True``, which the inpainting task uses to put its reconstruction
+    losses on the coarse output too, as DeepFill v2 does (``num_stages`` says
+    how many there are).
     With ``attention`` the refinement network has DeepFill's second encoder
     branch, whose features are rebuilt by contextual attention.
 
@@ -151,15 +153,19 @@ class GatedConvGenerator(nn.Module):
             self.multiple = 4 * attention_rate  # attention pools the 1/4-resolution features by its rate
         elif two_stage:
             self.refine = _GatedStage(channels + 1, channels, width, dilations)
+        self.num_stages = 1 if self.refine is None else 2
 
-    def forward(self, masked: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, masked: torch.Tensor, mask: torch.Tensor, *, stages: bool = False) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        """The filled image (B, C, H, W); with ``stages=True`` a tuple of every stage's output, coarse first."""
         h, w = masked.shape[-2:]
         x, m = _pad_to_multiple(masked, mask, self.multiple)  # (B, C, H', W'), (B, 1, H', W')
-        out = self.coarse(torch.cat([x, m], dim=1))  # (B, C, H', W')
+        coarse = self.coarse(torch.cat([x, m], dim=1))  # (B, C, H', W')
+        outs = [coarse]
         if self.refine is not None:
-            x = torch.cat([torch.where(m > 0.5, out, x), m], dim=1)  # coarse guess in the hole, known pixels elsewhere
-            out = self.refine(x, m) if isinstance(self.refine, _AttentionRefinement) else self.refine(x)  # (B, C, H', W')
-        return out[..., :h, :w]  # (B, C, H, W)
+            x = torch.cat([torch.where(m > 0.5, coarse, x), m], dim=1)  # coarse guess in the hole, known pixels elsewhere
+            outs.append(self.refine(x, m) if isinstance(self.refine, _AttentionRefinement) else self.refine(x))  # (B, C, H', W')
+        outs = [o[..., :h, :w] for o in outs]  # (B, C, H, W) each
+        return tuple(outs) if stages else outs[-1]
 
 
 # ---------------------------------------------------------------- partial convolution (PConv)

@@ -91,6 +91,12 @@ class InpaintingParams(Params):
     )
     hole_weight: float = Field(1.0, ge=0.0, description="Weight of each reconstruction loss over the hole (PConv: 6).")
     valid_weight: float = Field(1.0, ge=0.0, description="Weight of each reconstruction loss over the known pixels (PConv: 1).")
+    coarse_weight: float = Field(
+        1.0, ge=0.0,
+        description="For a coarse-to-fine generator (gated-conv two_stage): the reconstruction losses are also applied to "
+        "the coarse output, times this (DeepFill v2: 1, the same L1 on both stages); 0 trains the coarse stage only "
+        "through the refined one.",
+    )
     loss_normalization: Literal["image", "region"] = Field(
         "image",
         description="'image': a region's loss is summed over it and divided by all pixels, as PConv's L_hole/L_valid (equal weights = plain "
@@ -116,7 +122,11 @@ class GatedConvParams(Params):
 
     width: int = Field(16, gt=0, le=512, description="Channels of the first layer; the bottleneck has 4x (DeepFill v2: 48 at 256 px, x2 for gates).")
     dilations: tuple[int, ...] = Field((2, 4, 8), min_length=0, max_length=8, description="Dilation rates of the bottleneck's gated convs (DeepFill v2: 2, 4, 8, 16).")
-    two_stage: bool = Field(False, description="Add DeepFill's refinement network on the coarse result (coarse-to-fine); trained through the final output only.")
+    two_stage: bool = Field(
+        False,
+        description="Add DeepFill's refinement network on the coarse result (coarse-to-fine); the task's reconstruction "
+        "losses also apply to the coarse output, weighted by task.params.coarse_weight.",
+    )
     attention: bool = Field(
         False,
         description="Give the refinement network DeepFill's contextual-attention branch, which rebuilds hole features from the "

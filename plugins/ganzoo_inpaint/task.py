@@ -32,6 +32,9 @@ _SEED_HIGH = 2**31 - 1
 
 
 def _takes_mask(loss: Any) -> bool:
+    """Whether a reconstruction loss can be restricted to a region (``mask``), so hole and valid terms differ."""
+    if not getattr(loss, "region_aware", True):
+        return False
     try:
         params = inspect.signature(loss).parameters.values()
     except (TypeError, ValueError):
@@ -180,10 +183,21 @@ class Inpainting(Task):
         if not ctx.trains("generator"):
             return  # a baseline: nothing to update (the D above still learns against it)
 
+        staged = getattr(unwrap_model(G), "num_stages", 1) > 1 and self.params.coarse_weight > 0 and bool(ctx.losses.reconstruction)
+
         def g_phase() -> tuple[Tensor, dict[str, Tensor]]:
-            pred = G(masked_input(image, mask), mask)  # (B, C, H, W) raw, a fresh graph
             terms: dict[str, Tensor] = {}
-            loss: Tensor | float = self.reconstruction(ctx.losses.reconstruction, pred, image, mask, terms)
+            loss: Tensor | float = 0.0
+            if staged:  # DeepFill v2: the same reconstruction losses on the coarse output
+                *early, pred = G(masked_input(image, mask), mask, stages=True)  # (B, C, H, W) each, raw
+                for i, out in enumerate(early):
+                    stage_terms: dict[str, Tensor] = {}
+                    loss = loss + self.params.coarse_weight * self.reconstruction(ctx.losses.reconstruction, out, image, mask, stage_terms)
+                    prefix = "coarse" if len(early) == 1 else f"stage{i}"
+                    terms.update({f"{prefix}/{k}": v for k, v in stage_terms.items()})
+            else:
+                pred = G(masked_input(image, mask), mask)  # (B, C, H, W) raw, a fresh graph
+            loss = loss + self.reconstruction(ctx.losses.reconstruction, pred, image, mask, terms)
             if D is not None and adv is not None:
                 out = composite(pred, image, mask)  # G is judged on what it delivers: its pixels in the hole only
                 fake_logits = self.score(D, out, mask)

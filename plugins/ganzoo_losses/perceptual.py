@@ -160,6 +160,8 @@ class Perceptual:
         criterion: ``"l1"`` (ESRGAN) or ``"mse"``.
     """
 
+    region_aware = False  # see ganzoo.losses.ReconstructionLoss
+
     def __init__(self, net: VGGFeatures, layer_weights: dict[str, float], criterion: str = "l1") -> None:
         self.net, self.layer_weights, self.criterion = net, dict(layer_weights), criterion
         self._fn = F.l1_loss if criterion == "l1" else F.mse_loss

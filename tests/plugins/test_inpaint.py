@@ -365,3 +365,43 @@ def test_telea_without_opencv_is_one_clear_error(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "cv2" else real(name, *a))
     with pytest.raises(RuntimeError, match=r"telea baseline needs OpenCV: pip install 'ganzoo\[inpaint\]'"):
         load_registries().build("model", "telea", {}, DataInfo(channels=3, size=32), role="generator")
+
+
+@pytest.mark.parametrize("attention", [False, True])
+def test_coarse_to_fine_returns_both_stages(attention):
+    from ganzoo_inpaint.nets import GatedConvGenerator
+
+    torch.manual_seed(0)
+    g = GatedConvGenerator(1, 4, (2,), two_stage=True, attention=attention).eval()
+    x, m = torch.randn(2, 1, 16, 16), (torch.rand(2, 1, 16, 16) > 0.7).float()
+    coarse, fine = g(x, m, stages=True)
+    assert g.num_stages == 2 and coarse.shape == fine.shape == (2, 1, 16, 16)
+    assert torch.equal(fine, g(x, m)) and not torch.equal(coarse, fine)
+    assert GatedConvGenerator(1, 4, (2,)).num_stages == 1
+
+
+@pytest.mark.parametrize("coarse_weight", [0.0, 1.0])
+def test_coarse_stage_gets_the_reconstruction_loss(registries, tmp_path, coarse_weight):
+    """DeepFill v2 puts the same L1 on the coarse output; coarse_weight 0 trains it only through the refined one."""
+    gen = {"type": "gated-conv", "params": {"width": 4, "dilations": [2], "two_stage": True}}
+    run = _run(registries, tmp_path, generator=gen,
+               task={"type": "inpainting", "params": {**SPEC["task"]["params"], "coarse_weight": coarse_weight}})
+    run.fit()
+    logged = [json.loads(line) for line in (run.dir / "metrics.jsonl").read_text().splitlines()]
+    has_coarse = [any(k.startswith("G/coarse/l1") for k in rec) for rec in logged if "G/loss" in rec]
+    assert has_coarse and all(has_coarse) == bool(coarse_weight) and any(has_coarse) == bool(coarse_weight)
+    rec = next(r for r in logged if "G/loss" in r)
+    if coarse_weight:  # total = coarse terms + refined terms (hole weight 6, valid 1, image normalisation)
+        parts = [rec[f"G/{p}l1_{r}"] * w for p in ("coarse/", "") for r, w in (("hole", 6.0), ("valid", 1.0))]
+        assert rec["G/loss"] == pytest.approx(sum(parts), rel=1e-5)
+
+
+def test_a_loss_that_ignores_masks_is_called_once(registries, tmp_path):
+    """A perceptual loss cannot be split into hole and valid terms: one unmasked call, times hole_weight."""
+    losses = {"reconstruction": [{"type": "l1"}, {"type": "perceptual", "params": {"weights": "random", "layer_weights": {"relu1_1": 1.0}}}]}
+    run = _run(registries, tmp_path, losses=losses)
+    run.fit()
+    rec = next(json.loads(line) for line in (run.dir / "metrics.jsonl").read_text().splitlines() if "G/loss" in line)
+    assert "G/perceptual" in rec and not any(k.startswith("G/perceptual_") for k in rec)
+    assert "G/l1_hole" in rec and "G/l1_valid" in rec
+    assert rec["G/loss"] == pytest.approx(6.0 * (rec["G/l1_hole"] + rec["G/perceptual"]) + rec["G/l1_valid"], rel=1e-5)
