@@ -282,7 +282,25 @@ def smoke_dataset(reg: Registries, entry: Entry | str, *, params: Mapping[str, A
             problems.append("info.num_classes > 0, so every item needs an int64 'label'")
     _fail(where, problems)
     _call(where, "collating a batch as the DataLoader does", lambda: default_collate(items))
+    _check_evaluation_view(where, ds, min(2, n))
     return ds
+
+
+def _check_evaluation_view(where: str, ds: Any, n: int) -> None:
+    """The view metrics read (``for_evaluation()``) must give the same item twice and draw nothing from torch's RNG."""
+    import torch
+
+    from ganzoo.data import for_evaluation
+
+    view = _call(where, "for_evaluation()", lambda: for_evaluation(ds))
+    state = torch.get_rng_state()
+    first, second = ([view[i]["image"] for i in range(n)] for _ in range(2))
+    drew = not torch.equal(torch.get_rng_state(), state)
+    torch.set_rng_state(state)
+    if drew or not all(torch.equal(a, b) for a, b in zip(first, second)):
+        _fail(where, ["for_evaluation() must return a view without random augmentation: evaluation read item "
+                      f"{'differently twice' if not drew else 'by drawing from the global torch RNG'}; override "
+                      "ImageDataset.for_evaluation() to switch augmentation off (see docs/plugins.md)"])
 
 
 def _partner(reg: Registries, role: str, task: str) -> dict[str, Any]:

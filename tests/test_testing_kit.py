@@ -226,6 +226,14 @@ class VectorLoss:
         return torch.nn.functional.softplus(-fake).mean()
 
 
+class AlwaysFlips(TensorImageDataset):
+    """Augments in __getitem__ but keeps the default for_evaluation(): metrics would score random flips."""
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        img = self.images[index]
+        return {"image": img.flip(-1) if bool(torch.rand(()) < 0.5) else img}
+
+
 def _model(name: str, role: str, build: Any) -> ModelEntry:
     return ModelEntry(name=name, role=role, build=build, description=f"defective {role}")  # type: ignore[arg-type]
 
@@ -245,6 +253,8 @@ def _case(entry: ModelEntry | LossEntry, message: str) -> Any:
         _case(_model("not-a-module", "discriminator", lambda p, i: object()), "not a torch.nn.Module"),
         _case(LossEntry(name="vector", loss_kind="adversarial", build=lambda p: VectorLoss(), description="d"), "d_loss must return a scalar"),
         _case(LossEntry(name="no-phase", loss_kind="regularizer", build=lambda p: VectorLoss(), description="r"), 'phase "D" or "G"'),
+        _case(DatasetEntry(name="always-flips", build=lambda p: AlwaysFlips(torch.linspace(-1, 1, 4 * 64).view(4, 1, 8, 8)),
+                           description="d"), "for_evaluation() must return a view without random augmentation"),
     ],
 )
 def test_component_defects_are_caught(entry: Any, message: str, tmp_path: Path) -> None:
