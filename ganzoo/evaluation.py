@@ -143,11 +143,16 @@ def evaluate(ctx: EvalContext, metrics: list[Metric]) -> EvalResult:
     values: dict[str, float] = {}
     protocols: dict[str, dict[str, Any]] = {}
     t0 = time.perf_counter()
+    protocol_of_task = getattr(ctx.task, "eval_protocol", None)
+    task_proto = protocol_of_task() if callable(protocol_of_task) else {}
     try:
         for metric in metrics:
             out = metric.compute(ctx)
-            # The data key: one metric name on another dataset (a held-out split) is another protocol.
+            # The data key: one metric name on another dataset (a held-out split) is another protocol;
+            # so is one made under other task settings (other holes, another scale).
             proto = {"metric": metric.name, "higher_is_better": metric.higher_is_better, "data": ctx.data_key, **metric.protocol()}
+            if task_proto:
+                proto["task"] = task_proto
             for key, value in out.items():
                 values[key] = float(value)
                 protocols[key] = proto

@@ -131,6 +131,17 @@ class Task(ABC):
     def sample(self, generator: nn.Module, n: int, *, seed: int, device: torch.device, **kwargs: Any) -> torch.Tensor:
         """Generate ``n`` images (B, C, H, W) in [-1, 1], reproducibly for a given ``seed``."""
 
+    def eval_protocol(self) -> dict[str, Any]:
+        """What, besides the data and the metric, decides the images a metric scores.
+
+        It is stored in every score's protocol record under ``task``, so two
+        scores made under different settings are never ranked together: the
+        inpainting holes, the super-resolution scale, a sampling truncation. Leave
+        out settings at their defaults where that keeps older records comparable.
+        The default is ``{}``.
+        """
+        return {}
+
     def preview(self, run: Run, n: int) -> torch.Tensor:
         """Images for the periodic sample grid; by default fixed-seed samples of the eval generator."""
         return self.sample(run.eval_generator, n, seed=run.spec.seed + 1_000_003, device=run.device)

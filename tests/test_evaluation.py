@@ -217,3 +217,22 @@ def test_evaluation_reads_the_dataset_without_augmentation():
     assert flipping.hflip  # the training dataset keeps its augmentation
     plain = TensorImageDataset(images)
     assert for_evaluation(plain) is plain and for_evaluation(object) is object  # no augmentation, or duck-typed: as is
+
+
+def test_task_settings_enter_every_protocol_record(registries):
+    """What decides the scored images beyond the data (holes, SR scale, truncation) is part of the protocol."""
+
+    class Truncated(ReplayTask):
+        def eval_protocol(self):  # type: ignore[no-untyped-def]
+            return {"truncation": 0.7}
+
+    ds = registries.build("dataset", "digits", {"size": 16, "limit": 20})
+    metric = registries.build("metric", "psnr", {"n": 4})
+    plain = evaluate(EvalContext(ReplayTask(ds, 0.1), torch.nn.Identity(), ds, "k", torch.device("cpu")), [metric])
+    truncated = evaluate(EvalContext(Truncated(ds, 0.1), torch.nn.Identity(), ds, "k", torch.device("cpu")), [metric])
+    assert "task" not in plain.protocols["psnr_rgb_crop0"]
+    assert truncated.protocols["psnr_rgb_crop0"]["task"] == {"truncation": 0.7}
+    # The built-in tasks: defaults leave GAN records as they were; SR records its scale.
+    assert registries.build("task", "unconditional", {}).eval_protocol() == {}
+    assert registries.build("task", "unconditional", {"truncation": 0.5}).eval_protocol() == {"truncation": 0.5}
+    assert registries.build("task", "super-resolution", {"scale": 2}).eval_protocol() == {"scale": 2, "degradation": "bicubic"}

@@ -193,6 +193,10 @@ class AdversarialTask(Task):
 
     # ---------------------------------------------------------------- sampling
 
+    def eval_protocol(self) -> dict[str, Any]:
+        """A sampling truncation other than 1 changes what FID scores (left out at 1, the default)."""
+        return {"truncation": self.params.truncation} if self.params.truncation != 1.0 else {}
+
     def _latents(self, generator: nn.Module, n: int, seed: int) -> Tensor:
         g = torch.Generator().manual_seed(seed)
         return torch.randn(n, _latent(generator, self.name), generator=g) * self.params.truncation  # (N, Z), on CPU for any device

@@ -95,6 +95,10 @@ class Inpainting(Task):
         seeds = content_seeds(image, self.params.eval_seed)
         return masks_from_seeds(self.params.mask, seeds, image.shape[-2], image.shape[-1], image.device)
 
+    def eval_protocol(self) -> dict[str, Any]:
+        """The evaluation holes (mask generator and ``eval_seed``): scores on other holes are another protocol."""
+        return {"holes": self.params.mask.model_dump(mode="json"), "eval_seed": self.params.eval_seed}
+
     def batch_masks(self, batch: dict[str, Tensor], make: Callable[[Tensor], Tensor]) -> tuple[Tensor, Tensor]:
         """The batch's image and its mask: the given one, validated, or a fresh one from ``make``."""
         image = batch["image"]  # (B, C, H, W)

@@ -214,6 +214,10 @@ class SuperResolution(Task):
                 out[..., top * s : bottom * s, left * s : right * s] = sr[..., (top - t0) * s : (bottom - t0) * s, (left - l0) * s : (right - l0) * s]
         return out
 
+    def eval_protocol(self) -> dict[str, Any]:
+        """Scale and degradation: PSNR at x2 and at x4 are different protocols."""
+        return {"scale": self.params.scale, "degradation": self.params.degradation}
+
     @torch.no_grad()
     def eval_pair(self, generator: nn.Module, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         """``{"pred": SR, "target": HR}`` in [-1, 1] for the reconstruction metrics (no augmentation, whole images)."""

@@ -405,3 +405,24 @@ def test_a_loss_that_ignores_masks_is_called_once(registries, tmp_path):
     assert "G/perceptual" in rec and not any(k.startswith("G/perceptual_") for k in rec)
     assert "G/l1_hole" in rec and "G/l1_valid" in rec
     assert rec["G/loss"] == pytest.approx(6.0 * (rec["G/l1_hole"] + rec["G/perceptual"]) + rec["G/l1_valid"], rel=1e-5)
+
+
+def test_scores_on_other_holes_are_another_protocol(registries, tmp_path):
+    """Free-form and box holes give PSNRs that must never be ranked against each other."""
+    from ganzoo.compare import gather_run, group_variants
+    from ganzoo.report import compare_records
+
+    metrics = {"metrics": [{"type": "psnr", "params": {"region": "hole", "n": 4}}]}
+    dirs = []
+    for name, mask in (("free", {"type": "free-form"}), ("box", {"type": "box", "hole_range": [0.25, 0.25]})):
+        spec = copy.deepcopy(SPEC)
+        spec.update(name=name, eval=metrics, task={"type": "inpainting", "params": {"mask": mask}}, generator={"type": "biharmonic"})
+        spec["train"]["steps"] = 1
+        run = Run(validate_spec(spec, registries), registries, tmp_path / name)
+        run.fit()
+        dirs.append(run.dir)
+    protos = [json.loads((d / "eval.json").read_text())["metrics"]["psnr_rgb_crop0_hole"]["protocol"] for d in dirs]
+    assert protos[0]["task"] == {"holes": FreeFormMaskParams().model_dump(mode="json"), "eval_seed": 0}
+    assert protos[1]["task"]["holes"]["type"] == "box"
+    cmp = compare_records(group_variants([gather_run(d) for d in dirs]))
+    assert cmp.primary is None and "protocols differ in task" in cmp.columns[0].note
