@@ -298,9 +298,9 @@ def _check_evaluation_view(where: str, ds: Any, n: int) -> None:
     drew = not torch.equal(torch.get_rng_state(), state)
     torch.set_rng_state(state)
     if drew or not all(torch.equal(a, b) for a, b in zip(first, second)):
-        _fail(where, ["for_evaluation() must return a view without random augmentation: evaluation read item "
-                      f"{'differently twice' if not drew else 'by drawing from the global torch RNG'}; override "
-                      "ImageDataset.for_evaluation() to switch augmentation off (see docs/plugins.md)"])
+        how = "drew from the global torch RNG" if drew else "gave other images on a second read"
+        _fail(where, [f"for_evaluation() must return a view without random augmentation, but reading it {how}; "
+                      "override ImageDataset.for_evaluation() to switch augmentation off (see docs/plugins.md)"])
 
 
 def _partner(reg: Registries, role: str, task: str) -> dict[str, Any]:

@@ -8,7 +8,6 @@ name), and oversized ones are refused before their pixels are decoded.
 from __future__ import annotations
 
 import copy
-
 import logging
 import os
 import threading

@@ -14,7 +14,6 @@ Items hold only ``image`` (HR); the task makes LR by its degradation.
 from __future__ import annotations
 
 import copy
-
 from functools import lru_cache
 
 import numpy as np
