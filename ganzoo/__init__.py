@@ -17,6 +17,7 @@ _LAZY: dict[str, str] = {
     "hookimpl": "ganzoo.plugins",
     "Params": "ganzoo.entries",
     "NoParams": "ganzoo.entries",
+    "checks_inputs": "ganzoo.entries",
     "ModelEntry": "ganzoo.entries",
     "LossEntry": "ganzoo.entries",
     "DatasetEntry": "ganzoo.entries",
@@ -81,7 +82,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover
     from ganzoo.api import create, list_components, load_generator, load_spec, train
     from ganzoo.data import DataInfo, EmptyDatasetError, ImageDataset, TensorImageDataset, for_evaluation
-    from ganzoo.entries import DatasetEntry, LossEntry, MetricEntry, ModelEntry, NoParams, Params, TaskEntry
+    from ganzoo.entries import DatasetEntry, LossEntry, MetricEntry, ModelEntry, NoParams, Params, TaskEntry, checks_inputs
     from ganzoo.losses import AdversarialLoss, ReconstructionLoss, Regularizer
     from ganzoo.plugins import get_plugin_manager, hookimpl
     from ganzoo.registry import Registries, load_registries

@@ -54,13 +54,13 @@ def load_spec(path: str | Path, overrides: list[str] | None = None, registries: 
     return _load_spec(path, registries or load_registries(), overrides)
 
 
-def load_run_spec(run_dir: str | Path, reg: Registries) -> RunSpecBase:
-    """The resolved spec saved in a run directory."""
+def load_run_spec(run_dir: str | Path, reg: Registries, *, check_inputs: bool = True) -> RunSpecBase:
+    """The resolved spec saved in a run directory (``check_inputs``: see :func:`ganzoo.checks_inputs`)."""
     path = Path(run_dir) / SPEC_FILE
     if not path.is_file():
         raise RunDirError(f"{run_dir} is not a ganzoo run directory (no {SPEC_FILE})")
     text = path.read_text()
-    return validate_spec(load_yaml(text), reg, source=str(path), text=text)
+    return validate_spec(load_yaml(text), reg, source=str(path), text=text, check_inputs=check_inputs)
 
 
 def resume_spec(run_dir: str | Path, reg: Registries, overrides: list[str], *, spec_path: str | Path | None = None, allow_changes: bool = False) -> RunSpecBase:
@@ -114,7 +114,7 @@ def load_generator(run_dir: str | Path, *, device: str = "cpu", registries: Regi
 
     reg = registries or load_registries()
     run_dir = Path(run_dir)
-    spec = load_run_spec(run_dir, reg)
+    spec = load_run_spec(run_dir, reg, check_inputs=False)  # the trained network needs no training data
     info = DataInfo(**read_meta(run_dir)["data_info"])
     weights = run_dir / "generator.safetensors"
     if not weights.is_file():

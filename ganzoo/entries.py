@@ -22,6 +22,7 @@ __all__ = [
     "MetricEntry",
     "TaskEntry",
     "KINDS",
+    "checks_inputs",
     "ModelRole",
     "LossKind",
 ]
@@ -35,6 +36,21 @@ class Params(BaseModel):
 
 class NoParams(Params):
     """Parameter model of a component that takes no parameters."""
+
+
+def checks_inputs(info: Any) -> bool:
+    """Whether a params validator should check that its input files and folders exist.
+
+    False when a finished run's saved spec is read back to use its trained
+    networks (``ganzoo.load_generator``: sample, inpaint, upscale, eval), where
+    the training data may since have moved; True everywhere else (validate,
+    train, resume), so a missing folder is a path-qualified spec error there.
+
+    Args:
+        info: The ``pydantic.ValidationInfo`` a ``field_validator`` receives.
+    """
+    context = getattr(info, "context", None)
+    return not (isinstance(context, dict) and context.get("check_inputs") is False)
 
 
 ModelRole = Literal["generator", "discriminator", "feature-extractor"]

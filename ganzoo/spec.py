@@ -252,15 +252,19 @@ def _check_task(spec: RunSpecBase, reg: Registries) -> list[SpecIssue]:
     return issues
 
 
-def validate_spec(data: Any, reg: Registries, *, source: str | None = None, text: str | None = None) -> RunSpecBase:
-    """Validate plain data against the registries' ``RunSpec``; raise :class:`SpecError`."""
+def validate_spec(data: Any, reg: Registries, *, source: str | None = None, text: str | None = None, check_inputs: bool = True) -> RunSpecBase:
+    """Validate plain data against the registries' ``RunSpec``; raise :class:`SpecError`.
+
+    ``check_inputs=False`` tells params validators not to require input files
+    and folders to exist (see :func:`ganzoo.checks_inputs`).
+    """
     lines = line_map(text) if text else {}
     if not isinstance(data, dict):
         raise SpecError([SpecIssue("", f"a spec must be a mapping at the top level, got {type(data).__name__}")], source)
     data = _task_before(data)
     model = spec_model(reg)
     try:
-        spec = model.model_validate(data)
+        spec = model.model_validate(data, context={"check_inputs": check_inputs})
     except ValidationError as exc:
         raise SpecError(issues_from(exc, model, data, lines), source) from None
     issues = _check_task(spec, reg)

@@ -227,11 +227,14 @@ def build_image_folder(params: ImageFolderParams) -> ImageFolderDataset | LazyIm
         A preloaded :class:`ImageFolderDataset` or a :class:`LazyImageFolderDataset`.
 
     Raises:
+        FileNotFoundError: ``root`` is not a folder.
         EmptyDatasetError: No (readable) image files were found.
         ValueError: A file is unreadable and ``on_error="error"``, or an image exceeds
             ``max_image_pixels`` (:class:`ImageTooLargeError`, whatever ``on_error``).
     """
     root = Path(params.root)
+    if not root.is_dir():  # the spec checked it, unless it was a finished run's spec read back (checks_inputs)
+        raise FileNotFoundError(f"image folder {str(root)!r} does not exist or is not a directory")
     files = list_images(root, params.extensions, params.recursive)
     where = f"{root} ({'recursive' if params.recursive else 'top level only'}, extensions {', '.join(params.extensions)})"
     if not files:

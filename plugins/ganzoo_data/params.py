@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
-from ganzoo import Params
+from ganzoo import Params, checks_inputs
 
 __all__ = ["DigitsParams", "FacesParams", "ImageFolderParams", "TorchvisionParams", "DEFAULT_EXTENSIONS"]
 
@@ -69,9 +69,9 @@ class ImageFolderParams(Params):
 
     @field_validator("root")
     @classmethod
-    def _check_root(cls, v: Path) -> Path:
+    def _check_root(cls, v: Path, info: ValidationInfo) -> Path:
         v = v.expanduser()
-        if not v.is_dir():
+        if checks_inputs(info) and not v.is_dir():
             raise ValueError(f"image folder {str(v)!r} does not exist or is not a directory")
         return v
 

@@ -426,3 +426,35 @@ def test_scores_on_other_holes_are_another_protocol(registries, tmp_path):
     assert protos[1]["task"]["holes"]["type"] == "box"
     cmp = compare_records(group_variants([gather_run(d) for d in dirs]))
     assert cmp.primary is None and "protocols differ in task" in cmp.columns[0].note
+
+
+def test_a_run_whose_training_folder_moved_still_inpaints(registries, tmp_path):
+    """Inference needs the trained network, not the training data: a moved folder only stops what reads it."""
+    from ganzoo import load_generator
+    from ganzoo.api import load_run_spec
+    from ganzoo.cli import cli
+    from ganzoo.spec import SpecError
+
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    for i, face in enumerate(_faces(4)):
+        _png(folder / f"{i}.png", ((face[0].numpy() + 1) * 127.5).round())
+    spec = copy.deepcopy(SPEC)
+    spec["data"] = {"type": "image-folder", "params": {"root": str(folder), "size": 16, "channels": 1}}
+    spec["train"]["steps"] = 1
+    run = Run(validate_spec(spec, registries), registries, tmp_path / "run")
+    run.fit()
+    folder.rename(tmp_path / "moved")
+
+    with pytest.raises(SpecError, match="data.params.root .*does not exist"):
+        load_run_spec(run.dir, registries)  # validating the spec (train, resume) still checks the folder
+    gen = load_generator(run.dir, registries=registries)
+    hole = np.zeros((16, 16), np.uint8)
+    hole[4:9, 4:9] = 255
+    img, mask = _png(tmp_path / "x.png", np.full((16, 16), 90)), _png(tmp_path / "m.png", hole)
+    res = CliRunner().invoke(inpaint, [str(run.dir), str(img), "--mask", str(mask), "--out", str(tmp_path / "o.png")])
+    assert res.exit_code == 0, res.output
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        gen.sample(2, seed=0)  # sampling reads the data: one clear message
+    res = CliRunner().invoke(cli, ["sample", str(run.dir), "--n", "2", "--out", str(tmp_path / "g.png")])
+    assert res.exit_code == 1 and "image folder" in res.output and "Traceback" not in res.output
