@@ -14,7 +14,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-__all__ = ["DistInfo", "init_from_env", "broadcast_object", "all_true", "all_true_each", "barrier", "shutdown"]
+__all__ = ["DistInfo", "init_from_env", "broadcast_object", "all_true", "all_true_each", "barrier", "shutdown", "rank_rows"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,16 @@ class DistInfo:
     @property
     def is_main(self) -> bool:
         return self.rank == 0
+
+
+def rank_rows(full: torch.Tensor, rank: int, world_size: int) -> torch.Tensor:
+    """This rank's rows of a draw made for the global batch: every ``world_size``-th row from ``rank`` on.
+
+    The sampler shards data the same way (``ResumableSampler``), so row ``i`` of
+    rank ``r`` is row ``i * world_size + r`` of the global batch, in the data and
+    in every draw: a per-image draw stays with the image a single process gave it to.
+    """
+    return full[rank::world_size]
 
 
 def init_from_env(device_type: str = "auto") -> DistInfo:

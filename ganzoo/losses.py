@@ -12,7 +12,7 @@ from typing import Any, Callable, Literal, Protocol, runtime_checkable
 
 import torch
 
-__all__ = ["AdversarialLoss", "Regularizer", "ReconstructionLoss", "accepts_grad_scale", "call_regularizer"]
+__all__ = ["AdversarialLoss", "Regularizer", "ReconstructionLoss", "accepts_grad_scale", "call_regularizer", "randn_like_global"]
 
 
 @runtime_checkable
@@ -131,3 +131,20 @@ class ReconstructionLoss(Protocol):
 
     def __call__(self, pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         ...
+
+
+def randn_like_global(like: torch.Tensor) -> torch.Tensor:
+    """Standard normals shaped like ``like`` (B, ...), shared out across DDP ranks like ``StepContext.randn``.
+
+    For a loss or regulariser that needs per-sample noise but has no step
+    context (path length's random image directions): every rank draws for the
+    global batch from the shared RNG stream and keeps its rows, so a DDP run
+    sees the noise one process would, each row with its own image.
+    """
+    import torch.distributed as dist
+
+    from ganzoo.distributed import rank_rows
+
+    rank, world = (dist.get_rank(), dist.get_world_size()) if dist.is_available() and dist.is_initialized() else (0, 1)
+    full = torch.randn((like.shape[0] * world, *like.shape[1:]), device=like.device, dtype=like.dtype)  # (world * B, ...)
+    return rank_rows(full, rank, world)

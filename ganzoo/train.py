@@ -21,7 +21,7 @@ from torch import nn
 
 from ganzoo.build import build_losses, build_networks, unwrap_model
 from ganzoo.data import ImageDataset, ResumableSampler
-from ganzoo.distributed import DistInfo, all_true, all_true_each
+from ganzoo.distributed import DistInfo, all_true, all_true_each, rank_rows
 from ganzoo.ema import EMA
 from ganzoo.logging import RunLogger, step_summary
 from ganzoo.registry import Registries
@@ -137,18 +137,21 @@ class Run(RunState, RunOutputs):
         return autocast(self.spec.train.precision, self.device)
 
     def randn(self, n: int, *shape: int) -> torch.Tensor:
-        """``n`` standard-normal rows for this rank: this rank's slice of one global draw.
+        """``n`` standard-normal rows for this rank: its share of one global draw.
 
         Every rank draws the whole global batch from the shared RNG stream and keeps
-        its slice, so a DDP run sees exactly the noise a single process would.
+        every ``world_size``-th row from its rank on, the same interleaving as the
+        sampler's shard of the data. So a DDP run sees exactly the noise a single
+        process would, and per-image draws (an inpainting hole, an SR flip) stay
+        with the image they were drawn for.
         """
         full = torch.randn(n * self.world_size, *shape, device=self.device)  # (world * n, ...)
-        return full[self.rank * n : (self.rank + 1) * n]
+        return rank_rows(full, self.rank, self.world_size)
 
     def randint(self, high: int, n: int) -> torch.Tensor:
-        """``n`` integers in [0, high) for this rank, sliced from one global draw like :meth:`randn`."""
+        """``n`` integers in [0, high) for this rank, its share of one global draw like :meth:`randn`."""
         full = torch.randint(high, (n * self.world_size,), device=self.device)
-        return full[self.rank * n : (self.rank + 1) * n]
+        return rank_rows(full, self.rank, self.world_size)
 
     def trains(self, network: str) -> bool:
         """Whether ``network`` has an optimiser; a parameter-free baseline has none."""

@@ -22,6 +22,8 @@ from typing import Any, Callable, Literal
 import torch
 import torch.distributed as dist
 
+from ganzoo.losses import randn_like_global
+
 __all__ = ["GradientPenalty", "R1", "PathLength"]
 
 Network = Callable[[torch.Tensor], torch.Tensor]
@@ -83,18 +85,6 @@ def _world() -> tuple[int, int]:
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
     return 0, 1
-
-
-def _rank_randn(like: torch.Tensor) -> torch.Tensor:
-    """Standard normals shaped like ``like`` (B, ...): this rank's slice of one draw for the global batch.
-
-    Every rank holds the same RNG stream, so slicing one global draw (as
-    ``StepContext.randn`` does) makes a DDP run see the noise one process would.
-    """
-    rank, world = _world()
-    n = like.shape[0]
-    full = torch.randn((n * world, *like.shape[1:]), device=like.device, dtype=like.dtype)  # (world * B, ...)
-    return full[rank * n : (rank + 1) * n]
 
 
 class GradientPenalty:
@@ -188,7 +178,7 @@ class PathLength:
             raise ValueError(f"path-length needs images (B, C, H, W), got shape {tuple(fake.shape)}")
         height, width = fake.shape[-2:]
         fake32 = _at_least_fp32(fake)  # (B, C, H, W)
-        y = _rank_randn(fake32) / math.sqrt(height * width)  # (B, C, H, W)
+        y = randn_like_global(fake32) / math.sqrt(height * width)  # (B, C, H, W)
         grad = _scaled_grad((fake32 * y).sum(), z, grad_scale)  # (B, Z): each sample's J^T y
         lengths = _norm(grad, squared=False)  # (B,)
         a = self._update_mean(lengths.detach().mean())
