@@ -12,7 +12,7 @@ from typing import Any, Callable, Literal, Protocol, runtime_checkable
 
 import torch
 
-__all__ = ["AdversarialLoss", "Regularizer", "ReconstructionLoss", "accepts_grad_scale", "call_regularizer", "randn_like_global"]
+__all__ = ["AdversarialLoss", "Regularizer", "ReconstructionLoss", "accepts_grad_scale", "add_penalties", "call_regularizer", "randn_like_global"]
 
 
 @runtime_checkable
@@ -114,6 +114,20 @@ def call_regularizer(regularizer: Any, network: Callable[[torch.Tensor], torch.T
     if accepts_grad_scale(regularizer):
         return regularizer(network, first, second, grad_scale=grad_scale)  # type: ignore[no-any-return]
     return regularizer(network, first, second)  # type: ignore[no-any-return]
+
+
+def add_penalties(loss: torch.Tensor, terms: dict[str, torch.Tensor], regularizers: Any, network: Callable[[torch.Tensor], torch.Tensor],
+                  first: torch.Tensor, second: torch.Tensor, *, grad_scale: float = 1.0) -> torch.Tensor:
+    """``loss`` plus ``weight * penalty`` of every ``(name, regularizer, weight)``; each penalty is logged in ``terms``.
+
+    The every-step (``interval == 1``) penalties of a phase, as WGAN-GP adds its
+    penalty to D's loss; lazy ones get a phase of their own.
+    """
+    for name, regularizer, weight in regularizers:
+        penalty = call_regularizer(regularizer, network, first, second, grad_scale=grad_scale)
+        loss = loss + weight * penalty
+        terms[name] = penalty.detach()
+    return loss
 
 
 @runtime_checkable

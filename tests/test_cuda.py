@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -34,7 +36,7 @@ def test_cuda_resume_is_exact(registries, tiny_spec, tmp_path):
     assert "cuda" in state["rng"]
 
 
-_REGISTRY = sorted((__import__("pathlib").Path(__file__).parents[1] / "registry").glob("*.yaml"))
+_REGISTRY = sorted((Path(__file__).parents[1] / "registry").glob("*.yaml"))
 _TWO_STAGE_ATTENTION = ["generator.params.two_stage=true", "generator.params.attention=true"]
 
 

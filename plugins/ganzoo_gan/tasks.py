@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from ganzoo import StepContext, Task, unwrap_model
-from ganzoo.losses import Regularizer, call_regularizer
+from ganzoo.losses import Regularizer, add_penalties, call_regularizer
 from ganzoo_gan.diffaugment import diff_augment
 
 __all__ = ["AdversarialTask", "Unconditional", "Conditional", "class_labels"]
@@ -94,10 +94,6 @@ class AdversarialTask(Task):
         return lambda z: self.generate(G, z, y)
 
     @staticmethod
-    def _penalty(reg: Regularizer, net: Callable[[Tensor], Tensor] | nn.Module, a: Tensor, b: Tensor, grad_scale: float) -> Tensor:
-        return call_regularizer(reg, net, a, b, grad_scale=grad_scale)
-
-    @staticmethod
     def _split(regs: list[RegItem]) -> tuple[list[RegItem], list[RegItem], list[RegItem], list[RegItem]]:
         """(D every step, D lazy, G every step, G lazy)."""
         for name, reg, _ in regs:
@@ -134,11 +130,8 @@ class AdversarialTask(Task):
                 if every_step:
                     # Penalties compare real and fake under one conditioning: fakes take the real labels.
                     fake_r = fake if y_fake is None else self.generate(G, z, y_real).detach()
-                    scale = ctx.grad_scale("discriminator")
-                    for name, reg, weight in every_step:
-                        penalty = self._penalty(reg, self._disc_fn(D, y_real), real, fake_r, scale)
-                        loss = loss + weight * penalty
-                        terms[name] = penalty.detach()
+                    loss = add_penalties(loss, terms, every_step, self._disc_fn(D, y_real), real, fake_r,
+                                         grad_scale=ctx.grad_scale("discriminator"))
                 return loss, terms
 
             ctx.optimize("discriminator", d_phase, phase="D")
@@ -151,7 +144,7 @@ class AdversarialTask(Task):
                         # Fakes take the real labels, so one conditioned D fits real, fake and their mixes.
                         with torch.no_grad():
                             fake = self.generate(G, z, y)
-                        penalty = self._penalty(reg, self._disc_fn(D, y), real, fake, ctx.grad_scale("discriminator"))
+                        penalty = call_regularizer(reg, self._disc_fn(D, y), real, fake, grad_scale=ctx.grad_scale("discriminator"))
                         return weight * reg.interval * penalty, {name: penalty.detach()}
 
                     ctx.optimize("discriminator", reg_phase, phase="D_reg")
@@ -171,11 +164,7 @@ class AdversarialTask(Task):
             loss = w * adv.g_loss(fake_logits, real_logits)
             terms: dict[str, Tensor] = {}
             if g_every_step:
-                scale = ctx.grad_scale("generator")
-                for name, reg, weight in g_every_step:
-                    penalty = self._penalty(reg, self._gen_fn(G, y_fake), z_g, fake, scale)
-                    loss = loss + weight * penalty
-                    terms[name] = penalty.detach()
+                loss = add_penalties(loss, terms, g_every_step, self._gen_fn(G, y_fake), z_g, fake, grad_scale=ctx.grad_scale("generator"))
             return loss, terms
 
         ctx.optimize("generator", g_phase, phase="G")
@@ -186,7 +175,7 @@ class AdversarialTask(Task):
                     # The G phase's latents, through the just-updated G: no extra noise drawn.
                     z_g = z.detach().requires_grad_(True)  # (B, Z)
                     fake = self.generate(G, z_g, y_fake)  # (B, C, H, W)
-                    penalty = self._penalty(reg, self._gen_fn(G, y_fake), z_g, fake, ctx.grad_scale("generator"))
+                    penalty = call_regularizer(reg, self._gen_fn(G, y_fake), z_g, fake, grad_scale=ctx.grad_scale("generator"))
                     return weight * reg.interval * penalty, {name: penalty.detach()}
 
                 ctx.optimize("generator", g_reg_phase, phase="G_reg")

@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from ganzoo import StepContext, Task, for_evaluation, unwrap_model
-from ganzoo.losses import call_regularizer
+from ganzoo.losses import add_penalties, call_regularizer
 from ganzoo_inpaint.masks import check_mask, composite, content_seeds, hole_bounds, masked_input, masks_from_seeds, show_holes
 from ganzoo_inpaint.params import InpaintingParams
 
@@ -164,11 +164,8 @@ class Inpainting(Task):
                     # The spec's adversarial weight balances G's objective (Pathak's 0.001); D's own loss stays whole.
                     loss = adv.d_loss(real_logits, fake_logits)
                     terms = {"D(x)": real_logits.detach().mean(), "D(G(z))": fake_logits.detach().mean()}
-                    for name, reg, weight in every:
-                        penalty = call_regularizer(reg, lambda x: self.score(D, x, mask), image, fake,
-                                                   grad_scale=ctx.grad_scale("discriminator"))
-                        loss = loss + weight * penalty
-                        terms[name] = penalty.detach()
+                    loss = add_penalties(loss, terms, every, lambda x: self.score(D, x, mask), image, fake,
+                                         grad_scale=ctx.grad_scale("discriminator"))
                     return loss, terms
 
                 ctx.optimize("discriminator", d_phase, phase="D")
@@ -257,10 +254,9 @@ class Inpainting(Task):
 
     def preview(self, run: Any, n: int) -> Tensor:
         """Row-aligned triplets masked input (holes white) | output | target, on the first dataset images."""
-        dataset = for_evaluation(run.dataset)
-        k = min(grid_triplets(n), len(dataset))
+        k = min(grid_triplets(n), len(self._dataset))  # the evaluation view of run.dataset (setup)
         with torch.random.fork_rng(devices=[]):  # a duck-typed dataset may still draw from the training RNG
-            items = [dataset[i] for i in range(k)]
+            items = [self._dataset[i] for i in range(k)]
         batch = {key: torch.stack([item[key] for item in items]).to(run.device) for key in ("image", "mask") if key in items[0]}
         image = batch["image"]  # (k, C, H, W)
         pair = self.eval_pair(run.eval_generator, batch)

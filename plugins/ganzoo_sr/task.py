@@ -25,7 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from ganzoo import StepContext, Task, unwrap_model
-from ganzoo.losses import call_regularizer
+from ganzoo.losses import add_penalties, call_regularizer
 from ganzoo_sr.degradation import bicubic_down, bicubic_up, mod_crop
 
 __all__ = ["PREVIEW_INPUTS", "SuperResolution", "heldout_crops"]
@@ -130,10 +130,6 @@ class SuperResolution(Task):
 
     # ---------------------------------------------------------------- training
 
-    @staticmethod
-    def _penalty(reg: Any, D: nn.Module, real: Tensor, fake: Tensor, scale: float) -> Tensor:
-        return call_regularizer(reg, D, real, fake, grad_scale=scale)
-
     def train_step(self, ctx: StepContext) -> None:
         G, D = ctx.nets["generator"], ctx.nets.get("discriminator")
         if not ctx.trains("generator"):
@@ -143,6 +139,7 @@ class SuperResolution(Task):
         lr, hr = self._train_pair(batch, ctx)
         if D is not None and adv is not None:
             regs = ctx.losses.regularizers
+            every = [r for r in regs if r[1].interval == 1]  # in the D loss, as WGAN-GP; lazy ones get their own phase
             for i in range(ctx.d_steps):
                 if i > 0:
                     lr, hr = self._train_pair(ctx.next_batch(), ctx)
@@ -155,10 +152,7 @@ class SuperResolution(Task):
                     # Scaling D's loss by 5e-3 would let a D penalty (weight 10) swamp it.
                     loss = adv.d_loss(real_logits, fake_logits)
                     terms = {"D(x)": real_logits.detach().mean(), "D(G(z))": fake_logits.detach().mean()}
-                    for name, reg, weight in regs:
-                        if reg.interval == 1:  # in the D loss, as WGAN-GP; lazy ones get their own phase below
-                            penalty = self._penalty(reg, D, hr, sr, ctx.grad_scale("discriminator"))
-                            loss, terms[name] = loss + weight * penalty, penalty.detach()
+                    loss = add_penalties(loss, terms, every, D, hr, sr, grad_scale=ctx.grad_scale("discriminator"))
                     return loss, terms
 
                 ctx.optimize("discriminator", d_phase, phase="D")
@@ -168,7 +162,7 @@ class SuperResolution(Task):
                         def reg_phase(lr: Tensor = lr, hr: Tensor = hr, reg: Any = reg, weight: float = weight, name: str = name) -> tuple[Tensor, dict[str, Tensor]]:
                             with torch.no_grad():
                                 sr = G(lr)
-                            penalty = self._penalty(reg, D, hr, sr, ctx.grad_scale("discriminator"))
+                            penalty = call_regularizer(reg, D, hr, sr, grad_scale=ctx.grad_scale("discriminator"))
                             return weight * reg.interval * penalty, {name: penalty.detach()}
 
                         ctx.optimize("discriminator", reg_phase, phase="D_reg")
