@@ -29,9 +29,9 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ganzoo.registry import load_registries  # noqa: E402
-from ganzoo.spec import validate_spec  # noqa: E402
-from ganzoo.train import Run  # noqa: E402
+from ganzoo.plugin.registry import load_registries  # noqa: E402
+from ganzoo.spec.model import validate_spec  # noqa: E402
+from ganzoo.engine.run import Run  # noqa: E402
 
 REG = load_registries()
 

@@ -23,7 +23,7 @@ def class_accuracy(run: Path, n: int) -> dict[int, float]:
     """Fraction of samples of each class that the classifier assigns to that class."""
     from ganzoo.api import load_generator
     from ganzoo.evaluation import cache_dir, data_key
-    from ganzoo.registry import load_registries
+    from ganzoo.plugin.registry import load_registries
     from ganzoo_metrics.domain import get_classifier
 
     reg = load_registries()

@@ -14,15 +14,15 @@ __version__ = "0.1.0"
 
 _LAZY: dict[str, str] = {
     # plugin authoring
-    "hookimpl": "ganzoo.plugins",
-    "Params": "ganzoo.entries",
-    "NoParams": "ganzoo.entries",
-    "checks_inputs": "ganzoo.entries",
-    "ModelEntry": "ganzoo.entries",
-    "LossEntry": "ganzoo.entries",
-    "DatasetEntry": "ganzoo.entries",
-    "MetricEntry": "ganzoo.entries",
-    "TaskEntry": "ganzoo.entries",
+    "hookimpl": "ganzoo.plugin.manager",
+    "Params": "ganzoo.plugin.entries",
+    "NoParams": "ganzoo.plugin.entries",
+    "checks_inputs": "ganzoo.plugin.entries",
+    "ModelEntry": "ganzoo.plugin.entries",
+    "LossEntry": "ganzoo.plugin.entries",
+    "DatasetEntry": "ganzoo.plugin.entries",
+    "MetricEntry": "ganzoo.plugin.entries",
+    "TaskEntry": "ganzoo.plugin.entries",
     # data contract
     "DataInfo": "ganzoo.data",
     "ImageDataset": "ganzoo.data",
@@ -35,19 +35,19 @@ _LAZY: dict[str, str] = {
     "ReconstructionLoss": "ganzoo.losses",
     "Task": "ganzoo.task",
     "StepContext": "ganzoo.task",
-    "unwrap_model": "ganzoo.build",
+    "unwrap_model": "ganzoo.engine.build",
     # registries, specs, running
-    "get_plugin_manager": "ganzoo.plugins",
-    "load_registries": "ganzoo.registry",
-    "Registries": "ganzoo.registry",
+    "get_plugin_manager": "ganzoo.plugin.manager",
+    "load_registries": "ganzoo.plugin.registry",
+    "Registries": "ganzoo.plugin.registry",
     "create": "ganzoo.api",
     "list_components": "ganzoo.api",
     "load_spec": "ganzoo.api",
     "load_generator": "ganzoo.api",
     "train": "ganzoo.api",
-    "SpecError": "ganzoo.spec",
-    "RunSpec": "ganzoo.spec",
-    "parse_overrides": "ganzoo.spec",
+    "SpecError": "ganzoo.spec.model",
+    "RunSpec": "ganzoo.spec.model",
+    "parse_overrides": "ganzoo.spec.model",
 }
 
 # Modules a plugin may import besides ``ganzoo`` itself (tests/test_public_api.py enforces it);
@@ -82,10 +82,10 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover
     from ganzoo.api import create, list_components, load_generator, load_spec, train
     from ganzoo.data import DataInfo, EmptyDatasetError, ImageDataset, TensorImageDataset, for_evaluation
-    from ganzoo.entries import DatasetEntry, LossEntry, MetricEntry, ModelEntry, NoParams, Params, TaskEntry, checks_inputs
+    from ganzoo.plugin.entries import DatasetEntry, LossEntry, MetricEntry, ModelEntry, NoParams, Params, TaskEntry, checks_inputs
     from ganzoo.losses import AdversarialLoss, ReconstructionLoss, Regularizer
-    from ganzoo.plugins import get_plugin_manager, hookimpl
-    from ganzoo.registry import Registries, load_registries
-    from ganzoo.spec import RunSpec, SpecError, parse_overrides
-    from ganzoo.build import unwrap_model
+    from ganzoo.plugin.manager import get_plugin_manager, hookimpl
+    from ganzoo.plugin.registry import Registries, load_registries
+    from ganzoo.spec.model import RunSpec, SpecError, parse_overrides
+    from ganzoo.engine.build import unwrap_model
     from ganzoo.task import StepContext, Task

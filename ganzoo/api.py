@@ -9,12 +9,12 @@ import torch
 from torch import nn
 
 from ganzoo.data import DataInfo, for_evaluation
-from ganzoo.entries import Entry
-from ganzoo.registry import Registries, load_registries
+from ganzoo.plugin.entries import Entry
+from ganzoo.plugin.registry import Registries, load_registries
 from ganzoo.rundir import SPEC_FILE, RunDirError, read_meta
-from ganzoo.spec import RunSpecBase, SpecError, SpecIssue, load_spec as _load_spec, spec_diff, validate_spec
-from ganzoo.spec_base import RESUME_MUTABLE
-from ganzoo.yamlio import load_yaml
+from ganzoo.spec.model import RunSpecBase, SpecError, SpecIssue, load_spec as _load_spec, spec_diff, validate_spec
+from ganzoo.spec.sections import RESUME_MUTABLE
+from ganzoo.spec.yamlio import load_yaml
 
 __all__ = ["create", "list_components", "load_spec", "load_run_spec", "resume_spec", "load_generator", "LoadedGenerator", "train"]
 
@@ -70,7 +70,7 @@ def resume_spec(run_dir: str | Path, reg: Registries, overrides: list[str], *, s
     difference from the saved spec beyond budget and cadence is refused,
     listing the differences, unless ``allow_changes``.
     """
-    from ganzoo.spec import apply_overrides, spec_to_data
+    from ganzoo.spec.model import apply_overrides, spec_to_data
 
     saved = load_run_spec(run_dir, reg)
     if spec_path is not None:
@@ -109,8 +109,8 @@ def load_generator(run_dir: str | Path, *, device: str = "cpu", registries: Regi
     """Rebuild a run's generator from ``spec.yaml``, ``run.json`` and ``generator.safetensors``."""
     from safetensors.torch import load_file
 
-    from ganzoo.runtime import select_device
-    from ganzoo.build import build_networks
+    from ganzoo.engine.device import select_device
+    from ganzoo.engine.build import build_networks
 
     reg = registries or load_registries()
     run_dir = Path(run_dir)
@@ -138,9 +138,9 @@ def train(spec: RunSpecBase, out: str | Path | None = None, *, registries: Regis
     Under ``torchrun`` every rank calls this; rank 0 creates the run directory
     and does all file I/O, and the process group is joined and left here.
     """
-    from ganzoo.distributed import broadcast_object, init_from_env, shutdown
+    from ganzoo.engine.distributed import broadcast_object, init_from_env, shutdown
     from ganzoo.rundir import new_run_dir
-    from ganzoo.train import Run
+    from ganzoo.engine.run import Run
 
     reg = registries or load_registries()
     dist = init_from_env(spec.train.device)

@@ -157,7 +157,7 @@ def randn_like_global(like: torch.Tensor) -> torch.Tensor:
     """
     import torch.distributed as dist
 
-    from ganzoo.distributed import rank_rows
+    from ganzoo.engine.distributed import rank_rows
 
     rank, world = (dist.get_rank(), dist.get_world_size()) if dist.is_available() and dist.is_initialized() else (0, 1)
     full = torch.randn((like.shape[0] * world, *like.shape[1:]), device=like.device, dtype=like.dtype)  # (world * B, ...)

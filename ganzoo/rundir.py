@@ -25,8 +25,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from ganzoo.data import DataInfo
-from ganzoo.spec import spec_hash, spec_to_data
-from ganzoo.yamlio import dump_yaml
+from ganzoo.spec.model import spec_hash, spec_to_data
+from ganzoo.spec.yamlio import dump_yaml
 
 __all__ = ["RunDirError", "new_run_dir", "write_spec", "write_meta", "update_meta", "read_meta", "SPEC_FILE", "META_FILE"]
 

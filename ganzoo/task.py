@@ -19,7 +19,7 @@ from torch import nn
 if TYPE_CHECKING:  # pragma: no cover
     from ganzoo.data import DataInfo, ImageDataset
     from ganzoo.losses import AdversarialLoss, ReconstructionLoss, Regularizer
-    from ganzoo.train import Run
+    from ganzoo.engine.run import Run
 
 __all__ = ["Task", "StepContext", "LossSet", "LossFn"]
 

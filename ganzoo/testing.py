@@ -24,9 +24,9 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess
 
 from pydantic import BaseModel
 
-from ganzoo.entries import Entry, LossEntry, ModelEntry
-from ganzoo.plugins import get_plugin_manager
-from ganzoo.registry import Registries, collect
+from ganzoo.plugin.entries import Entry, LossEntry, ModelEntry
+from ganzoo.plugin.manager import get_plugin_manager
+from ganzoo.plugin.registry import Registries, collect
 
 __all__ = ["TINY_SPEC", "PluginCheckError", "check_entry", "check_params_model", "check_plugin_loads", "check_run_dir",
            "components_of", "each_component", "entry_id", "registries_with", "smoke_component", "smoke_dataset", "smoke_loss",
@@ -354,7 +354,7 @@ def train_tiny(spec: Mapping[str, Any] | None, tmp_path: Path, *, overrides: Seq
     apply. ``reg`` defaults to the installed plugins; ``check`` runs :func:`check_run_dir`. Raises ``ganzoo.SpecError``.
     """
     from ganzoo.api import train
-    from ganzoo.spec import apply_overrides, validate_spec
+    from ganzoo.spec.model import apply_overrides, validate_spec
     reg = reg if reg is not None else registries_with()
     data = copy.deepcopy(TINY_SPEC)
     for key, value in (spec or {}).items():

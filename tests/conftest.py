@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import torch
 
-from ganzoo.registry import Registries, load_registries
+from ganzoo.plugin.registry import Registries, load_registries
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -79,7 +79,7 @@ def cli_run():  # type: ignore[no-untyped-def]
 
     from ganzoo.cli import cli
 
-    from ganzoo.plugins import get_plugin_manager
+    from ganzoo.plugin.manager import get_plugin_manager
 
     get_plugin_manager().hook.ganzoo_register_commands(cli=cli)  # as `ganzoo` does: plugin commands (upscale, inpaint)
 

@@ -10,9 +10,9 @@ import torch
 
 from ganzoo.api import resume_spec, train
 from ganzoo.checkpoint import list_checkpoints, load_checkpoint
-from ganzoo.registry import Registries
-from ganzoo.spec import validate_spec
-from ganzoo.train import Run
+from ganzoo.plugin.registry import Registries
+from ganzoo.spec.model import validate_spec
+from ganzoo.engine.run import Run
 
 
 def train_dir(registries: Registries, data: dict[str, Any], out: Path) -> Path:

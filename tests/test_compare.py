@@ -16,11 +16,11 @@ import yaml
 from click.testing import CliRunner
 
 from ganzoo.cli import cli
-from ganzoo.compare import CompareError, RunRecord, canonical_spec, gather_run, group_variants, plan
-from ganzoo.report import compare_records, markdown
-from ganzoo.report_html import svg_plot
-from ganzoo.spec import SpecError
-from ganzoo.sweep import expand_sweep, load_sweep
+from ganzoo.compare.gather import CompareError, RunRecord, canonical_spec, gather_run, group_variants, plan
+from ganzoo.compare.report import compare_records, markdown
+from ganzoo.compare.html import svg_plot
+from ganzoo.spec.model import SpecError
+from ganzoo.compare.sweep import expand_sweep, load_sweep
 
 from .conftest import TINY_SPEC
 

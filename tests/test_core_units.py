@@ -13,8 +13,8 @@ from torch import nn
 
 from ganzoo.checkpoint import CheckpointError, atomic_save, list_checkpoints, load_checkpoint, load_latest, save_checkpoint
 from ganzoo.data import EmptyDatasetError, ResumableSampler, TensorImageDataset
-from ganzoo.ema import EMA
-from ganzoo.runtime import PrecisionError, check_precision, rng_state, select_device, set_rng_state
+from ganzoo.engine.ema import EMA
+from ganzoo.engine.device import PrecisionError, check_precision, rng_state, select_device, set_rng_state
 
 
 def test_sampler_seek_matches_uninterrupted():
@@ -125,8 +125,8 @@ def test_device_and_precision_checks():
 
 
 def test_bf16_training_on_cpu(registries, tiny_spec, tmp_path):
-    from ganzoo.spec import validate_spec
-    from ganzoo.train import Run
+    from ganzoo.spec.model import validate_spec
+    from ganzoo.engine.run import Run
 
     tiny_spec["train"].update(steps=2, precision="bf16", sample_every=0, checkpoint_every=0)
     run = Run(validate_spec(tiny_spec, registries), registries, tmp_path)
@@ -144,7 +144,7 @@ def test_unwritable_out_dir(tmp_path):
 
 
 def test_line_map():
-    from ganzoo.yamlio import line_map
+    from ganzoo.spec.yamlio import line_map
 
     lines = line_map("a:\n  b: 1\n  c:\n    - x: 2\n")
     assert lines[("a", "b")] == 2 and lines[("a", "c", 0, "x")] == 4
@@ -155,8 +155,8 @@ def test_paths_helper(tmp_path: Path):
 
 
 def test_compile_path_trains(registries, tiny_spec, tmp_path):
-    from ganzoo.spec import validate_spec
-    from ganzoo.train import Run
+    from ganzoo.spec.model import validate_spec
+    from ganzoo.engine.run import Run
 
     tiny_spec["train"].update(steps=2, compile=True, channels_last=True, sample_every=0, checkpoint_every=0)
     run = Run(validate_spec(tiny_spec, registries), registries, tmp_path)

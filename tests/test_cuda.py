@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from ganzoo.spec import validate_spec
-from ganzoo.train import Run
+from ganzoo.spec.model import validate_spec
+from ganzoo.engine.run import Run
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 
@@ -51,8 +51,8 @@ def test_every_registry_spec_trains_under_autocast_on_cuda(registries, tmp_path,
     import json
     import math
 
-    from ganzoo.spec import load_spec
-    from ganzoo.yamlio import load_yaml
+    from ganzoo.spec.model import load_spec
+    from ganzoo.spec.yamlio import load_yaml
 
     data = load_yaml(spec_file.read_text())
     overrides = ["train.steps=2", "train.batch_size=2", "train.sample_every=0", "train.checkpoint_every=0", "train.log_every=1",

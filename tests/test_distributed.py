@@ -14,8 +14,8 @@ import yaml
 
 from ganzoo.api import resume_spec
 from ganzoo.checkpoint import list_checkpoints, load_checkpoint
-from ganzoo.spec import validate_spec
-from ganzoo.train import Run
+from ganzoo.spec.model import validate_spec
+from ganzoo.engine.run import Run
 
 pytestmark = pytest.mark.skipif(shutil.which("torchrun") is None or not torch.distributed.is_available(), reason="needs torchrun")
 

@@ -12,11 +12,11 @@ from ganzoo.data import DataInfo, TensorImageDataset, for_evaluation
 from ganzoo.evaluation import EvalContext, NoPairsError, evaluate
 from ganzoo.images import to_uint8
 from ganzoo.metrics import psnr, ssim
-from ganzoo.plugins import get_plugin_manager
-from ganzoo.registry import collect
-from ganzoo.spec import validate_spec
+from ganzoo.plugin.manager import get_plugin_manager
+from ganzoo.plugin.registry import collect
+from ganzoo.spec.model import validate_spec
 from ganzoo.task import Task
-from ganzoo.train import Run
+from ganzoo.engine.run import Run
 
 
 class ReplayTask(Task):

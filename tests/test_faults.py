@@ -15,10 +15,10 @@ import yaml
 
 from ganzoo import LossEntry, hookimpl
 from ganzoo.checkpoint import list_checkpoints, load_checkpoint
-from ganzoo.plugins import get_plugin_manager
-from ganzoo.registry import collect
-from ganzoo.spec import validate_spec
-from ganzoo.train import NonFiniteError, Run
+from ganzoo.plugin.manager import get_plugin_manager
+from ganzoo.plugin.registry import collect
+from ganzoo.spec.model import validate_spec
+from ganzoo.engine.run import NonFiniteError, Run
 
 
 class NaNAfter:

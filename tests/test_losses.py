@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from ganzoo.losses import accepts_grad_scale
-from ganzoo.registry import load_registries
+from ganzoo.plugin.registry import load_registries
 
 
 def _sigmoid(x: float) -> float:

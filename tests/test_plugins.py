@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ganzoo.plugins import get_plugin_manager
-from ganzoo.registry import RegistryError, collect
+from ganzoo.plugin.manager import get_plugin_manager
+from ganzoo.plugin.registry import RegistryError, collect
 
 
 def install_dist(root: Path, dist: str, modules: dict[str, str], entry_points: dict[str, str]) -> None:
@@ -56,7 +56,7 @@ def test_third_party_plugin_is_discovered(site, tiny_spec):
     # built-ins are found the same way
     assert reg["model"].get("dcgan", "generator").plugin == "ganzoo_dcgan"
     # its params are part of the spec model
-    from ganzoo.spec import SpecError, validate_spec
+    from ganzoo.spec.model import SpecError, validate_spec
 
     tiny_spec["data"] = {"type": "zeros", "params": {"n": 0}}
     with pytest.raises(SpecError, match=r"data.params.n \(type=zeros\)"):
@@ -159,8 +159,8 @@ def test_plugin_passed_again_explicitly_stays_registered():
     # must neither fail nor unregister the entry-point copy.
     import ganzoo_dcgan
 
-    from ganzoo.plugins import get_plugin_manager
-    from ganzoo.registry import collect
+    from ganzoo.plugin.manager import get_plugin_manager
+    from ganzoo.plugin.registry import collect
 
     pm = get_plugin_manager(extra=[("again", ganzoo_dcgan)])
     assert pm.is_registered(ganzoo_dcgan)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from ganzoo.scaffold import ScaffoldError, new_plugin, plugin_names
-from ganzoo.spec import load_spec
+from ganzoo.cli.scaffold import ScaffoldError, new_plugin, plugin_names
+from ganzoo.spec.model import load_spec
 from ganzoo.testing import registries_with
 
 

@@ -13,11 +13,11 @@ from safetensors.torch import load_file, save_file
 
 from ganzoo.api import resume_spec
 from ganzoo.checkpoint import list_checkpoints, load_checkpoint
-from ganzoo.schedule import lr_factor
-from ganzoo.spec import SpecError, validate_spec
-from ganzoo.spec_base import ConstantLR, CosineLR, MultiStepLR
-from ganzoo.train import Run
-from ganzoo.warmstart import InitError
+from ganzoo.engine.schedule import lr_factor
+from ganzoo.spec.model import SpecError, validate_spec
+from ganzoo.spec.sections import ConstantLR, CosineLR, MultiStepLR
+from ganzoo.engine.run import Run
+from ganzoo.engine.warmstart import InitError
 
 from tests.helpers import assert_same_nets, split_and_resume, train_dir, train_records
 

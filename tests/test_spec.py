@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from ganzoo.spec import SpecError, apply_overrides, json_schema, load_spec, spec_hash, validate_spec
-from ganzoo.yamlio import load_yaml
+from ganzoo.spec.model import SpecError, apply_overrides, json_schema, load_spec, spec_hash, validate_spec
+from ganzoo.spec.yamlio import load_yaml
 from tests.conftest import REPO
 
 

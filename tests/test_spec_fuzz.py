@@ -8,8 +8,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ganzoo.registry import load_registries
-from ganzoo.spec import SpecError, apply_overrides, parse_spec_text, validate_spec
+from ganzoo.plugin.registry import load_registries
+from ganzoo.spec.model import SpecError, apply_overrides, parse_spec_text, validate_spec
 from tests.conftest import TINY_SPEC
 
 REG = load_registries()

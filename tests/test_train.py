@@ -11,8 +11,8 @@ from safetensors.torch import load_file
 
 from ganzoo.api import load_generator, resume_spec, train
 from ganzoo.checkpoint import list_checkpoints, load_checkpoint
-from ganzoo.spec import SpecError, validate_spec
-from ganzoo.train import Run
+from ganzoo.spec.model import SpecError, validate_spec
+from ganzoo.engine.run import Run
 
 
 def _train(registries, data, out: Path) -> Path:
@@ -137,8 +137,8 @@ def test_load_generator_errors(registries, tiny_spec, tmp_path):
 
 def test_lifecycle_hooks_fire(registries, tiny_spec, tmp_path):
     from ganzoo import hookimpl
-    from ganzoo.plugins import get_plugin_manager
-    from ganzoo.registry import collect
+    from ganzoo.plugin.manager import get_plugin_manager
+    from ganzoo.plugin.registry import collect
 
     calls: list[str] = []
 
@@ -176,8 +176,8 @@ def test_lifecycle_hooks_fire(registries, tiny_spec, tmp_path):
 
 def test_exception_hook_and_failed_status(registries, tiny_spec, tmp_path):
     from ganzoo import hookimpl
-    from ganzoo.plugins import get_plugin_manager
-    from ganzoo.registry import collect
+    from ganzoo.plugin.manager import get_plugin_manager
+    from ganzoo.plugin.registry import collect
 
     seen: list[object] = []
 

@@ -12,10 +12,10 @@ import pytest
 import torch
 
 from ganzoo.data import DataInfo
-from ganzoo.entries import ModelEntry
-from ganzoo.registry import load_registries
-from ganzoo.spec import validate_spec
-from ganzoo.train import Run
+from ganzoo.plugin.entries import ModelEntry
+from ganzoo.plugin.registry import load_registries
+from ganzoo.spec.model import validate_spec
+from ganzoo.engine.run import Run
 
 _REG = load_registries()
 MODELS = [e for e in _REG["model"] if isinstance(e, ModelEntry) and e.role in ("generator", "discriminator")]
@@ -43,7 +43,7 @@ SPECS = sorted((Path(__file__).parents[1] / "registry").glob("*.yaml"))
 
 def _template(task: str) -> dict:
     """The smallest-batch registry spec of ``task``: a known-good setting of its other slots and losses."""
-    from ganzoo.yamlio import load_yaml
+    from ganzoo.spec.yamlio import load_yaml
 
     specs = [load_yaml(p.read_text()) for p in SPECS]
     mine = [s for s in specs if (s.get("task") if isinstance(s.get("task"), str) else s.get("task", {}).get("type")) == task]
@@ -107,7 +107,7 @@ def test_adversarial_loss_trains_two_steps(entry, tiny_spec, tmp_path):
 def test_every_task_has_a_registry_spec(entry):
     from pathlib import Path
 
-    from ganzoo.yamlio import load_yaml
+    from ganzoo.spec.yamlio import load_yaml
 
     specs = [load_yaml(p.read_text()) for p in (Path(__file__).parents[1] / "registry").glob("*.yaml")]
     assert any((s.get("task") if isinstance(s.get("task"), str) else s["task"]["type"]) == entry.name for s in specs)
@@ -117,9 +117,9 @@ def test_every_task_has_a_registry_spec(entry):
 @pytest.mark.parametrize("spec_file", SPECS, ids=lambda p: p.stem)
 def test_registry_spec_trains_two_steps(spec_file, tmp_path):
     """Every variant in registry/ validates and trains 2 steps as committed (batch 2: the SR specs are paper-size; no eval)."""
-    from ganzoo.spec import load_spec
+    from ganzoo.spec.model import load_spec
 
-    from ganzoo.yamlio import load_yaml
+    from ganzoo.spec.yamlio import load_yaml
 
     # init={}: a two-stage spec's first stage has not been trained here. Pretrained feature
     # networks (VGG19 of the perceptual loss) cannot be downloaded: those losses get an

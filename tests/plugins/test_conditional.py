@@ -13,10 +13,10 @@ import torch
 from ganzoo import DataInfo
 from ganzoo.api import load_generator, train
 from ganzoo.checkpoint import list_checkpoints, load_checkpoint
-from ganzoo.plugins import get_plugin_manager
-from ganzoo.registry import Registries, collect, load_registries
-from ganzoo.spec import SpecError, validate_spec
-from ganzoo.train import Run
+from ganzoo.plugin.manager import get_plugin_manager
+from ganzoo.plugin.registry import Registries, collect, load_registries
+from ganzoo.spec.model import SpecError, validate_spec
+from ganzoo.engine.run import Run
 
 from tests.helpers import assert_same_nets, split_and_resume
 from ganzoo_gan.params import ConditionalParams

@@ -248,7 +248,7 @@ def test_torchvision_wraps_local_mnist(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("name", "total", "extra"), [("digits", 1797, {}), ("faces", 100, {"hflip": False})])
 def test_fixed_train_heldout_split(name, total, extra):
-    from ganzoo.registry import load_registries
+    from ganzoo.plugin.registry import load_registries
 
     reg = load_registries()
     ds = {s: reg.build("dataset", name, {"size": 8, "split": s, **extra}) for s in ("all", "train", "heldout")}

@@ -9,8 +9,8 @@ import torch
 
 import ganzoo_gan.tasks
 from ganzoo import DataInfo
-from ganzoo.spec import SpecError, validate_spec
-from ganzoo.train import Run
+from ganzoo.spec.model import SpecError, validate_spec
+from ganzoo.engine.run import Run
 from ganzoo_gan.diffaugment import brightness, contrast, cutout, diff_augment, saturation, translation
 from ganzoo_gan.params import AUGMENT_POLICIES, UnconditionalParams
 

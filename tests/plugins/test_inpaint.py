@@ -22,8 +22,8 @@ from PIL import Image
 from ganzoo.evaluation import EvalContext, data_key, evaluate
 from ganzoo.metrics import l1 as l1_metric
 from ganzoo.metrics import psnr as psnr_metric
-from ganzoo.spec import validate_spec
-from ganzoo.train import Run
+from ganzoo.spec.model import validate_spec
+from ganzoo.engine.run import Run
 
 METRICS = [{"type": m, "params": {"region": r, "n": 8}} for m in ("psnr", "l1") for r in ("full", "hole")]
 
@@ -277,7 +277,7 @@ def test_eval_pair_gives_full_and_hole_metrics(registries, tmp_path):
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from ganzoo.registry import load_registries
+    from ganzoo.plugin.registry import load_registries
 
     reg = load_registries()
     path = tmp_path_factory.mktemp("inpaint-cli") / "run"
@@ -359,7 +359,7 @@ def test_telea_without_opencv_is_one_clear_error(monkeypatch: pytest.MonkeyPatch
     import importlib.util
 
     from ganzoo.data import DataInfo
-    from ganzoo.registry import load_registries
+    from ganzoo.plugin.registry import load_registries
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "cv2" else real(name, *a))
@@ -409,8 +409,8 @@ def test_a_loss_that_ignores_masks_is_called_once(registries, tmp_path):
 
 def test_scores_on_other_holes_are_another_protocol(registries, tmp_path):
     """Free-form and box holes give PSNRs that must never be ranked against each other."""
-    from ganzoo.compare import gather_run, group_variants
-    from ganzoo.report import compare_records
+    from ganzoo.compare.gather import gather_run, group_variants
+    from ganzoo.compare.report import compare_records
 
     metrics = {"metrics": [{"type": "psnr", "params": {"region": "hole", "n": 4}}]}
     dirs = []
@@ -433,7 +433,7 @@ def test_a_run_whose_training_folder_moved_still_inpaints(registries, tmp_path):
     from ganzoo import load_generator
     from ganzoo.api import load_run_spec
     from ganzoo.cli import cli
-    from ganzoo.spec import SpecError
+    from ganzoo.spec.model import SpecError
 
     folder = tmp_path / "faces"
     folder.mkdir()

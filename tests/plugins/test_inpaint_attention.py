@@ -11,7 +11,7 @@ from ganzoo_inpaint.attention import ContextualAttention
 from ganzoo_inpaint.params import GatedConvParams
 
 from ganzoo.data import DataInfo
-from ganzoo.spec import SpecError, validate_spec
+from ganzoo.spec.model import SpecError, validate_spec
 from tests.plugins.test_inpaint import GAN, SPEC, _run
 
 ATTENTION = {"type": "gated-conv", "params": {"width": 4, "dilations": [2], "two_stage": True, "attention": True}}

@@ -13,7 +13,7 @@ from torch import nn
 
 from ganzoo import LossEntry
 from ganzoo.losses import AdversarialLoss, Regularizer
-from ganzoo.registry import Registries, load_registries
+from ganzoo.plugin.registry import Registries, load_registries
 
 from tests.helpers import fit_quiet, train_records
 

@@ -13,7 +13,7 @@ import torch
 
 from ganzoo.data import TensorImageDataset
 from ganzoo.evaluation import EvalContext, evaluate
-from ganzoo.registry import Registries
+from ganzoo.plugin.registry import Registries
 from ganzoo.weights import ENV_CACHE, ENV_WEIGHTS, WeightsError, load_state_dict, sha256_file
 from ganzoo_metrics import lpips as glp
 from ganzoo_metrics.lpips import LPIPS, build_lpips, trunk_state_dict

@@ -22,10 +22,10 @@ from torch import Tensor, nn
 from ganzoo import LossEntry, NoParams, hookimpl
 from ganzoo.api import resume_spec, train
 from ganzoo.checkpoint import list_checkpoints, load_checkpoint
-from ganzoo.plugins import get_plugin_manager
-from ganzoo.registry import Registries, collect, load_registries
-from ganzoo.spec import validate_spec
-from ganzoo.train import Run
+from ganzoo.plugin.manager import get_plugin_manager
+from ganzoo.plugin.registry import Registries, collect, load_registries
+from ganzoo.spec.model import validate_spec
+from ganzoo.engine.run import Run
 
 from tests.helpers import assert_same_nets, fit_quiet, last_checkpoint, train_records
 from ganzoo_gan.tasks import AdversarialTask

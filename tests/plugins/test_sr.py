@@ -26,9 +26,9 @@ from ganzoo_sr.params import HELDOUT_PHOTOS, TRAIN_PHOTOS, SRTaskParams
 from ganzoo_sr.task import SuperResolution
 
 from ganzoo.evaluation import EvalContext, evaluate
-from ganzoo.registry import Registries
-from ganzoo.spec import SpecError, load_spec, validate_spec
-from ganzoo.train import Run
+from ganzoo.plugin.registry import Registries
+from ganzoo.spec.model import SpecError, load_spec, validate_spec
+from ganzoo.engine.run import Run
 from ganzoo.weights import WeightsError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -315,7 +315,7 @@ def sr_cli() -> Any:
     from click.testing import CliRunner
 
     from ganzoo.cli import cli
-    from ganzoo.plugins import get_plugin_manager
+    from ganzoo.plugin.manager import get_plugin_manager
 
     get_plugin_manager().hook.ganzoo_register_commands(cli=cli)
     assert {"upscale", "sr-eval"} <= set(cli.commands)

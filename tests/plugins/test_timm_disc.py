@@ -13,10 +13,10 @@ import pytest
 import torch
 
 from ganzoo import DataInfo
-from ganzoo.plugins import get_plugin_manager
-from ganzoo.registry import Registries, collect, load_registries
-from ganzoo.spec import SpecError, validate_spec
-from ganzoo.train import Run
+from ganzoo.plugin.manager import get_plugin_manager
+from ganzoo.plugin.registry import Registries, collect, load_registries
+from ganzoo.spec.model import SpecError, validate_spec
+from ganzoo.engine.run import Run
 
 PLUGINS = Path(__file__).resolve().parents[2] / "plugins"
 

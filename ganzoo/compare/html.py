@@ -11,7 +11,7 @@ import html
 import math
 from pathlib import Path
 
-from ganzoo.report import Comparison, fmt, table
+from ganzoo.compare.report import Comparison, fmt, table
 
 __all__ = ["svg_plot", "write_html"]
 

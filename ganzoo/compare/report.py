@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ganzoo.compare import RunRecord
-from ganzoo.spec import flatten
+from ganzoo.compare.gather import RunRecord
+from ganzoo.spec.model import flatten
 
 __all__ = ["MetricColumn", "VariantRow", "Comparison", "compare_records", "table", "markdown", "write_tables"]
 

@@ -2,7 +2,7 @@
 
 Reading order: ``Run.__init__`` (build) -> ``Run.fit`` (loop) -> ``Run.optimize``
 (one phase's update). Checkpoint state and ``init`` weights live in
-:mod:`ganzoo.run_state`, samples/evaluation/export in :mod:`ganzoo.run_outputs`. One step is one generator update; discriminator updates
+:mod:`ganzoo.engine.state`, samples/evaluation/export in :mod:`ganzoo.engine.outputs`. One step is one generator update; discriminator updates
 are counted separately in ``d_updates``.
 """
 
@@ -19,17 +19,17 @@ import pluggy
 import torch
 from torch import nn
 
-from ganzoo.build import build_losses, build_networks, unwrap_model
+from ganzoo.engine.build import build_losses, build_networks, unwrap_model
 from ganzoo.data import ImageDataset, ResumableSampler
-from ganzoo.distributed import DistInfo, all_true, all_true_each, rank_rows
-from ganzoo.ema import EMA
-from ganzoo.logging import RunLogger, step_summary
-from ganzoo.registry import Registries
-from ganzoo.run_outputs import RunOutputs
-from ganzoo.run_state import CHECKPOINT_FORMAT, RunState
+from ganzoo.engine.distributed import DistInfo, all_true, all_true_each, rank_rows
+from ganzoo.engine.ema import EMA
+from ganzoo.engine.logging import RunLogger, step_summary
+from ganzoo.plugin.registry import Registries
+from ganzoo.engine.outputs import RunOutputs
+from ganzoo.engine.state import CHECKPOINT_FORMAT, RunState
 from ganzoo.rundir import update_meta, write_meta, write_spec
-from ganzoo.runtime import autocast, check_precision, peak_memory_mb, seed_everything, select_device
-from ganzoo.spec import RunSpecBase
+from ganzoo.engine.device import autocast, check_precision, peak_memory_mb, seed_everything, select_device
+from ganzoo.spec.model import RunSpecBase
 from ganzoo.task import Task
 
 __all__ = ["Run", "RunInterrupted", "NonFiniteError", "build_losses", "build_networks", "CHECKPOINT_FORMAT"]
@@ -228,7 +228,7 @@ class Run(RunState, RunOutputs):
 
     def _set_lr(self) -> None:
         """Set every optimiser's rate for the coming step from its schedule (stateless, so resume is exact)."""
-        from ganzoo.schedule import lr_factor
+        from ganzoo.engine.schedule import lr_factor
 
         for k, o in self.optim_specs.items():
             lr = o.lr * lr_factor(o.schedule, self.step, self.spec.train.steps)

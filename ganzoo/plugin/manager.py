@@ -16,7 +16,7 @@ from typing import Any
 
 import pluggy
 
-from ganzoo.hookspecs import SPEC_CLASSES
+from ganzoo.plugin.hookspecs import SPEC_CLASSES
 
 ENTRY_POINT_GROUP = "ganzoo"
 DISABLE_ENV = "GANZOO_DISABLE_PLUGINS"

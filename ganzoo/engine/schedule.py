@@ -12,7 +12,7 @@ from __future__ import annotations
 import bisect
 import math
 
-from ganzoo.spec_base import ConstantLR, CosineLR, LRSchedule, MultiStepLR
+from ganzoo.spec.sections import ConstantLR, CosineLR, LRSchedule, MultiStepLR
 
 __all__ = ["lr_factor"]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ganzoo.cli import _registries, handle_errors
+from ganzoo.cli.common import handle_errors, registries
 
 __all__ = ["compare"]
 
@@ -49,23 +49,28 @@ def compare(
     seeds) and a self-contained report.html (curves, sample grids, spec diffs).
     Scores made under different protocols are shown but never ranked.
     """
-    from ganzoo.compare import canonical_spec, gather_run, group_variants, run_sweep
-    from ganzoo.report import compare_records, markdown, write_tables
-    from ganzoo.report_html import write_html
+    from ganzoo.compare.gather import (
+        canonical_spec,
+        gather_run,
+        group_variants,
+        run_sweep,
+    )
+    from ganzoo.compare.html import write_html
+    from ganzoo.compare.report import compare_records, markdown, write_tables
 
     codes: dict[str, int] = {}
     baseline = None
     descriptions: dict[str, str] = {}
     if len(paths) == 1 and paths[0].is_file():
-        from ganzoo.spec import parse_overrides
-        from ganzoo.sweep import expand_sweep, load_sweep
-        from ganzoo.yamlio import dump_yaml
+        from ganzoo.compare.sweep import expand_sweep, load_sweep
+        from ganzoo.spec.model import parse_overrides
+        from ganzoo.spec.yamlio import dump_yaml
 
         sweep_file = paths[0]
         sweep = load_sweep(sweep_file)
         if overrides:
             sweep = sweep.model_copy(update={"set": {**sweep.set, **parse_overrides(list(overrides))}})
-        runs = expand_sweep(sweep, _registries(), sweep_file.parent)
+        runs = expand_sweep(sweep, registries(), sweep_file.parent)
         out = out or Path("runs") / f"compare-{sweep.name}"
         out.mkdir(parents=True, exist_ok=True)
         dump_yaml(sweep.model_dump(mode="json"), out / "sweep.yaml", header=f"# ganzoo compare: copy of {sweep_file}\n")
@@ -81,14 +86,14 @@ def compare(
         if overrides:
             raise click.BadParameter("--set applies to a sweep file, not to finished runs", param_hint="--set")
         if len(paths) == 1 and (paths[0] / "sweep.yaml").is_file():  # a sweep's output: its own variant names and baseline
-            from ganzoo.sweep import load_sweep
+            from ganzoo.compare.sweep import load_sweep
 
             sweep = load_sweep(paths[0] / "sweep.yaml")
             records = [gather_run(paths[0] / "runs" / f"{v}-s{seed}", variant=v, seed=seed) for v in sweep.variants for seed in sweep.seeds]
             baseline = sweep.baseline_name()
             descriptions = {k: v.description for k, v in sweep.variants.items()}
         else:
-            reg = _registries()
+            reg = registries()
             records = group_variants([gather_run(d) for d in _run_dirs(list(paths))], lambda spec: canonical_spec(spec, reg))
         if out is None:
             out = paths[0] if len(paths) == 1 and (paths[0] / "runs").is_dir() else Path("runs") / "compare"

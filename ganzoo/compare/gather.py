@@ -26,9 +26,9 @@ from typing import Any, Callable
 import yaml
 
 from ganzoo.rundir import META_FILE, SPEC_FILE
-from ganzoo.spec import spec_hash, spec_to_data
-from ganzoo.sweep import SweepRun
-from ganzoo.yamlio import dump_yaml
+from ganzoo.spec.model import spec_hash, spec_to_data
+from ganzoo.compare.sweep import SweepRun
+from ganzoo.spec.yamlio import dump_yaml
 
 __all__ = ["RunRecord", "CompareError", "run_sweep", "gather_run", "plan"]
 
@@ -207,7 +207,7 @@ def canonical_spec(spec: dict[str, Any], reg: Any) -> dict[str, Any]:
     """A run's spec with every parameter at its default left out, so that runs made
     before and after a component gained a parameter compare equal; the spec as
     written where it no longer validates (a component since uninstalled)."""
-    from ganzoo.spec import SpecError, validate_spec
+    from ganzoo.spec.model import SpecError, validate_spec
 
     try:
         return validate_spec(spec, reg).model_dump(mode="json", exclude_defaults=True)

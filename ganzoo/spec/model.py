@@ -22,11 +22,11 @@ from pydantic import (
     model_validator,
 )
 
-from ganzoo.entries import Entry, LossEntry, ModelEntry, Params
-from ganzoo.registry import Registries
-from ganzoo.spec_base import InitSpecs, OptimSpecs, TrainSpec
-from ganzoo.spec_errors import SpecError, SpecIssue, issues_from
-from ganzoo.yamlio import line_map, load_yaml, parse_value
+from ganzoo.plugin.entries import Entry, LossEntry, ModelEntry, Params
+from ganzoo.plugin.registry import Registries
+from ganzoo.spec.sections import InitSpecs, OptimSpecs, TrainSpec
+from ganzoo.spec.errors import SpecError, SpecIssue, issues_from
+from ganzoo.spec.yamlio import line_map, load_yaml, parse_value
 
 __all__ = ["SpecError", "SpecIssue", "RunSpec", "spec_model", "load_spec", "validate_spec", "apply_overrides", "parse_overrides", "set_values", "spec_hash", "json_schema"]
 

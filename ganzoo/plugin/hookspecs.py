@@ -4,7 +4,7 @@ A plugin is a module (or object) with functions marked ``@ganzoo.hookimpl`` whos
 names match the specifications below. Registration hooks return iterables of
 typed records; ganzoo calls each plugin's implementation separately so that it
 knows which plugin supplied which name. Lifecycle hooks receive the live
-:class:`ganzoo.train.Run`; their return values are ignored unless stated.
+:class:`ganzoo.engine.run.Run`; their return values are ignored unless stated.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import pluggy
 if TYPE_CHECKING:  # pragma: no cover
     import click
 
-    from ganzoo.entries import DatasetEntry, LossEntry, MetricEntry, ModelEntry, TaskEntry
-    from ganzoo.train import Run
+    from ganzoo.plugin.entries import DatasetEntry, LossEntry, MetricEntry, ModelEntry, TaskEntry
+    from ganzoo.engine.run import Run
 
 hookspec = pluggy.HookspecMarker("ganzoo")
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ganzoo.cli import handle_errors
+from ganzoo.cli.common import handle_errors
 
 __all__ = ["plugin"]
 
@@ -27,7 +27,7 @@ def new(name: str, directory: Path | None) -> None:
     and its tests use ganzoo.testing (loading, params, a 2-step run per component,
     a tiny spec).
     """
-    from ganzoo.scaffold import ScaffoldError, new_plugin, plugin_names
+    from ganzoo.cli.scaffold import ScaffoldError, new_plugin, plugin_names
 
     try:
         root = new_plugin(name, directory)

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from ganzoo.registry import suggest
+from ganzoo.plugin.registry import suggest
 
 __all__ = ["SpecError", "SpecIssue", "issues_from"]
 

@@ -1,6 +1,6 @@
 """What a checkpoint holds and how a run returns to it; where fresh weights start (``init``).
 
-Part of :class:`ganzoo.train.Run`, kept apart so the loop reads in one screen.
+Part of :class:`ganzoo.engine.run.Run`, kept apart so the loop reads in one screen.
 """
 
 from __future__ import annotations
@@ -9,13 +9,13 @@ import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ganzoo.build import unwrap_model
+from ganzoo.engine.build import unwrap_model
 from ganzoo.checkpoint import load_latest, save_checkpoint
 from ganzoo.rundir import read_meta
-from ganzoo.runtime import rng_state, set_rng_state
+from ganzoo.engine.device import rng_state, set_rng_state
 
 if TYPE_CHECKING:
-    from ganzoo.train import Run
+    from ganzoo.engine.run import Run
 
 __all__ = ["RunState", "CHECKPOINT_FORMAT"]
 
@@ -23,11 +23,11 @@ CHECKPOINT_FORMAT = 1
 
 
 class RunState:
-    """Checkpoint state of a :class:`~ganzoo.train.Run` (a mixin; ``self`` is the run)."""
+    """Checkpoint state of a :class:`~ganzoo.engine.run.Run` (a mixin; ``self`` is the run)."""
 
     def _apply_init(self: Run) -> None:
         """Load the spec's ``init`` sources (before EMA, DDP and compile see the networks)."""
-        from ganzoo.warmstart import apply_init
+        from ganzoo.engine.warmstart import apply_init
 
         for slot, src in self.spec.init:  # type: ignore[attr-defined]
             if src is not None and slot in self.nets:

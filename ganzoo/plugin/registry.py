@@ -10,8 +10,8 @@ from typing import Any, Iterator
 
 import pluggy
 
-from ganzoo.entries import KINDS, Entry, ModelEntry
-from ganzoo.plugins import PluginFailure, PluginReport, get_plugin_manager
+from ganzoo.plugin.entries import KINDS, Entry, ModelEntry
+from ganzoo.plugin.manager import PluginFailure, PluginReport, get_plugin_manager
 
 _HOOKS = {
     "model": "ganzoo_models",

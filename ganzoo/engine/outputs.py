@@ -1,6 +1,6 @@
 """What a run leaves behind besides checkpoints: sample grids, evaluations, the best checkpoint, the export.
 
-Part of :class:`ganzoo.train.Run`, kept apart so the loop reads in one screen.
+Part of :class:`ganzoo.engine.run.Run`, kept apart so the loop reads in one screen.
 """
 
 from __future__ import annotations
@@ -12,16 +12,16 @@ import torch
 
 from ganzoo.checkpoint import atomic_save, atomic_write
 from ganzoo.images import make_grid, save_grid
-from ganzoo.runtime import rng_state, set_rng_state
+from ganzoo.engine.device import rng_state, set_rng_state
 
 if TYPE_CHECKING:
-    from ganzoo.train import Run
+    from ganzoo.engine.run import Run
 
 __all__ = ["RunOutputs"]
 
 
 class RunOutputs:
-    """Artefacts of a :class:`~ganzoo.train.Run` (a mixin; ``self`` is the run)."""
+    """Artefacts of a :class:`~ganzoo.engine.run.Run` (a mixin; ``self`` is the run)."""
 
     def save_samples(self: Run) -> Path | None:
         if self.rank != 0:

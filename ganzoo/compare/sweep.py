@@ -23,9 +23,9 @@ from typing import Any
 
 from pydantic import Field, ValidationError, field_validator
 
-from ganzoo.entries import Params
-from ganzoo.registry import Registries
-from ganzoo.spec import RunSpecBase, SpecError, SpecIssue, read_spec_data, set_values, validate_spec
+from ganzoo.plugin.entries import Params
+from ganzoo.plugin.registry import Registries
+from ganzoo.spec.model import RunSpecBase, SpecError, SpecIssue, read_spec_data, set_values, validate_spec
 
 __all__ = ["VariantSpec", "SweepSpec", "SweepRun", "load_sweep", "expand_sweep"]
 

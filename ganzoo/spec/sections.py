@@ -1,7 +1,7 @@
 """The static parts of a run spec: training budget, optimisers, evaluation cadence.
 
 Component slots (data, generator, losses, ...) depend on the installed plugins
-and are assembled in :mod:`ganzoo.spec`.
+and are assembled in :mod:`ganzoo.spec.model`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import ConfigDict, Field, field_validator
 
-from ganzoo.entries import Params
+from ganzoo.plugin.entries import Params
 
 __all__ = ["ConstantLR", "MultiStepLR", "CosineLR", "LRSchedule", "OptimSpec", "OptimSpecs", "InitSource", "InitSpecs", "TrainSpec", "RESUME_MUTABLE"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from torch import nn
 
 from ganzoo.data import DataInfo
-from ganzoo.registry import Registries
-from ganzoo.spec import RunSpecBase
+from ganzoo.plugin.registry import Registries
+from ganzoo.spec.model import RunSpecBase
 from ganzoo.task import LossSet
 
 __all__ = ["build_networks", "build_losses", "unwrap_model"]

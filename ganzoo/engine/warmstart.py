@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from ganzoo.checkpoint import CheckpointError, load_checkpoint, load_latest
-from ganzoo.spec_base import InitSource
+from ganzoo.spec.sections import InitSource
 from ganzoo.weights import WeightsError, sha256_file
 
 __all__ = ["InitError", "InitReport", "load_init_weights", "apply_init"]

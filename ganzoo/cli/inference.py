@@ -1,0 +1,102 @@
+"""``ganzoo sample`` and ``ganzoo eval``: use a trained run."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from ganzoo.cli.common import console, handle_errors, registries
+
+__all__ = ["eval_cmd", "read_step", "sample"]
+
+
+@click.command()
+@click.argument("run", type=click.Path(file_okay=False, exists=True))
+@click.option("--n", "n", default=64, show_default=True, type=click.IntRange(1, 100_000), help="Number of samples.")
+@click.option("--out", required=True, type=click.Path(), help="A .png file for a grid, or a directory (ending in /) for one PNG per sample.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Noise seed; the same seed gives the same images.")
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, mps or auto.")
+@click.option("--class", "label", type=int, default=None, help="Class to sample (conditional runs); default: every class in turn.")
+@handle_errors
+def sample(run: str, n: int, out: str, seed: int, device: str, label: int | None) -> None:
+    """Sample a trained RUN's generator (EMA weights when the run used EMA).
+
+    \b
+    Examples:
+      ganzoo sample runs/00000-dcgan-digits --n 64 --out grid.png
+      ganzoo sample runs/00000-dcgan-digits --n 16 --out samples/
+      ganzoo sample runs/00001-cdcgan-digits --class 3 --n 16 --out threes.png
+    """
+    from ganzoo.api import load_generator
+    from ganzoo.images import save_grid, save_images
+
+    gen = load_generator(run, device=device)
+    import inspect
+
+    if label is not None and "labels" not in inspect.signature(gen.task.sample).parameters:
+        raise click.UsageError(f"--class needs a conditional run; {run} was trained with task {gen.spec.task.type!r}")  # type: ignore[attr-defined]
+    images = gen.sample(n, seed=seed, **({"labels": label} if label is not None else {}))
+    target = Path(out)
+    if out.endswith(("/", os.sep)) or target.is_dir():
+        paths = save_images(images, target)
+        click.echo(f"wrote {len(paths)} images to {target}")
+    else:
+        save_grid(images, target)
+        click.echo(f"wrote a grid of {n} to {target}")
+
+
+@click.command(name="eval")
+@click.argument("run", type=click.Path(file_okay=False, exists=True))
+@click.option("--metrics", "names", multiple=True, metavar="NAME", help="Metric to compute (repeatable); default: the spec's eval.metrics.")
+@click.option("--n", "n", type=click.IntRange(2, None), help="Override the sample count of every metric that has one.")
+@click.option("--device", default="auto", show_default=True, help="cpu, cuda, mps or auto.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the generated samples.")
+@handle_errors
+def eval_cmd(run: str, names: tuple[str, ...], n: int | None, device: str, seed: int) -> None:
+    """Evaluate a trained RUN and write RUN/eval.json (values with their protocols).
+
+    \b
+    Examples:
+      ganzoo eval runs/00000-dcgan-digits --metrics fd-domain
+      ganzoo eval runs/00000-dcgan-digits --metrics fid --n 10000
+    """
+    from rich.table import Table
+
+    from ganzoo.api import load_generator
+    from ganzoo.evaluation import EvalContext, data_key, evaluate, write_eval_json
+
+    reg = registries()
+    gen = load_generator(run, device=device, registries=reg)
+    comps = [(m.type, m.params.model_dump()) for m in gen.spec.eval.metrics] if not names else [(nm, {}) for nm in names]  # type: ignore[attr-defined]
+    if not comps:
+        raise click.UsageError("the run's spec has no eval.metrics; name some with --metrics (see: ganzoo list metrics)")
+    metrics = []
+    for name, params in comps:
+        entry = reg["metric"].get(name)
+        if n is not None and "n" in entry.params.model_fields:
+            params = {**params, "n": n}
+        metrics.append(reg.build("metric", name, params))
+    data_spec = gen.spec.eval.data or gen.spec.data  # type: ignore[attr-defined]
+    dataset = reg.build("dataset", data_spec.type, data_spec.params)
+    ctx = EvalContext(gen.task, gen.module, dataset, data_key(data_spec), gen.device, seed=seed)
+    result = evaluate(ctx, metrics)
+    step = int(read_step(Path(run)))
+    path = write_eval_json(Path(run), result, step)
+    table = Table(title=f"{run} (step {step})")
+    for col in ("metric", "value", "protocol"):
+        table.add_column(col, overflow="fold")
+    for key, value in result.values.items():
+        proto = ", ".join(f"{k}={v}" for k, v in result.protocols[key].items() if k not in ("metric", "higher_is_better"))
+        table.add_row(key, f"{value:.5g}", proto)
+    console().print(table)
+    click.echo(f"wrote {path}")
+
+
+def read_step(run_dir: Path) -> int:
+    """The training step of a run's exported generator."""
+    from safetensors import safe_open
+
+    with safe_open(str(run_dir / "generator.safetensors"), framework="pt") as fh:
+        return int((fh.metadata() or {}).get("step", -1))
