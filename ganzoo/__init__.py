@@ -48,6 +48,15 @@ _LAZY: dict[str, str] = {
     "SpecError": "ganzoo.spec.model",
     "RunSpec": "ganzoo.spec.model",
     "parse_overrides": "ganzoo.spec.model",
+    # errors: the command line prints these as one message, anything else with its traceback
+    "GanzooError": "ganzoo.errors",
+    "ConfigError": "ganzoo.errors",
+    "DataError": "ganzoo.errors",
+    "WeightsError": "ganzoo.errors",
+    "CheckpointError": "ganzoo.errors",
+    "ResumeError": "ganzoo.errors",
+    "RunDirError": "ganzoo.errors",
+    "PluginError": "ganzoo.errors",
 }
 
 # Modules a plugin may import besides ``ganzoo`` itself (tests/test_public_api.py enforces it);
@@ -55,6 +64,7 @@ _LAZY: dict[str, str] = {
 PUBLIC_MODULES: tuple[str, ...] = (
     "ganzoo.api",
     "ganzoo.checkpoint",
+    "ganzoo.errors",
     "ganzoo.evaluation",
     "ganzoo.images",
     "ganzoo.losses",
@@ -82,6 +92,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover
     from ganzoo.api import create, list_components, load_generator, load_spec, train
     from ganzoo.data import DataInfo, EmptyDatasetError, ImageDataset, TensorImageDataset, for_evaluation
+    from ganzoo.errors import CheckpointError, ConfigError, DataError, GanzooError, PluginError, ResumeError, RunDirError, WeightsError
     from ganzoo.plugin.entries import DatasetEntry, LossEntry, MetricEntry, ModelEntry, NoParams, Params, TaskEntry, checks_inputs
     from ganzoo.losses import AdversarialLoss, ReconstructionLoss, Regularizer
     from ganzoo.plugin.manager import get_plugin_manager, hookimpl

@@ -1,0 +1,68 @@
+"""The errors ganzoo raises on bad input, all under one base.
+
+The command line turns exactly :class:`GanzooError` (and click's usage errors)
+into one message and an exit status; any other exception is a bug, in ganzoo
+or in a plugin, and keeps its traceback. A plugin that rejects its input
+raises one of these (they are public: ``ganzoo.ConfigError`` and so on), so its
+users get the same one-line message as ganzoo's own.
+
+Each subclass also derives from the builtin that callers caught before the
+hierarchy existed (``ValueError``, ``RuntimeError``, ...), so ``except
+ValueError`` keeps working.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "EXIT_FAILURE",
+    "EXIT_INPUT",
+    "CheckpointError",
+    "ConfigError",
+    "DataError",
+    "GanzooError",
+    "PluginError",
+    "ResumeError",
+    "RunDirError",
+    "WeightsError",
+]
+
+EXIT_INPUT = 2  # bad input (a spec, an argument, a file): like click's usage errors
+EXIT_FAILURE = 1  # the run itself failed (non-finite losses, no checkpoint to write)
+
+
+class GanzooError(Exception):
+    """Base of every error that is the user's input, not a bug; ``str()`` is the whole message.
+
+    Attributes:
+        exit_code: The command line's exit status for this error.
+    """
+
+    exit_code: int = EXIT_INPUT
+
+
+class ConfigError(GanzooError, ValueError):
+    """The spec's components do not fit together (found when they are built, after validation)."""
+
+
+class DataError(GanzooError, ValueError):
+    """A dataset or an input image cannot be read or is unusable (empty, corrupt, too large)."""
+
+
+class WeightsError(GanzooError, RuntimeError):
+    """Pretrained weights are missing, or their checksum or architecture does not match."""
+
+
+class CheckpointError(GanzooError, RuntimeError):
+    """A checkpoint cannot be written, read or applied."""
+
+
+class ResumeError(GanzooError, RuntimeError):
+    """A run cannot be resumed as asked (no checkpoint, a changed spec)."""
+
+
+class RunDirError(GanzooError, RuntimeError):
+    """A run directory cannot be created, written or read."""
+
+
+class PluginError(GanzooError, RuntimeError):
+    """A plugin cannot be loaded or registered, or a registry lookup failed."""
