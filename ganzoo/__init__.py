@@ -33,8 +33,13 @@ _LAZY: dict[str, str] = {
     "AdversarialLoss": "ganzoo.losses",
     "Regularizer": "ganzoo.losses",
     "ReconstructionLoss": "ganzoo.losses",
+    "LossSet": "ganzoo.losses",
     "Task": "ganzoo.task",
-    "StepContext": "ganzoo.task",
+    "StepContext": "ganzoo.context",
+    "RunContext": "ganzoo.context",
+    "AdversarialRecipe": "ganzoo.adversarial",
+    "CriticInputs": "ganzoo.adversarial",
+    "Latents": "ganzoo.adversarial",
     "unwrap_model": "ganzoo.engine.build",
     # registries, specs, running
     "get_plugin_manager": "ganzoo.plugin.manager",
@@ -45,6 +50,7 @@ _LAZY: dict[str, str] = {
     "load_spec": "ganzoo.api",
     "load_generator": "ganzoo.api",
     "train": "ganzoo.api",
+    "RunDir": "ganzoo.rundir",
     "SpecError": "ganzoo.spec.model",
     "RunSpec": "ganzoo.spec.model",
     "parse_overrides": "ganzoo.spec.model",
@@ -94,9 +100,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from ganzoo.data import DataInfo, EmptyDatasetError, ImageDataset, TensorImageDataset, for_evaluation
     from ganzoo.errors import CheckpointError, ConfigError, DataError, GanzooError, PluginError, ResumeError, RunDirError, WeightsError
     from ganzoo.plugin.entries import DatasetEntry, LossEntry, MetricEntry, ModelEntry, NoParams, Params, TaskEntry, checks_inputs
-    from ganzoo.losses import AdversarialLoss, ReconstructionLoss, Regularizer
+    from ganzoo.losses import AdversarialLoss, LossSet, ReconstructionLoss, Regularizer
     from ganzoo.plugin.manager import get_plugin_manager, hookimpl
     from ganzoo.plugin.registry import Registries, load_registries
+    from ganzoo.rundir import RunDir
     from ganzoo.spec.model import RunSpec, SpecError, parse_overrides
     from ganzoo.engine.build import unwrap_model
-    from ganzoo.task import StepContext, Task
+    from ganzoo.adversarial import AdversarialRecipe, CriticInputs, Latents
+    from ganzoo.context import RunContext, StepContext
+    from ganzoo.task import Task

@@ -11,7 +11,7 @@ from torch import nn
 from ganzoo.data import DataInfo, for_evaluation
 from ganzoo.plugin.entries import Entry
 from ganzoo.plugin.registry import Registries, load_registries
-from ganzoo.rundir import SPEC_FILE, RunDirError, read_meta
+from ganzoo.rundir import RunDir, RunDirError, read_meta
 from ganzoo.spec.model import RunSpecBase, SpecError, SpecIssue, load_spec as _load_spec, spec_diff, validate_spec
 from ganzoo.spec.sections import RESUME_MUTABLE
 from ganzoo.spec.yamlio import load_yaml
@@ -56,9 +56,9 @@ def load_spec(path: str | Path, overrides: list[str] | None = None, registries: 
 
 def load_run_spec(run_dir: str | Path, reg: Registries, *, check_inputs: bool = True) -> RunSpecBase:
     """The resolved spec saved in a run directory (``check_inputs``: see :func:`ganzoo.checks_inputs`)."""
-    path = Path(run_dir) / SPEC_FILE
+    path = RunDir(run_dir).spec
     if not path.is_file():
-        raise RunDirError(f"{run_dir} is not a ganzoo run directory (no {SPEC_FILE})")
+        raise RunDirError(f"{run_dir} is not a ganzoo run directory (no {path.name})")
     text = path.read_text()
     return validate_spec(load_yaml(text), reg, source=str(path), text=text, check_inputs=check_inputs)
 
@@ -116,7 +116,7 @@ def load_generator(run_dir: str | Path, *, device: str = "cpu", registries: Regi
     run_dir = Path(run_dir)
     spec = load_run_spec(run_dir, reg, check_inputs=False)  # the trained network needs no training data
     info = DataInfo(**read_meta(run_dir)["data_info"])
-    weights = run_dir / "generator.safetensors"
+    weights = RunDir(run_dir).generator
     if not weights.is_file():
         raise RunDirError(f"{weights} does not exist; the run has not finished (train it to the end or resume it)")
     dev = select_device(device)
@@ -126,6 +126,7 @@ def load_generator(run_dir: str | Path, *, device: str = "cpu", registries: Regi
     except Exception as exc:  # noqa: BLE001 - corrupt file or architecture mismatch
         raise RunDirError(f"cannot load {weights}: {str(exc).splitlines()[0]}") from None
     task = reg.build("task", spec.task.type, spec.task.params)  # type: ignore[attr-defined]
+    task.configure(spec, info)
     if getattr(task, "samples_real_data", False):
         data_spec = spec.eval.data or spec.data  # type: ignore[attr-defined]
         task.attach_data(lambda: for_evaluation(reg.build("dataset", data_spec.type, data_spec.params)))

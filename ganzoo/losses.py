@@ -6,18 +6,26 @@ numerically stable ``softplus``/``binary_cross_entropy_with_logits`` forms.
 
 from __future__ import annotations
 
-import functools
-import inspect
-from typing import Any, Callable, Literal, Protocol, runtime_checkable
+from dataclasses import dataclass, field
+from typing import Callable, Literal, Protocol, runtime_checkable
 
 import torch
 
-__all__ = ["AdversarialLoss", "Regularizer", "ReconstructionLoss", "accepts_grad_scale", "add_penalties", "call_regularizer", "randn_like_global"]
+__all__ = ["AdversarialLoss", "LossSet", "Regularizer", "ReconstructionLoss", "randn_like_global"]
 
 
 @runtime_checkable
 class AdversarialLoss(Protocol):
-    """A GAN objective on logits (B,) or (B, ...)."""
+    """A GAN objective on logits (B,) or (B, ...).
+
+    Attributes:
+        needs_real_logits: True for relativistic objectives, whose generator loss
+            compares with the real logits: the G phase then also scores a real
+            batch (with D frozen) and passes it as ``real_logits``; otherwise
+            ``g_loss`` gets ``None`` and no real batch is scored.
+    """
+
+    needs_real_logits: bool
 
     def d_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
         """Discriminator loss (scalar), minimised by the D phase."""
@@ -50,9 +58,8 @@ class Regularizer(Protocol):
     ``grad_scale`` is the fp16 GradScaler's current scale of the network the
     penalty updates (1.0 otherwise). A penalty that takes ``autograd.grad``
     inside the loss should scale the differentiated output up by it and the
-    gradient back down (in float32), or small gradients underflow in fp16. The
-    keyword is optional: a regulariser whose ``__call__`` does not take it is
-    called without it (see :func:`accepts_grad_scale`).
+    gradient back down (in float32), or small gradients underflow in fp16. A
+    penalty that takes no input gradient accepts the keyword and ignores it.
 
     Attributes:
         phase: ``"D"`` or ``"G"``: which network's optimiser the penalty steps.
@@ -74,60 +81,21 @@ class Regularizer(Protocol):
         ...
 
 
-def accepts_grad_scale(regularizer: Any) -> bool:
-    """Whether calling ``regularizer`` accepts the ``grad_scale`` keyword.
+@dataclass
+class LossSet:
+    """The built loss components of a spec, with their weights.
 
-    Regularisers written before the keyword existed must keep working, so a
-    task passes ``grad_scale`` only where it is accepted (named parameter, or
-    ``**kwargs``). Called every step, so the answer is cached per class for
-    callable objects (their ``__call__`` belongs to the class).
+    Attributes:
+        adversarial: The GAN objective, or None for a run without a discriminator.
+        adversarial_weight: Its weight in the generator loss (``losses.adversarial.weight``).
+        regularizers: ``(name, regulariser, weight)`` in spec order.
+        reconstruction: ``(name, loss, weight)`` in spec order.
     """
-    if inspect.isfunction(getattr(type(regularizer), "__call__", None)):  # an instance of a Python class
-        return _class_accepts(type(regularizer))
-    return _signature_accepts(regularizer)  # functions, methods, partials, C callables
 
-
-@functools.lru_cache(maxsize=None)
-def _class_accepts(cls: type) -> bool:
-    return _signature_accepts(cls.__call__, bound=True)
-
-
-def _signature_accepts(fn: Any, *, bound: bool = False) -> bool:
-    try:
-        params = list(inspect.signature(fn).parameters.values())[1 if bound else 0 :]
-    except (TypeError, ValueError):  # a builtin or C callable without a signature: do not risk a TypeError
-        return False
-    return any(
-        p.kind is inspect.Parameter.VAR_KEYWORD
-        or (p.name == "grad_scale" and p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD))
-        for p in params
-    )
-
-
-def call_regularizer(regularizer: Any, network: Callable[[torch.Tensor], torch.Tensor], first: torch.Tensor, second: torch.Tensor,
-                     *, grad_scale: float = 1.0) -> torch.Tensor:
-    """Call ``regularizer(network, first, second)``, with ``grad_scale`` when it accepts the keyword.
-
-    What every task should use: fp16 penalties get the scaler's factor, and
-    regularisers written before the keyword existed are called as before.
-    """
-    if accepts_grad_scale(regularizer):
-        return regularizer(network, first, second, grad_scale=grad_scale)  # type: ignore[no-any-return]
-    return regularizer(network, first, second)  # type: ignore[no-any-return]
-
-
-def add_penalties(loss: torch.Tensor, terms: dict[str, torch.Tensor], regularizers: Any, network: Callable[[torch.Tensor], torch.Tensor],
-                  first: torch.Tensor, second: torch.Tensor, *, grad_scale: float = 1.0) -> torch.Tensor:
-    """``loss`` plus ``weight * penalty`` of every ``(name, regularizer, weight)``; each penalty is logged in ``terms``.
-
-    The every-step (``interval == 1``) penalties of a phase, as WGAN-GP adds its
-    penalty to D's loss; lazy ones get a phase of their own.
-    """
-    for name, regularizer, weight in regularizers:
-        penalty = call_regularizer(regularizer, network, first, second, grad_scale=grad_scale)
-        loss = loss + weight * penalty
-        terms[name] = penalty.detach()
-    return loss
+    adversarial: AdversarialLoss | None = None
+    adversarial_weight: float = 1.0
+    regularizers: list[tuple[str, Regularizer, float]] = field(default_factory=list)
+    reconstruction: list[tuple[str, ReconstructionLoss, float]] = field(default_factory=list)
 
 
 @runtime_checkable

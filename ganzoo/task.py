@@ -10,88 +10,19 @@ clipping, the non-finite guard, EMA, DDP). A task calls
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable
 
 import torch
 from torch import nn
 
+from ganzoo.context import LossFn, RunContext, StepContext
+from ganzoo.losses import LossSet
+
 if TYPE_CHECKING:  # pragma: no cover
     from ganzoo.data import DataInfo, ImageDataset
-    from ganzoo.losses import AdversarialLoss, ReconstructionLoss, Regularizer
-    from ganzoo.engine.run import Run
+    from ganzoo.spec.model import RunSpecBase
 
-__all__ = ["Task", "StepContext", "LossSet", "LossFn"]
-
-# A phase's closure returns the total loss and named terms to log.
-LossFn = Callable[[], tuple[torch.Tensor, dict[str, torch.Tensor]]]
-
-
-@dataclass
-class LossSet:
-    """The built loss components of a spec, with their weights."""
-
-    adversarial: AdversarialLoss | None = None
-    adversarial_weight: float = 1.0
-    regularizers: list[tuple[str, Regularizer, float]] = field(default_factory=list)
-    reconstruction: list[tuple[str, ReconstructionLoss, float]] = field(default_factory=list)
-
-
-class StepContext(Protocol):
-    """What the core offers a task during one training step."""
-
-    step: int
-    """Generator updates completed before this step."""
-    d_updates: int
-    """Discriminator updates completed so far."""
-    device: torch.device
-    nets: dict[str, nn.Module]
-    """``generator`` and ``discriminator`` as trained (possibly DDP-wrapped)."""
-    losses: LossSet
-    d_steps: int
-    info: DataInfo
-
-    def next_batch(self) -> dict[str, torch.Tensor]:
-        """The next batch of this rank, on the device."""
-        ...
-
-    def optimize(self, network: str, loss_fn: LossFn, *, phase: str) -> bool:
-        """Run one update of ``network`` on ``loss_fn``'s loss; False if skipped as non-finite.
-
-        ``phase`` names the logged terms (``D/loss``); the phase named ``"D"`` is the
-        discriminator update that ``d_updates`` counts, other names (``"D_reg"``) are extra.
-        """
-        ...
-
-    def autocast(self) -> Any:
-        """The precision context, for forward passes outside :meth:`optimize`."""
-        ...
-
-    def randn(self, n: int, *shape: int) -> torch.Tensor:
-        """``n`` standard-normal rows for this rank, sliced from one global draw.
-
-        Use it (not ``torch.randn``) for per-sample noise: a DDP run then sees the
-        same noise as a single process with the same global batch.
-        """
-        ...
-
-    def randint(self, high: int, n: int) -> torch.Tensor:
-        """``n`` integers in [0, high) for this rank, sliced from one global draw."""
-        ...
-
-    def trains(self, network: str) -> bool:
-        """Whether ``network`` is updated: False for a parameter-free baseline (bicubic, biharmonic)."""
-        ...
-
-    def grad_scale(self, network: str) -> float:
-        """The fp16 GradScaler's current scale for ``network`` (1.0 unless precision is fp16).
-
-        A penalty on input gradients (R1, GP) takes ``autograd.grad`` inside the
-        loss; under fp16 it must scale the output by this factor first and divide
-        the gradient by it after, or small gradients underflow to zero (the
-        recipe of PyTorch's AMP notes, "gradient penalty").
-        """
-        ...
+__all__ = ["LossFn", "LossSet", "RunContext", "StepContext", "Task"]
 
 
 class Task(ABC):
@@ -106,12 +37,24 @@ class Task(ABC):
     #: run, :func:`ganzoo.load_generator` then hands them the run's data via
     #: :meth:`attach_data`.
     samples_real_data: bool = False
+    #: The data the networks are built for; set by :meth:`configure`.
+    info: DataInfo | None = None
 
     def __init__(self, params: Any) -> None:
         self.params = params
 
-    def setup(self, run: Run) -> None:
-        """Called once the run has built its networks and losses (before resume)."""
+    def configure(self, spec: RunSpecBase, info: DataInfo) -> None:
+        """Called first, with the run's spec and its data description: in a run and when a trained generator is loaded.
+
+        Read what the task needs to know about its networks here, from the spec's
+        validated params (``spec.component_params("generator")``), never from
+        attributes of a built module. Raise :class:`ganzoo.ConfigError` when
+        the components do not fit together. The default keeps ``info``.
+        """
+        self.info = info
+
+    def setup(self, run: RunContext) -> None:
+        """Called once the run has built its networks and losses (before resume), in training only."""
 
     def attach_data(self, data: Callable[[], ImageDataset]) -> None:
         """Outside a run, where to find real images to sample from (only when ``samples_real_data``).
@@ -142,6 +85,6 @@ class Task(ABC):
         """
         return {}
 
-    def preview(self, run: Run, n: int) -> torch.Tensor:
+    def preview(self, run: RunContext, n: int) -> torch.Tensor:
         """Images for the periodic sample grid; by default fixed-seed samples of the eval generator."""
         return self.sample(run.eval_generator, n, seed=run.spec.seed + 1_000_003, device=run.device)

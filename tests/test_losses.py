@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import torch
 
-from ganzoo.losses import accepts_grad_scale
+from ganzoo.losses import AdversarialLoss, Regularizer
 from ganzoo.plugin.registry import load_registries
 
 
@@ -42,25 +42,25 @@ def test_label_smoothing():
     assert abs(loss.d_loss(real, fake).item() - expected) < 1e-5
 
 
-class _Legacy:
-    def __call__(self, net: Any, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-        return real.sum()
-
-
-class _Keyword:
-    def __call__(self, net: Any, real: torch.Tensor, fake: torch.Tensor, *, grad_scale: float = 1.0) -> torch.Tensor:
-        return real.sum()
-
-
-def test_accepts_grad_scale():
-    assert not accepts_grad_scale(_Legacy())
-    assert accepts_grad_scale(_Keyword())
-    assert accepts_grad_scale(lambda net, real, fake, grad_scale=1.0: real)  # positional-or-keyword counts
-    assert accepts_grad_scale(lambda net, real, fake, **kwargs: real)  # so does **kwargs
-    assert not accepts_grad_scale(lambda net, real, fake, *args: real)
-    assert not accepts_grad_scale(max)  # no signature to inspect: call without the keyword
+def test_registered_losses_implement_their_protocols():
+    """Tasks read ``needs_real_logits`` and pass ``grad_scale``: every built-in declares and accepts them."""
     reg = load_registries()
-    assert all(accepts_grad_scale(reg.build("loss", name, {})) for name in ("r1", "gradient-penalty", "path-length"))
+    adversarial = [e.name for e in reg.all_entries() if e.kind == "loss" and e.loss_kind == "adversarial"]
+    assert len(adversarial) >= 6
+    for name in adversarial:
+        loss = reg.build("loss", name, {})
+        assert isinstance(loss, AdversarialLoss) and isinstance(loss.needs_real_logits, bool), name
+    regularizers = [e.name for e in reg.all_entries() if e.kind == "loss" and e.loss_kind == "regularizer"]
+    x = torch.randn(2, 1, 4, 4)
+    for name in regularizers:
+        r = reg.build("loss", name, {})
+        assert isinstance(r, Regularizer), name
+        if r.phase == "D":
+            value = r(lambda img: img.flatten(1).sum(1), x, x.clone(), grad_scale=1.0)
+        else:
+            z = torch.randn(2, 3, requires_grad=True)
+            value = r(lambda z: z.sum(1).view(2, 1, 1, 1).expand(2, 1, 4, 4), z, z.sum(1).view(2, 1, 1, 1).expand(2, 1, 4, 4), grad_scale=1.0)
+        assert value.ndim == 0 and torch.isfinite(value), name
 
 
 # ------------------------------------------------------------------ pixel losses

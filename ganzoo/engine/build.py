@@ -5,9 +5,9 @@ from __future__ import annotations
 from torch import nn
 
 from ganzoo.data import DataInfo
+from ganzoo.losses import LossSet
 from ganzoo.plugin.registry import Registries
 from ganzoo.spec.model import RunSpecBase
-from ganzoo.task import LossSet
 
 __all__ = ["build_networks", "build_losses", "unwrap_model"]
 

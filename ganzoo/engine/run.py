@@ -27,7 +27,8 @@ from ganzoo.engine.logging import RunLogger, step_summary
 from ganzoo.plugin.registry import Registries
 from ganzoo.engine.outputs import RunOutputs
 from ganzoo.engine.state import CHECKPOINT_FORMAT, RunState
-from ganzoo.rundir import update_meta, write_meta, write_spec
+from ganzoo.rundir import RunDir, update_meta, write_meta, write_spec
+from ganzoo.errors import EXIT_FAILURE, GanzooError
 from ganzoo.engine.device import autocast, check_precision, peak_memory_mb, seed_everything, select_device
 from ganzoo.spec.model import RunSpecBase
 from ganzoo.task import Task
@@ -35,16 +36,19 @@ from ganzoo.task import Task
 __all__ = ["Run", "RunInterrupted", "NonFiniteError", "build_losses", "build_networks", "CHECKPOINT_FORMAT"]
 
 
-class RunInterrupted(Exception):
-    """SIGINT/SIGTERM stopped the run after a checkpoint was written."""
+class RunInterrupted(GanzooError):
+    """SIGINT/SIGTERM stopped the run after a checkpoint was written; the exit status is 128 + the signal number."""
 
     def __init__(self, signum: int, step: int) -> None:
         self.signum = signum
+        self.exit_code = 128 + signum
         super().__init__(f"interrupted by {signal.Signals(signum).name} at step {step}; a checkpoint was saved")
 
 
-class NonFiniteError(RuntimeError):
-    """Too many consecutive non-finite updates."""
+class NonFiniteError(GanzooError, RuntimeError):
+    """Too many consecutive non-finite updates: the run failed (exit status 1)."""
+
+    exit_code = EXIT_FAILURE
 
 
 class Run(RunState, RunOutputs):
@@ -71,6 +75,7 @@ class Run(RunState, RunOutputs):
         resuming: bool = False,
     ) -> None:
         self.spec, self.reg, self.dir = spec, reg, Path(run_dir)
+        self.paths = RunDir(self.dir)  # every file and folder of the run directory, by name
         self.dist = dist or DistInfo()
         self.rank, self.world_size = self.dist.rank, self.dist.world_size
         if self.rank == 0:
@@ -89,6 +94,7 @@ class Run(RunState, RunOutputs):
         self.dataset: ImageDataset = reg.build("dataset", spec.data.type, spec.data.params)  # type: ignore[attr-defined]
         self.info = self.dataset.info
         self.task: Task = reg.build("task", spec.task.type, spec.task.params)  # type: ignore[attr-defined]
+        self.task.configure(spec, self.info)
         self.nets = {k: v.to(self.device) for k, v in build_networks(spec, reg, self.info, self.task.slots).items()}
         self.init_report: dict[str, Any] = {}
         if not resuming:

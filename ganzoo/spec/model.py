@@ -242,6 +242,13 @@ def _check_task(spec: RunSpecBase, reg: Registries) -> list[SpecIssue]:
             node = getattr(node, part, None)
         if node is None or node == []:
             issues.append(SpecIssue(req, f"required by task {task_name!r}"))
+    has_d, has_adv = spec.discriminator is not None, spec.losses.adversarial is not None  # type: ignore[attr-defined]
+    if has_d and not has_adv:
+        issues.append(SpecIssue("discriminator", "a discriminator trains only with an adversarial loss: set losses.adversarial "
+                                                 "(e.g. {type: non-saturating}) or remove the discriminator"))
+    if has_adv and not has_d:
+        issues.append(SpecIssue("losses.adversarial", "an adversarial loss needs a discriminator: add one (ganzoo list models) "
+                                                      "or remove losses.adversarial"))
     for slot, role in (("generator", "generator"), ("discriminator", "discriminator")):
         comp = getattr(spec, slot)
         if comp is None:

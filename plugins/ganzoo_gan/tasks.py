@@ -12,20 +12,18 @@ from typing import Any, Callable, Sequence
 import torch
 from torch import Tensor, nn
 
-from ganzoo import StepContext, Task, unwrap_model
-from ganzoo.losses import Regularizer, add_penalties, call_regularizer
+from ganzoo import AdversarialRecipe, ConfigError, CriticInputs, Latents, RunContext, StepContext, Task, unwrap_model
 from ganzoo_gan.diffaugment import diff_augment
 
 __all__ = ["AdversarialTask", "Unconditional", "Conditional", "class_labels"]
 
 Labels = Tensor | None
-RegItem = tuple[str, Regularizer, float]  # (name, regulariser, weight) as in LossSet
 
 
 def _int_attr(generator: nn.Module, name: str, task: str) -> int:
     value = getattr(unwrap_model(generator), name, None)
     if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{type(unwrap_model(generator)).__name__} must expose an int attribute {name} for the {task} task")
+        raise ConfigError(f"{type(unwrap_model(generator)).__name__} must expose an int attribute {name} for the {task} task")
     return value
 
 
@@ -46,9 +44,8 @@ class AdversarialTask(Task):
     fresh G forward). Subclasses override :meth:`real_labels`,
     :meth:`fake_labels`, :meth:`generate` and :meth:`score`.
 
-    Regularisers are called as :class:`ganzoo.losses.Regularizer` says: D ones
-    with ``(discriminator, real, fake)``, G ones with ``(generator, z, fake)``,
-    and with ``grad_scale=ctx.grad_scale(network)`` when they accept it.
+    The phases themselves are :class:`ganzoo.AdversarialRecipe`'s; this class
+    only says what D compares and how labels condition the networks.
     """
 
     name = "adversarial"
@@ -81,104 +78,43 @@ class AdversarialTask(Task):
         """The DiffAugment policy; the identity when none is set."""
         return diff_augment(x, self.policy) if self.policy else x
 
-    def _disc_fn(self, D: nn.Module, y: Labels) -> Callable[[Tensor], Tensor] | nn.Module:
-        # Regularisers see D exactly as the adversarial loss does: augmented and conditioned.
-        if y is None and not self.policy:
-            return D
+    def critic(self, D: nn.Module, y: Labels) -> Callable[[Tensor], Tensor]:
+        """D as the objective and the regularisers see it: augmented and conditioned."""
         return lambda x: self.score(D, self.augment(x), y)
 
-    def _gen_fn(self, G: nn.Module, y: Labels) -> Callable[[Tensor], Tensor] | nn.Module:
-        # G regularisers see latents -> images with the conditioning bound (never augmented: they concern G).
-        if y is None:
-            return G
-        return lambda z: self.generate(G, z, y)
+    def setup(self, run: RunContext) -> None:
+        self.recipe = AdversarialRecipe(run.losses, latents=True, weight_d_loss=True, task=f"the {self.name} task")
 
-    @staticmethod
-    def _split(regs: list[RegItem]) -> tuple[list[RegItem], list[RegItem], list[RegItem], list[RegItem]]:
-        """(D every step, D lazy, G every step, G lazy)."""
-        for name, reg, _ in regs:
-            if getattr(reg, "phase", None) not in ("D", "G"):
-                raise ValueError(f"regulariser {name!r} has phase {getattr(reg, 'phase', None)!r}; expected 'D' or 'G'")
-            if not isinstance(reg.interval, int) or reg.interval < 1:
-                raise ValueError(f"regulariser {name!r} has interval {reg.interval!r}; expected an int >= 1")
-        out = [[r for r in regs if r[1].phase == p and (r[1].interval == 1) == every] for p in ("D", "G") for every in (True, False)]
-        return out[0], out[1], out[2], out[3]
+    def _draw(self, ctx: StepContext) -> tuple[Tensor, Labels]:
+        batch = ctx.next_batch()
+        return batch["image"], self.real_labels(batch)  # (B, C, H, W), (B,) | None
 
     def train_step(self, ctx: StepContext) -> None:
         G, D = ctx.nets["generator"], ctx.nets["discriminator"]
-        adv = ctx.losses.adversarial
-        assert adv is not None  # the spec requires it
-        w = ctx.losses.adversarial_weight
         latent = _latent(G, self.name)
-        batch = ctx.next_batch()
-        # interval 1: part of the main loss, as in WGAN-GP; lazy: their own phase, as in StyleGAN2.
-        every_step, lazy, g_every_step, g_lazy = self._split(ctx.losses.regularizers)
-        for i in range(ctx.d_steps):
-            if i > 0:
-                batch = ctx.next_batch()
-            real, y_real = batch["image"], self.real_labels(batch)  # (B, C, H, W), (B,) | None
-            z = ctx.randn(real.shape[0], latent)  # (B, Z): this rank's slice of the global noise
+
+        def critic_inputs(sample: tuple[Tensor, Labels]) -> CriticInputs:
+            real, y_real = sample
+            z = ctx.randn(real.shape[0], latent)  # (B, Z): this rank's share of the global noise
             y_fake = self.fake_labels(real.shape[0], ctx)
+            return CriticInputs(
+                real=real,
+                fake=lambda: self.generate(G, z, y_fake),
+                critic=self.critic(D, y_real),
+                critic_fake=self.critic(D, y_fake),
+                # Penalties compare real and fake under one conditioning: the fakes take the real labels.
+                penalty_fake=None if y_fake is None else lambda: self.generate(G, z, y_real),
+            )
 
-            def d_phase(real: Tensor = real, y_real: Labels = y_real, z: Tensor = z, y_fake: Labels = y_fake) -> tuple[Tensor, dict[str, Tensor]]:
-                with torch.no_grad():
-                    fake = self.generate(G, z, y_fake)  # (B, C, H, W)
-                real_logits = self.score(D, self.augment(real), y_real)  # (B,)
-                fake_logits = self.score(D, self.augment(fake), y_fake)  # (B,)
-                loss = w * adv.d_loss(real_logits, fake_logits)
-                terms = {"D(x)": real_logits.detach().mean(), "D(G(z))": fake_logits.detach().mean()}
-                if every_step:
-                    # Penalties compare real and fake under one conditioning: fakes take the real labels.
-                    fake_r = fake if y_fake is None else self.generate(G, z, y_real).detach()
-                    loss = add_penalties(loss, terms, every_step, self._disc_fn(D, y_real), real, fake_r,
-                                         grad_scale=ctx.grad_scale("discriminator"))
-                return loss, terms
-
-            ctx.optimize("discriminator", d_phase, phase="D")
-            for name, reg, weight in lazy:
-                if ctx.d_updates % reg.interval == 0:
-
-                    def reg_phase(
-                        real: Tensor = real, y: Labels = y_real, z: Tensor = z, reg: Any = reg, weight: float = weight, name: str = name
-                    ) -> tuple[Tensor, dict[str, Tensor]]:
-                        # Fakes take the real labels, so one conditioned D fits real, fake and their mixes.
-                        with torch.no_grad():
-                            fake = self.generate(G, z, y)
-                        penalty = call_regularizer(reg, self._disc_fn(D, y), real, fake, grad_scale=ctx.grad_scale("discriminator"))
-                        return weight * reg.interval * penalty, {name: penalty.detach()}
-
-                    ctx.optimize("discriminator", reg_phase, phase="D_reg")
-
-        real, y_real = batch["image"], self.real_labels(batch)
-        z = ctx.randn(real.shape[0], latent)
+        real, y_real = self.recipe.discriminator_phase(ctx, lambda: self._draw(ctx), critic_inputs)
+        z = ctx.randn(real.shape[0], latent)  # (B, Z): fresh latents for the G phase
         y_fake = self.fake_labels(real.shape[0], ctx)
+        latents = Latents(z=z, generate=lambda z: self.generate(G, z, y_fake))
 
-        def g_phase() -> tuple[Tensor, dict[str, Tensor]]:
-            # A G penalty may differentiate fake w.r.t. z (path length): make z a leaf that requires grad.
-            z_g = z.detach().requires_grad_(True) if g_every_step else z  # (B, Z)
-            fake = self.generate(G, z_g, y_fake)  # (B, C, H, W): a fresh graph through G
-            fake_logits = self.score(D, self.augment(fake), y_fake)
-            real_logits = None
-            if getattr(adv, "needs_real_logits", False):
-                real_logits = self.score(D, self.augment(real), y_real).detach()
-            loss = w * adv.g_loss(fake_logits, real_logits)
-            terms: dict[str, Tensor] = {}
-            if g_every_step:
-                loss = add_penalties(loss, terms, g_every_step, self._gen_fn(G, y_fake), z_g, fake, grad_scale=ctx.grad_scale("generator"))
-            return loss, terms
+        def objective(fake: Tensor, terms: dict[str, Tensor]) -> Tensor:
+            return self.recipe.adversarial_term(terms, self.critic(D, y_fake)(fake), lambda: self.critic(D, y_real)(real))
 
-        ctx.optimize("generator", g_phase, phase="G")
-        for name, reg, weight in g_lazy:
-            if (ctx.step + 1) % reg.interval == 0:  # ctx.step + 1: this step's number, so steps k, 2k, ...
-
-                def g_reg_phase(reg: Any = reg, weight: float = weight, name: str = name) -> tuple[Tensor, dict[str, Tensor]]:
-                    # The G phase's latents, through the just-updated G: no extra noise drawn.
-                    z_g = z.detach().requires_grad_(True)  # (B, Z)
-                    fake = self.generate(G, z_g, y_fake)  # (B, C, H, W)
-                    penalty = call_regularizer(reg, self._gen_fn(G, y_fake), z_g, fake, grad_scale=ctx.grad_scale("generator"))
-                    return weight * reg.interval * penalty, {name: penalty.detach()}
-
-                ctx.optimize("generator", g_reg_phase, phase="G_reg")
+        self.recipe.latent_generator_phase(ctx, latents, objective)
 
     # ---------------------------------------------------------------- sampling
 
@@ -255,17 +191,18 @@ class Conditional(AdversarialTask):
 
     name = "conditional"
 
-    def setup(self, run: Any) -> None:
+    def setup(self, run: RunContext) -> None:
         info = run.info
         if info.num_classes < 2:
             data = getattr(getattr(run.spec, "data", None), "type", "?")
-            raise ValueError(
+            raise ConfigError(
                 f"the conditional task needs a labelled dataset (samples with a 'label', at least 2 classes); "
                 f"data.type {data!r} gives num_classes={info.num_classes}. Use a labelled dataset such as 'digits'."
             )
         gen = run.nets["generator"]
         if _int_attr(gen, "num_classes", self.name) != info.num_classes:
-            raise ValueError(f"the generator was built for {unwrap_model(gen).num_classes} classes, the data has {info.num_classes}")
+            raise ConfigError(f"the generator was built for {unwrap_model(gen).num_classes} classes, the data has {info.num_classes}")
+        super().setup(run)
 
     def real_labels(self, batch: dict[str, Tensor]) -> Tensor:
         if "label" not in batch:

@@ -139,6 +139,11 @@ class GatedConvParams(Params):
         "locations of a 32 px image). 2 pads inputs to multiples of 8.",
     )
 
+    @property
+    def num_stages(self) -> int:
+        """Stages whose outputs the generator returns with ``stages=True`` (what the inpainting task reads)."""
+        return 2 if self.two_stage else 1
+
     @field_validator("dilations")
     @classmethod
     def _positive(cls, v: tuple[int, ...]) -> tuple[int, ...]:

@@ -14,32 +14,19 @@ Without a discriminator only the reconstruction losses train G (d_updates stays 
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from ganzoo import StepContext, Task, for_evaluation, unwrap_model
-from ganzoo.losses import add_penalties, call_regularizer
+from ganzoo import AdversarialRecipe, ConfigError, CriticInputs, DataInfo, RunContext, RunSpec, StepContext, Task, for_evaluation, unwrap_model
 from ganzoo_inpaint.masks import check_mask, composite, content_seeds, hole_bounds, masked_input, masks_from_seeds, show_holes
 from ganzoo_inpaint.params import InpaintingParams
 
 __all__ = ["Inpainting", "grid_triplets"]
 
 _SEED_HIGH = 2**31 - 1
-
-
-def _takes_mask(loss: Any) -> bool:
-    """Whether a reconstruction loss can be restricted to a region (``mask``), so hole and valid terms differ."""
-    if not getattr(loss, "region_aware", True):
-        return False
-    try:
-        params = inspect.signature(loss).parameters.values()
-    except (TypeError, ValueError):
-        return False
-    return any(p.name == "mask" or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
 
 
 def grid_triplets(n: int) -> int:
@@ -67,21 +54,18 @@ class Inpainting(Task):
         self.params: InpaintingParams = params
         self._dataset: Any = None
         self._data_source: Callable[[], Any] | None = None
-        self._mask_keys: dict[int, tuple[Any, bool]] = {}
 
     # ---------------------------------------------------------------- setup and masks
 
-    def setup(self, run: Any) -> None:
-        losses, has_d = run.losses, "discriminator" in run.nets
-        if has_d and losses.adversarial is None:
-            raise ValueError("inpainting with a discriminator needs losses.adversarial (or drop the discriminator for reconstruction only)")
-        if losses.adversarial is not None and not has_d:
-            raise ValueError("losses.adversarial is set but there is no discriminator: add one (e.g. type: patch) or remove the loss")
-        if not losses.reconstruction and losses.adversarial is None and run.trains("generator"):
-            raise ValueError("inpainting needs losses: losses.reconstruction (e.g. [{type: l1}]) and/or a discriminator with losses.adversarial")
-        bad = [name for name, reg, _ in losses.regularizers if getattr(reg, "phase", None) != "D"]
-        if bad:
-            raise ValueError(f"regularisers {bad} act on G's latents; inpainting has none (only D regularisers such as r1 apply)")
+    def configure(self, spec: RunSpec, info: DataInfo) -> None:
+        """Read how many stages the generator returns from its params (``num_stages``, 1 when not declared)."""
+        super().configure(spec, info)
+        self.generator_stages = int(getattr(spec.component_params("generator"), "num_stages", 1))
+
+    def setup(self, run: RunContext) -> None:
+        self.recipe = AdversarialRecipe(run.losses, task="inpainting")
+        if not run.losses.reconstruction and not self.recipe.trains_discriminator and run.trains("generator"):
+            raise ConfigError("inpainting needs losses: losses.reconstruction (e.g. [{type: l1}]) and/or a discriminator with losses.adversarial")
         hole_bounds(self.params.mask.hole_range, run.info.size, run.info.size)  # fail now if the bucket cannot fit the image
         self._dataset = for_evaluation(run.dataset)  # samples show images as evaluation scores them
 
@@ -127,10 +111,8 @@ class Inpainting(Task):
         total: Tensor | float = 0.0
         for i, (name, loss, weight) in enumerate(entries):
             key = name if sum(n == name for n, _, _ in entries) == 1 else f"{name}{i}"
-            takes = self._mask_keys.get(id(loss))
-            if takes is None or takes[0] is not loss:
-                takes = self._mask_keys[id(loss)] = (loss, _takes_mask(loss))
-            if not takes[1] or (p.hole_weight == p.valid_weight and p.loss_normalization == "image"):
+            region_aware = getattr(loss, "region_aware", True)  # optional attribute, see ganzoo.ReconstructionLoss
+            if not region_aware or (p.hole_weight == p.valid_weight and p.loss_normalization == "image"):
                 value = loss(pred, target)
                 terms[key] = value.detach()
                 total = total + weight * p.hole_weight * value
@@ -147,69 +129,38 @@ class Inpainting(Task):
 
     def train_step(self, ctx: StepContext) -> None:
         G, D = ctx.nets["generator"], ctx.nets.get("discriminator")
-        adv, w = ctx.losses.adversarial, ctx.losses.adversarial_weight
-        batch = ctx.next_batch()
-        image, mask = self.batch_masks(batch, lambda x: self.train_masks(x, ctx))  # (B, C, H, W), (B, 1, H, W)
-        if D is not None and adv is not None:
-            every = [r for r in ctx.losses.regularizers if r[1].interval == 1]
-            lazy = [r for r in ctx.losses.regularizers if r[1].interval > 1]
-            for i in range(ctx.d_steps):
-                if i > 0:
-                    image, mask = self.batch_masks(ctx.next_batch(), lambda x: self.train_masks(x, ctx))
 
-                def d_phase(image: Tensor = image, mask: Tensor = mask) -> tuple[Tensor, dict[str, Tensor]]:
-                    with torch.no_grad():
-                        fake = composite(G(masked_input(image, mask), mask), image, mask)  # (B, C, H, W)
-                    real_logits, fake_logits = self.score(D, image, mask), self.score(D, fake, mask)
-                    # The spec's adversarial weight balances G's objective (Pathak's 0.001); D's own loss stays whole.
-                    loss = adv.d_loss(real_logits, fake_logits)
-                    terms = {"D(x)": real_logits.detach().mean(), "D(G(z))": fake_logits.detach().mean()}
-                    loss = add_penalties(loss, terms, every, lambda x: self.score(D, x, mask), image, fake,
-                                         grad_scale=ctx.grad_scale("discriminator"))
-                    return loss, terms
+        def draw() -> tuple[Tensor, Tensor]:
+            return self.batch_masks(ctx.next_batch(), lambda x: self.train_masks(x, ctx))  # (B, C, H, W), (B, 1, H, W)
 
-                ctx.optimize("discriminator", d_phase, phase="D")
-                for name, reg, weight in lazy:
-                    if ctx.d_updates % reg.interval == 0:
+        def critic_inputs(sample: tuple[Tensor, Tensor]) -> CriticInputs:
+            image, mask = sample
+            return CriticInputs(real=image, fake=lambda: composite(G(masked_input(image, mask), mask), image, mask),
+                                critic=lambda x: self.score(D, x, mask))
 
-                        def reg_phase(image: Tensor = image, mask: Tensor = mask, reg: Any = reg, weight: float = weight,
-                                      name: str = name) -> tuple[Tensor, dict[str, Tensor]]:
-                            with torch.no_grad():
-                                fake = composite(G(masked_input(image, mask), mask), image, mask)
-                            penalty = call_regularizer(reg, lambda x: self.score(D, x, mask), image, fake,
-                                                       grad_scale=ctx.grad_scale("discriminator"))
-                            return weight * reg.interval * penalty, {name: penalty.detach()}
+        image, mask = self.recipe.discriminator_phase(ctx, draw, critic_inputs)
+        if ctx.trains("generator"):  # a baseline has nothing to update (a D above still learns against it)
+            self.recipe.generator_phase(ctx, lambda terms: self.generator_objective(ctx, image, mask, terms))
 
-                        ctx.optimize("discriminator", reg_phase, phase="D_reg")
-        if not ctx.trains("generator"):
-            return  # a baseline: nothing to update (the D above still learns against it)
-
-        staged = getattr(unwrap_model(G), "num_stages", 1) > 1 and self.params.coarse_weight > 0 and bool(ctx.losses.reconstruction)
-
-        def g_phase() -> tuple[Tensor, dict[str, Tensor]]:
-            terms: dict[str, Tensor] = {}
-            loss: Tensor | float = 0.0
-            if staged:  # DeepFill v2: the same reconstruction losses on the coarse output
-                *early, pred = G(masked_input(image, mask), mask, stages=True)  # (B, C, H, W) each, raw
-                for i, out in enumerate(early):
-                    stage_terms: dict[str, Tensor] = {}
-                    loss = loss + self.params.coarse_weight * self.reconstruction(ctx.losses.reconstruction, out, image, mask, stage_terms)
-                    prefix = "coarse" if len(early) == 1 else f"stage{i}"
-                    terms.update({f"{prefix}/{k}": v for k, v in stage_terms.items()})
-            else:
-                pred = G(masked_input(image, mask), mask)  # (B, C, H, W) raw, a fresh graph
-            loss = loss + self.reconstruction(ctx.losses.reconstruction, pred, image, mask, terms)
-            if D is not None and adv is not None:
-                out = composite(pred, image, mask)  # G is judged on what it delivers: its pixels in the hole only
-                fake_logits = self.score(D, out, mask)
-                real_logits = self.score(D, image, mask).detach() if getattr(adv, "needs_real_logits", False) else None
-                g_adv = adv.g_loss(fake_logits, real_logits)
-                terms["adversarial"] = g_adv.detach()
-                loss = loss + w * g_adv
-            assert isinstance(loss, Tensor)
-            return loss, terms
-
-        ctx.optimize("generator", g_phase, phase="G")
+    def generator_objective(self, ctx: StepContext, image: Tensor, mask: Tensor, terms: dict[str, Tensor]) -> Tensor:
+        """Reconstruction losses on the raw prediction (and a coarse stage's), plus the adversarial term on the composite."""
+        G, D, recon = ctx.nets["generator"], ctx.nets.get("discriminator"), ctx.losses.reconstruction
+        loss: Tensor | float = 0.0
+        stages = self.params.coarse_weight > 0 and bool(recon) and self.generator_stages > 1
+        if stages:  # DeepFill v2: the same reconstruction losses on the coarse output
+            *early, pred = G(masked_input(image, mask), mask, stages=True)  # (B, C, H, W) each, raw
+            for i, out in enumerate(early):
+                stage_terms: dict[str, Tensor] = {}
+                loss = loss + self.params.coarse_weight * self.reconstruction(recon, out, image, mask, stage_terms)
+                prefix = "coarse" if len(early) == 1 else f"stage{i}"
+                terms.update({f"{prefix}/{k}": v for k, v in stage_terms.items()})
+        else:
+            pred = G(masked_input(image, mask), mask)  # (B, C, H, W) raw, a fresh graph
+        loss = loss + self.reconstruction(recon, pred, image, mask, terms)
+        if D is not None and self.recipe.trains_discriminator:  # G is judged on what it delivers: its pixels in the hole only
+            loss = loss + self.recipe.adversarial_term(terms, self.score(D, composite(pred, image, mask), mask), lambda: self.score(D, image, mask))
+        assert isinstance(loss, Tensor)
+        return loss
 
     # ---------------------------------------------------------------- outputs
 
@@ -252,7 +203,7 @@ class Inpainting(Task):
             out.append(self.inpaint(generator, chunk, self.eval_masks(chunk)).float().cpu())
         return torch.cat(out)
 
-    def preview(self, run: Any, n: int) -> Tensor:
+    def preview(self, run: RunContext, n: int) -> Tensor:
         """Row-aligned triplets masked input (holes white) | output | target, on the first dataset images."""
         k = min(grid_triplets(n), len(self._dataset))  # the evaluation view of run.dataset (setup)
         with torch.random.fork_rng(devices=[]):  # a duck-typed dataset may still draw from the training RNG

@@ -31,6 +31,8 @@ class NonSaturating:
         label_smoothing: One-sided smoothing of the real target (Salimans et al. 2016).
     """
 
+    needs_real_logits: ClassVar[bool] = False
+
     def __init__(self, label_smoothing: float = 0.0) -> None:
         self.label_smoothing = label_smoothing
 
@@ -61,6 +63,8 @@ class Minimax(NonSaturating):
 class Hinge:
     """D: ``relu(1 - D(x)) + relu(1 + D(G(z)))``; G: ``-D(G(z))`` (Lim & Ye 2017; SAGAN, BigGAN)."""
 
+    needs_real_logits: ClassVar[bool] = False
+
     def d_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
         return F.relu(1.0 - _flat(real_logits)).mean() + F.relu(1.0 + _flat(fake_logits)).mean()
 
@@ -76,6 +80,8 @@ class LeastSquares:
         b: D's target for reals.
         c: G's target for fakes.
     """
+
+    needs_real_logits: ClassVar[bool] = False
 
     def __init__(self, a: float = 0.0, b: float = 1.0, c: float = 1.0) -> None:
         self.a, self.b, self.c = a, b, c
@@ -94,6 +100,8 @@ class Wasserstein:
 
     Unbounded on its own: pair it with the ``gradient-penalty`` regulariser (WGAN-GP).
     """
+
+    needs_real_logits: ClassVar[bool] = False
 
     def d_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
         return _flat(fake_logits).mean() - _flat(real_logits).mean()

@@ -29,28 +29,22 @@ if TYPE_CHECKING:  # pragma: no cover
 TASK = "super-resolution"
 
 
-def _remember(net: nn.Module, info: DataInfo) -> nn.Module:
-    # The task samples crops of the size and channels a generator was built for.
-    net.hr_size, net.channels = info.size, info.channels  # type: ignore[assignment]
-    return net
-
-
 def _srresnet(params: SRResNetParams, info: DataInfo) -> nn.Module:
     from ganzoo_sr.nets import MSRResNet
 
-    return _remember(MSRResNet(info.channels, params.scale, params.num_feat, params.num_block), info)
+    return MSRResNet(info.channels, params.scale, params.num_feat, params.num_block)
 
 
 def _rrdb(params: RRDBParams, info: DataInfo) -> nn.Module:
     from ganzoo_sr.nets import RRDBNet
 
-    return _remember(RRDBNet(info.channels, params.scale, params.num_feat, params.num_block, params.num_grow_ch, params.res_scale), info)
+    return RRDBNet(info.channels, params.scale, params.num_feat, params.num_block, params.num_grow_ch, params.res_scale)
 
 
 def _bicubic(params: BicubicParams, info: DataInfo) -> nn.Module:
     from ganzoo_sr.nets import Bicubic
 
-    return _remember(Bicubic(params.scale), info)
+    return Bicubic(params.scale)
 
 
 def _vgg_style(params: VGGStyleParams, info: DataInfo) -> nn.Module:

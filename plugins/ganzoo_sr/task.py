@@ -24,8 +24,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ganzoo import StepContext, Task, unwrap_model
-from ganzoo.losses import add_penalties, call_regularizer
+from ganzoo import AdversarialRecipe, ConfigError, CriticInputs, DataInfo, RunContext, RunSpec, StepContext, Task
 from ganzoo_sr.degradation import bicubic_down, bicubic_up, mod_crop
 
 __all__ = ["PREVIEW_INPUTS", "SuperResolution", "heldout_crops"]
@@ -69,22 +68,17 @@ class SuperResolution(Task):
 
     # ---------------------------------------------------------------- setup and pairs
 
-    def setup(self, run: Any) -> None:
-        gen = unwrap_model(run.nets["generator"])
-        g_scale = getattr(gen, "scale", None)
+    def configure(self, spec: RunSpec, info: DataInfo) -> None:
+        """Check the generator's declared scale; remember the HR size and channels it is built for (for :meth:`sample`)."""
+        super().configure(spec, info)
+        g_scale = getattr(spec.component_params("generator"), "scale", None)  # SR generators declare it in their params
         if isinstance(g_scale, int) and g_scale != self.scale:
-            raise ValueError(f"generator.params.scale is {g_scale} but task.params.scale is {self.scale}; set both to the same factor")
-        has_d, has_adv = "discriminator" in run.nets, run.losses.adversarial is not None
-        if has_d != has_adv:
-            raise ValueError(
-                "the super-resolution task trains a discriminator only with an adversarial loss: "
-                + ("add losses.adversarial (e.g. relativistic-average) or remove the discriminator for PSNR-oriented training"
-                   if has_d else "add a discriminator (e.g. vgg-style) or remove losses.adversarial")
-            )
-        if any(reg.phase == "G" for _, reg, _ in run.losses.regularizers):
-            raise ValueError("G-phase regularisers (path length) need latents; the super-resolution task has none")
-        if run.trains("generator") and not run.losses.reconstruction and not has_adv:
-            raise ValueError("nothing to train: give losses.reconstruction (e.g. l1) or a discriminator with an adversarial loss")
+            raise ConfigError(f"generator.params.scale is {g_scale} but task.params.scale is {self.scale}; set both to the same factor")
+
+    def setup(self, run: RunContext) -> None:
+        self.recipe = AdversarialRecipe(run.losses, task="the super-resolution task")
+        if run.trains("generator") and not run.losses.reconstruction and not self.recipe.trains_discriminator:
+            raise ConfigError("nothing to train: give losses.reconstruction (e.g. l1) or a discriminator with an adversarial loss")
         # Fixed validation inputs for the sample grid, drawn without touching the training RNG.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(run.spec.seed + 1_000_003)
@@ -134,55 +128,24 @@ class SuperResolution(Task):
         G, D = ctx.nets["generator"], ctx.nets.get("discriminator")
         if not ctx.trains("generator"):
             return  # a parameter-free baseline (bicubic): nothing to update
-        adv, w = ctx.losses.adversarial, ctx.losses.adversarial_weight
-        batch = ctx.next_batch()
-        lr, hr = self._train_pair(batch, ctx)
-        if D is not None and adv is not None:
-            regs = ctx.losses.regularizers
-            every = [r for r in regs if r[1].interval == 1]  # in the D loss, as WGAN-GP; lazy ones get their own phase
-            for i in range(ctx.d_steps):
-                if i > 0:
-                    lr, hr = self._train_pair(ctx.next_batch(), ctx)
 
-                def d_phase(lr: Tensor = lr, hr: Tensor = hr) -> tuple[Tensor, dict[str, Tensor]]:
-                    with torch.no_grad():
-                        sr = G(lr)  # (B, C, H, W)
-                    real_logits, fake_logits = D(hr), D(sr)  # (B,), (B,)
-                    # Unweighted, as BasicSR: the adversarial weight is ESRGAN's lambda in the G loss.
-                    # Scaling D's loss by 5e-3 would let a D penalty (weight 10) swamp it.
-                    loss = adv.d_loss(real_logits, fake_logits)
-                    terms = {"D(x)": real_logits.detach().mean(), "D(G(z))": fake_logits.detach().mean()}
-                    loss = add_penalties(loss, terms, every, D, hr, sr, grad_scale=ctx.grad_scale("discriminator"))
-                    return loss, terms
+        def critic_inputs(pair: tuple[Tensor, Tensor]) -> CriticInputs:
+            assert D is not None  # validation: an adversarial loss comes with a discriminator
+            return CriticInputs(real=pair[1], fake=lambda: G(pair[0]), critic=D)
 
-                ctx.optimize("discriminator", d_phase, phase="D")
-                for name, reg, weight in regs:
-                    if reg.interval > 1 and ctx.d_updates % reg.interval == 0:
+        lr, hr = self.recipe.discriminator_phase(ctx, lambda: self._train_pair(ctx.next_batch(), ctx), critic_inputs)
 
-                        def reg_phase(lr: Tensor = lr, hr: Tensor = hr, reg: Any = reg, weight: float = weight, name: str = name) -> tuple[Tensor, dict[str, Tensor]]:
-                            with torch.no_grad():
-                                sr = G(lr)
-                            penalty = call_regularizer(reg, D, hr, sr, grad_scale=ctx.grad_scale("discriminator"))
-                            return weight * reg.interval * penalty, {name: penalty.detach()}
-
-                        ctx.optimize("discriminator", reg_phase, phase="D_reg")
-
-        def g_phase() -> tuple[Tensor, dict[str, Tensor]]:
+        def objective(terms: dict[str, Tensor]) -> Tensor:
             sr = G(lr)  # (B, C, H, W): a fresh graph through G
             loss = sr.new_zeros((), dtype=torch.float32)
-            terms: dict[str, Tensor] = {}
             for name, rec, weight in ctx.losses.reconstruction:
                 value = rec(sr, hr)
                 loss, terms[name] = loss + weight * value, value.detach()
-            if D is not None and adv is not None:
-                fake_logits = D(sr)  # (B,)
-                # Relativistic losses compare with the real logits (ESRGAN); D is frozen in this phase.
-                real_logits = D(hr).detach() if getattr(adv, "needs_real_logits", False) else None
-                value = adv.g_loss(fake_logits, real_logits)
-                loss, terms["adversarial"] = loss + w * value, value.detach()
-            return loss, terms
+            if D is not None and self.recipe.trains_discriminator:  # relativistic losses compare with D(hr), D frozen here
+                loss = loss + self.recipe.adversarial_term(terms, D(sr), lambda: D(hr))
+            return loss
 
-        ctx.optimize("generator", g_phase, phase="G")
+        self.recipe.generator_phase(ctx, objective)
 
     # ---------------------------------------------------------------- inference
 
@@ -224,17 +187,17 @@ class SuperResolution(Task):
     def sample(self, generator: nn.Module, n: int, *, seed: int, device: torch.device, lr: Tensor | None = None, **kwargs: Any) -> Tensor:
         """SR of ``lr`` when given; otherwise of ``n`` seeded random crops of the bundled held-out photos.
 
-        The crops have the HR side and channels the generator was built for
-        (``hr_size``/``channels`` attributes, set by this plugin's builders; 96 px RGB otherwise).
+        The crops have the HR side and channels of the data the generator was
+        trained on (from :meth:`configure`).
         """
         if lr is None:
-            g = unwrap_model(generator)
-            size = int(getattr(g, "hr_size", 96))
-            hr = mod_crop(heldout_crops(n, size, seed, int(getattr(g, "channels", 3))), self.scale)
+            if self.info is None:
+                raise ConfigError("sample() without lr needs the task configured with the run's data (ganzoo.load_generator does it)")
+            hr = mod_crop(heldout_crops(n, self.info.size, seed, self.info.channels), self.scale)
             lr = bicubic_down(hr, self.scale)  # (n, C, S/s, S/s)
         return torch.cat([self.upscale(generator, chunk, device=device) for chunk in lr.split(64)])
 
-    def preview(self, run: Any, n: int) -> Tensor:
+    def preview(self, run: RunContext, n: int) -> Tensor:
         """Three fixed validation inputs as rows of (bicubic-upsampled LR | SR | HR)."""
         assert self._preview is not None, "setup() picks the preview inputs"
         hr, lr = self._preview

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import torch
 
-from ganzoo import DataInfo
+from ganzoo import ConfigError, DataInfo
 from ganzoo.api import load_generator, train
 from ganzoo.checkpoint import list_checkpoints, load_checkpoint
 from ganzoo.plugin.manager import get_plugin_manager
@@ -146,7 +146,7 @@ def test_task_refuses_unlabelled_data(reg: Registries, spec: dict[str, Any], tmp
 
 def test_task_refuses_unconditional_generator(reg: Registries, spec: dict[str, Any], tmp_path: Path) -> None:
     spec["generator"] = {"type": "dcgan", "params": {"latent_dim": 8, "width": 8}}
-    with pytest.raises(TypeError, match="num_classes"):
+    with pytest.raises(ConfigError, match="num_classes"):
         Run(validate_spec(spec, reg), reg, tmp_path)
 
 
@@ -177,12 +177,13 @@ def test_regularisers_get_the_real_labels(reg: Registries, spec: dict[str, Any],
     class Probe:
         phase, interval = "D", 1
 
-        def __call__(self, discriminator: Any, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        def __call__(self, discriminator: Any, real: torch.Tensor, fake: torch.Tensor, *, grad_scale: float = 1.0) -> torch.Tensor:
             out = discriminator(real)  # (B,)
             torch.testing.assert_close(out, run.nets["discriminator"](real, labels[-1]))
             seen.append(fake.shape == real.shape)
             return out.square().mean()
 
     run.losses.regularizers = [("probe", Probe(), 1.0)]
+    run.task.setup(run)  # the task reads its losses at setup
     run.fit()
     assert seen == [True]

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+
 from click.testing import CliRunner
 from ganzoo_inpaint.baselines import Biharmonic
 from ganzoo_inpaint.cli import inpaint
@@ -19,10 +20,11 @@ from ganzoo_inpaint.params import BoxMaskParams, FreeFormMaskParams, InpaintingP
 from ganzoo_inpaint.task import Inpainting, grid_triplets
 from PIL import Image
 
+from ganzoo import AdversarialRecipe, LossSet
 from ganzoo.evaluation import EvalContext, data_key, evaluate
 from ganzoo.metrics import l1 as l1_metric
 from ganzoo.metrics import psnr as psnr_metric
-from ganzoo.spec.model import validate_spec
+from ganzoo.spec.model import SpecError, validate_spec
 from ganzoo.engine.run import Run
 
 METRICS = [{"type": m, "params": {"region": r, "n": 8}} for m in ("psnr", "l1") for r in ("full", "hole")]
@@ -138,6 +140,7 @@ def test_bad_mask_in_a_batch_stops_training_and_eval():
         def next_batch(self) -> dict[str, torch.Tensor]:
             return {"image": image, "mask": mask * 255}
 
+    task.recipe = AdversarialRecipe(LossSet())  # what setup() builds from the run's losses
     with pytest.raises(MaskError, match="1 = hole"):
         task.train_step(Ctx())  # type: ignore[arg-type]
     with pytest.raises(MaskError, match="inverted"):
@@ -246,7 +249,7 @@ def test_gan_recipe_trains_both_networks(registries, tmp_path):
 
 
 def test_losses_must_make_sense(registries, tmp_path):
-    with pytest.raises(ValueError, match="needs losses.adversarial"):
+    with pytest.raises(SpecError, match="discriminator: a discriminator trains only with an adversarial loss"):
         _run(registries, tmp_path, discriminator=GAN["discriminator"])
     with pytest.raises(ValueError, match="needs losses"):
         _run(registries, tmp_path, losses={})

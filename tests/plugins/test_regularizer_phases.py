@@ -19,7 +19,7 @@ import torch
 import yaml
 from torch import Tensor, nn
 
-from ganzoo import LossEntry, NoParams, hookimpl
+from ganzoo import AdversarialRecipe, ConfigError, LossEntry, LossSet, NoParams, hookimpl
 from ganzoo.api import resume_spec, train
 from ganzoo.checkpoint import list_checkpoints, load_checkpoint
 from ganzoo.plugin.manager import get_plugin_manager
@@ -28,7 +28,7 @@ from ganzoo.spec.model import validate_spec
 from ganzoo.engine.run import Run
 
 from tests.helpers import assert_same_nets, fit_quiet, last_checkpoint, train_records
-from ganzoo_gan.tasks import AdversarialTask
+from ganzoo_losses.adversarial import NonSaturating
 from ganzoo_losses.regularizers import R1, PathLength, _fp16_factor
 
 REG = load_registries()
@@ -220,18 +220,8 @@ def test_path_length_needs_images() -> None:
 # ------------------------------------------------------------------ the task
 
 
-class LegacyR1:
-    """A third-party D regulariser written before ``grad_scale``: it must keep working."""
-
-    phase = "D"
-    interval = 1
-
-    def __call__(self, discriminator: Any, real: Tensor, fake: Tensor) -> Tensor:
-        return R1()(discriminator, real, fake)
-
-
-class LegacyGNorm:
-    """A third-party G regulariser without ``grad_scale`` that checks the G-phase arguments."""
+class GNormSpy:
+    """A third-party G regulariser that records the G-phase arguments."""
 
     phase = "G"
     interval = 1
@@ -239,7 +229,7 @@ class LegacyGNorm:
     def __init__(self) -> None:
         self.calls: list[tuple[tuple[int, ...], tuple[int, ...], bool]] = []
 
-    def __call__(self, generator: Any, z: Tensor, fake: Tensor) -> Tensor:
+    def __call__(self, generator: Any, z: Tensor, fake: Tensor, *, grad_scale: float = 1.0) -> Tensor:
         self.calls.append((tuple(z.shape), tuple(fake.shape), z.requires_grad))
         return fake.float().square().mean()
 
@@ -272,8 +262,7 @@ class _Plugin:
             return LossEntry(name=name, loss_kind="regularizer", build=build, params=NoParams, description=f"test {name}")
 
         return [
-            make("legacy-r1", LegacyR1),
-            make("legacy-g", LegacyGNorm),
+            make("spy-g-args", GNormSpy),
             make("spy-d", lambda: ScaleSpy("D")),
             make("spy-g", lambda: ScaleSpy("G")),
         ]
@@ -288,13 +277,13 @@ def reg_extra() -> Registries:
 
 
 
-def test_regularisers_without_grad_scale_still_train(tiny_spec: dict[str, Any], reg_extra: Registries, tmp_path: Path) -> None:
-    tiny_spec["losses"]["regularizers"] = [{"type": "legacy-r1"}, {"type": "legacy-g"}]
+def test_third_party_g_regulariser_gets_latents_and_fake(tiny_spec: dict[str, Any], reg_extra: Registries, tmp_path: Path) -> None:
+    tiny_spec["losses"]["regularizers"] = [{"type": "r1"}, {"type": "spy-g-args"}]
     tiny_spec["train"]["steps"] = 2
     run = fit_quiet(tiny_spec, reg_extra, tmp_path)
     records = train_records(tmp_path)
-    assert run.step == 2 and all(math.isfinite(r["D/legacy-r1"]) and math.isfinite(r["G/legacy-g"]) for r in records)
-    assert BUILT["legacy-g"].calls == [((8, 8), (8, 1, 16, 16), True)] * 2  # (generator, z, fake), z a leaf with grad
+    assert run.step == 2 and all(math.isfinite(r["D/r1"]) and math.isfinite(r["G/spy-g-args"]) for r in records)
+    assert BUILT["spy-g-args"].calls == [((8, 8), (8, 1, 16, 16), True)] * 2  # (generator, z, fake), z a leaf with grad
 
 
 def test_task_passes_each_network_s_grad_scale(tiny_spec: dict[str, Any], reg_extra: Registries, tmp_path: Path) -> None:
@@ -314,10 +303,15 @@ def test_task_passes_each_network_s_grad_scale(tiny_spec: dict[str, Any], reg_ex
 
 
 def test_unknown_phase_is_refused() -> None:
-    with pytest.raises(ValueError, match="phase 'E'"):
-        AdversarialTask._split([("bad", SimpleNamespace(phase="E", interval=1), 1.0)])  # type: ignore[list-item]
-    with pytest.raises(ValueError, match="interval 0"):
-        AdversarialTask._split([("bad", SimpleNamespace(phase="G", interval=0), 1.0)])  # type: ignore[list-item]
+    def recipe(reg: Any) -> AdversarialRecipe:
+        return AdversarialRecipe(LossSet(adversarial=NonSaturating(), regularizers=[("bad", reg, 1.0)]), latents=True)
+
+    with pytest.raises(ConfigError, match="phase 'E'"):
+        recipe(SimpleNamespace(phase="E", interval=1))
+    with pytest.raises(ConfigError, match="interval 0"):
+        recipe(SimpleNamespace(phase="G", interval=0))
+    with pytest.raises(ConfigError, match=r"generator regularisers \['bad'\] act on latents"):
+        AdversarialRecipe(LossSet(adversarial=NonSaturating(), regularizers=[("bad", SimpleNamespace(phase="G", interval=1), 1.0)]))
 
 
 @pytest.mark.parametrize("interval", [1, 2])

@@ -228,8 +228,8 @@ def test_gan_recipe_trains_with_relativistic_average(registries: Registries, tmp
 def test_task_declares_and_checks_its_needs(registries: Registries, tmp_path: Path) -> None:
     with pytest.raises(SpecError, match="losses.reconstruction"):
         validate_spec(sr_spec(losses={}), registries)
-    with pytest.raises(ValueError, match="adversarial loss"):
-        Run(validate_spec(sr_spec(discriminator=GAN_PARTS["discriminator"]), registries), registries, tmp_path / "a")
+    with pytest.raises(SpecError, match="discriminator: a discriminator trains only with an adversarial loss"):
+        validate_spec(sr_spec(discriminator=GAN_PARTS["discriminator"]), registries)
     bad_scale = sr_spec(generator={"type": "srresnet", "params": {"scale": 2, "num_feat": 8, "num_block": 1}})
     with pytest.raises(ValueError, match="scale is 2 but task.params.scale is 4"):
         Run(validate_spec(bad_scale, registries), registries, tmp_path / "b")
