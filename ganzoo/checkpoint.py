@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import re
 import tempfile
 import warnings
 from pathlib import Path
@@ -17,9 +16,9 @@ from typing import Any, BinaryIO, Callable
 
 import torch
 
-__all__ = ["CheckpointError", "atomic_write", "atomic_save", "save_checkpoint", "list_checkpoints", "load_checkpoint", "load_latest", "prune"]
+from ganzoo.rundir import RunDir
 
-_NAME = re.compile(r"^step_(\d{8})\.pt$")
+__all__ = ["CheckpointError", "atomic_write", "atomic_save", "save_checkpoint", "list_checkpoints", "load_checkpoint", "load_latest", "prune"]
 
 
 class CheckpointError(RuntimeError):
@@ -68,19 +67,13 @@ def _fsync_dir(directory: Path) -> None:
 
 
 def checkpoint_path(directory: Path, step: int) -> Path:
-    return directory / f"step_{step:08d}.pt"
+    """``directory/step_XXXXXXXX.pt``: where the checkpoint of ``step`` goes (see :meth:`ganzoo.RunDir.checkpoint`)."""
+    return directory / RunDir.checkpoint_name(step)
 
 
 def list_checkpoints(directory: Path) -> list[tuple[int, Path]]:
     """Completed checkpoints in ``directory``, oldest first."""
-    if not directory.is_dir():
-        return []
-    found = []
-    for p in directory.iterdir():
-        m = _NAME.match(p.name)
-        if m:
-            found.append((int(m.group(1)), p))
-    return sorted(found)
+    return RunDir.checkpoints_in(directory)
 
 
 def save_checkpoint(state: dict[str, Any], directory: Path, step: int, *, keep: int) -> Path:

@@ -175,8 +175,9 @@ def data_key(data_spec: Any) -> str:
 def write_eval_json(run_dir: Path, result: EvalResult, step: int) -> Path:
     """Merge ``result`` into ``RUN/eval.json`` (latest value per metric name, with protocol)."""
     from ganzoo.checkpoint import atomic_write
+    from ganzoo.rundir import RunDir
 
-    path = Path(run_dir) / "eval.json"
+    path = RunDir(run_dir).eval
     current: dict[str, Any] = {}
     if path.is_file():
         try:

@@ -373,9 +373,18 @@ def check_run_dir(run_dir: Path, *, steps: int | None = None, reg: Registries | 
     import torch
 
     from ganzoo.api import load_generator
-    run_dir, ckpt = Path(run_dir), f"checkpoints/step_{steps:08d}.pt" if steps else "checkpoints/step_*.pt"
-    wanted = ("spec.yaml", "run.json", "log.txt", "metrics.jsonl", "generator.safetensors", ckpt, "samples/step_*.png")
-    _fail(f"run directory {run_dir}", [f"{p} is missing" for p in wanted if not any(run_dir.glob(p))])
+    from ganzoo.rundir import RunDir
+
+    run_dir = Path(run_dir)
+    paths = RunDir(run_dir)
+    missing = [p.name for p in (paths.spec, paths.meta, paths.log, paths.metrics, paths.generator) if not p.is_file()]
+    if steps and not paths.checkpoint(steps).is_file():
+        missing.append(str(paths.checkpoint(steps).relative_to(run_dir)))
+    if not steps and not paths.list_checkpoints():
+        missing.append(f"a step checkpoint in {paths.checkpoints.name}/")
+    if not paths.list_sample_grids():
+        missing.append(f"a sample grid in {paths.samples.name}/")
+    _fail(f"run directory {run_dir}", [f"{m} is missing" for m in missing])
     gen = _call(str(run_dir), "load_generator", lambda: load_generator(run_dir, registries=reg))
     images = _call(str(run_dir), "sampling the reloaded generator", lambda: gen.sample(2, seed=0))
     shape = (2, gen.info.channels, gen.info.size, gen.info.size)

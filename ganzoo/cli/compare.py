@@ -20,14 +20,17 @@ Examples:
 
 
 def _run_dirs(paths: list[Path]) -> list[Path]:
+    from ganzoo.rundir import RunDir, SweepDir
+
     dirs: list[Path] = []
     for p in paths:
-        if (p / "run.json").is_file():
+        if RunDir(p).is_run():
             dirs.append(p)
-        elif (p / "runs").is_dir():  # a compare output directory
-            dirs.extend(sorted(d for d in (p / "runs").iterdir() if (d / "run.json").is_file()))
+        elif SweepDir(p).is_sweep():  # a compare output directory
+            dirs.extend(r.root for r in SweepDir(p).run_dirs())
         else:
-            raise click.BadParameter(f"{p} is neither a run directory (no run.json) nor a compare output (no runs/)", param_hint="PATHS")
+            what = f"{p} is neither a run directory (no {RunDir(p).meta.name}) nor a compare output (no {SweepDir(p).runs.name}/)"
+            raise click.BadParameter(what, param_hint="PATHS")
     return dirs
 
 
@@ -57,6 +60,7 @@ def compare(
     )
     from ganzoo.compare.html import write_html
     from ganzoo.compare.report import compare_records, markdown, write_tables
+    from ganzoo.rundir import SweepDir
 
     codes: dict[str, int] = {}
     baseline = None
@@ -71,12 +75,12 @@ def compare(
         if overrides:
             sweep = sweep.model_copy(update={"set": {**sweep.set, **parse_overrides(list(overrides))}})
         runs = expand_sweep(sweep, registries(), sweep_file.parent)
-        out = out or Path("runs") / f"compare-{sweep.name}"
+        out = out or SweepDir.default(sweep.name).root
         out.mkdir(parents=True, exist_ok=True)
-        dump_yaml(sweep.model_dump(mode="json"), out / "sweep.yaml", header=f"# ganzoo compare: copy of {sweep_file}\n")
+        dump_yaml(sweep.model_dump(mode="json"), SweepDir(out).sweep_file, header=f"# ganzoo compare: copy of {sweep_file}\n")
         if not no_train:
             codes = run_sweep(runs, out, jobs=jobs, threads=threads, echo=lambda m: click.echo(m, err=True))
-        records = [gather_run(out / "runs" / r.key, variant=r.variant, seed=r.seed) for r in runs]
+        records = [gather_run(SweepDir(out).run(r.variant, r.seed).root, variant=r.variant, seed=r.seed) for r in runs]
         baseline = sweep.baseline_name()
         descriptions = {k: v.description for k, v in sweep.variants.items()}
         title = f"ganzoo compare: {sweep.name}"
@@ -85,22 +89,23 @@ def compare(
             raise click.BadParameter("give one sweep file, or run directories", param_hint="PATHS")
         if overrides:
             raise click.BadParameter("--set applies to a sweep file, not to finished runs", param_hint="--set")
-        if len(paths) == 1 and (paths[0] / "sweep.yaml").is_file():  # a sweep's output: its own variant names and baseline
+        given = SweepDir(paths[0])
+        if len(paths) == 1 and given.sweep_file.is_file():  # a sweep's output: its own variant names and baseline
             from ganzoo.compare.sweep import load_sweep
 
-            sweep = load_sweep(paths[0] / "sweep.yaml")
-            records = [gather_run(paths[0] / "runs" / f"{v}-s{seed}", variant=v, seed=seed) for v in sweep.variants for seed in sweep.seeds]
+            sweep = load_sweep(given.sweep_file)
+            records = [gather_run(given.run(v, seed).root, variant=v, seed=seed) for v in sweep.variants for seed in sweep.seeds]
             baseline = sweep.baseline_name()
             descriptions = {k: v.description for k, v in sweep.variants.items()}
         else:
             reg = registries()
             records = group_variants([gather_run(d) for d in _run_dirs(list(paths))], lambda spec: canonical_spec(spec, reg))
         if out is None:
-            out = paths[0] if len(paths) == 1 and (paths[0] / "runs").is_dir() else Path("runs") / "compare"
+            out = paths[0] if len(paths) == 1 and given.is_sweep() else SweepDir.default().root
         title = f"ganzoo compare: {', '.join(str(p) for p in paths)}"
     cmp = compare_records(records, baseline=baseline, rank_by=rank_by, descriptions=descriptions)
     files = write_tables(cmp, out)
-    html = write_html(cmp, out / "report.html", title=title)
+    html = write_html(cmp, SweepDir(out).report, title=title)
     click.echo(markdown(cmp))
     click.echo(f"wrote {files['csv']}, {files['json']}, {files['md']}, {html}", err=True)
     if any(c in (130, 143) for c in codes.values()):

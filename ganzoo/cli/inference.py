@@ -98,5 +98,7 @@ def read_step(run_dir: Path) -> int:
     """The training step of a run's exported generator."""
     from safetensors import safe_open
 
-    with safe_open(str(run_dir / "generator.safetensors"), framework="pt") as fh:
+    from ganzoo.rundir import RunDir
+
+    with safe_open(str(RunDir(run_dir).generator), framework="pt") as fh:
         return int((fh.metadata() or {}).get("step", -1))

@@ -25,9 +25,9 @@ from typing import Any, Callable
 
 import yaml
 
-from ganzoo.rundir import META_FILE, SPEC_FILE
-from ganzoo.spec.model import spec_hash, spec_to_data
 from ganzoo.compare.sweep import SweepRun
+from ganzoo.rundir import RunDir, SweepDir
+from ganzoo.spec.model import spec_hash, spec_to_data
 from ganzoo.spec.yamlio import dump_yaml
 
 __all__ = ["RunRecord", "CompareError", "run_sweep", "gather_run", "plan"]
@@ -72,7 +72,8 @@ def _median(values: list[float]) -> float:
 def gather_run(run_dir: str | Path, *, variant: str | None = None, seed: int | None = None) -> RunRecord:
     """Read one run directory into a :class:`RunRecord` (status ``missing`` if it is not a run)."""
     run_dir = Path(run_dir)
-    meta_path, spec_path = run_dir / META_FILE, run_dir / SPEC_FILE
+    paths = RunDir(run_dir)
+    meta_path, spec_path = paths.meta, paths.spec
     if not meta_path.is_file() or not spec_path.is_file():
         return RunRecord(run_dir.name, variant or run_dir.name, seed or 0, run_dir, "missing")
     meta = json.loads(meta_path.read_text())
@@ -82,7 +83,7 @@ def gather_run(run_dir: str | Path, *, variant: str | None = None, seed: int | N
         variant=variant or str(spec.get("name", run_dir.name)),
         seed=int(spec.get("seed", 0)) if seed is None else seed,
         run_dir=run_dir,
-        status=str(meta.get("status", "completed" if (run_dir / "generator.safetensors").is_file() else "running")),
+        status=str(meta.get("status", "completed" if paths.generator.is_file() else "running")),
         spec=spec,
         step=int(meta.get("step", 0)),
         d_updates=int(meta.get("d_updates", 0)),
@@ -92,7 +93,7 @@ def gather_run(run_dir: str | Path, *, variant: str | None = None, seed: int | N
     rates: list[float] = []
     imgs: list[float] = []
     peaks: list[float] = []
-    jsonl = run_dir / "metrics.jsonl"
+    jsonl = paths.metrics
     for line in jsonl.read_text().splitlines() if jsonl.is_file() else []:
         try:
             r = json.loads(line)
@@ -113,11 +114,11 @@ def gather_run(run_dir: str | Path, *, variant: str | None = None, seed: int | N
     # Median over log intervals: robust to the first (warm-up) and any eval-stalled interval.
     rec.steps_per_s, rec.img_per_s = _median(rates), _median(imgs)
     rec.peak_mem_mb = max(peaks) if peaks else float("nan")
-    ev = run_dir / "eval.json"
+    ev = paths.eval
     if ev.is_file():
         rec.metrics = dict(json.loads(ev.read_text()).get("metrics", {}))
-    grids = sorted((run_dir / "samples").glob("step_*.png"))
-    rec.samples = grids[-1] if grids else None
+    grids = paths.list_sample_grids()
+    rec.samples = grids[-1][1] if grids else None
     return rec
 
 
@@ -129,24 +130,26 @@ def plan(runs: list[SweepRun], out: Path) -> dict[str, str]:
     """
     actions: dict[str, str] = {}
     for r in runs:
-        run_dir = out / "runs" / r.key
-        if not (run_dir / SPEC_FILE).is_file():
+        paths = SweepDir(out).run(r.variant, r.seed)
+        run_dir = paths.root
+        if not paths.spec.is_file():
             actions[r.key] = "train"
             continue
-        header = (run_dir / SPEC_FILE).read_text().splitlines()[1:2]
+        header = paths.spec.read_text().splitlines()[1:2]
         if header != [f"# sha256: {spec_hash(r.spec)}"]:
             raise CompareError(
                 f"{run_dir} was trained from a different spec than variant {r.variant!r} seed {r.seed} now gives; "
                 "delete that directory, or give the changed variant a new name, so that no finished run is overwritten"
             )
         status = gather_run(run_dir).status
-        actions[r.key] = "done" if status == "completed" else ("resume" if (run_dir / "checkpoints").is_dir() else "train")
+        actions[r.key] = "done" if status == "completed" else ("resume" if paths.checkpoints.is_dir() else "train")
     return actions
 
 
 def _launch(r: SweepRun, action: str, out: Path, threads: int, extra_env: dict[str, str]) -> tuple[str, int]:
-    run_dir = out / "runs" / r.key
-    spec_file = out / "specs" / f"{r.key}.yaml"
+    sweep_dir = SweepDir(out)
+    run_dir = sweep_dir.run(r.variant, r.seed).root
+    spec_file = sweep_dir.spec_file(r.variant, r.seed)
     spec_file.parent.mkdir(parents=True, exist_ok=True)
     dump_yaml(spec_to_data(r.spec), spec_file, header=f"# ganzoo compare: variant {r.variant}, seed {r.seed}\n")
     if action == "resume":
@@ -156,7 +159,7 @@ def _launch(r: SweepRun, action: str, out: Path, threads: int, extra_env: dict[s
             shutil.rmtree(run_dir)  # started but never checkpointed: nothing to keep (its console log is in logs/)
         args = ["train", str(spec_file), "--out", str(run_dir)]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), **extra_env}
-    log = out / "logs" / f"{r.key}.log"
+    log = sweep_dir.log_file(r.variant, r.seed)
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("a") as fh:
         fh.write(f"$ ganzoo {' '.join(args)}\n")
@@ -192,14 +195,15 @@ def run_sweep(
     if not todo:
         return {}
     threads = threads or max(1, (os.cpu_count() or 1) // jobs)
-    echo(f"{len(todo)} run(s) to train, {jobs} at a time, {threads} thread(s) each; logs in {out / 'logs'}")
+    echo(f"{len(todo)} run(s) to train, {jobs} at a time, {threads} thread(s) each; logs in {SweepDir(out).logs}")
     codes: dict[str, int] = {}
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = [pool.submit(_launch, r, actions[r.key], out, threads, env or {}) for r in todo]
-        for fut in futures:
+        for r, fut in zip(todo, futures, strict=True):
             key, code = fut.result()
             codes[key] = code
-            echo(f"{key}: {'done' if code == 0 else f'exit {code} (see logs/{key}.log)'}")
+            log = SweepDir(out).log_file(r.variant, r.seed).relative_to(out)
+            echo(f"{key}: {'done' if code == 0 else f'exit {code} (see {log})'}")
     return codes
 
 
@@ -226,15 +230,14 @@ def group_variants(records: list[RunRecord], canonical: Callable[[dict[str, Any]
         canonical: Maps a spec to the form compared (see :func:`canonical_spec`);
             the spec as recorded when None.
     """
-    import re
-
     labels: dict[str, str] = {}  # spec-without-seed key -> label
     taken: set[str] = set()
     for r in records:
         spec = canonical(r.spec) if canonical is not None else r.spec
         key = json.dumps({k: v for k, v in spec.items() if k not in ("seed", "name")}, sort_keys=True)
         if key not in labels:
-            base = re.sub(r"-s\d+$", "", r.run_dir.name) if re.search(r"-s\d+$", r.run_dir.name) else str(r.spec.get("name", r.key))
+            parsed = SweepDir.parse_run_name(r.run_dir.name)
+            base = parsed[0] if parsed else str(r.spec.get("name", r.key))
             label, i = base, 1
             while label in taken:
                 i += 1

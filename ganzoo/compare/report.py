@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ganzoo.compare.gather import RunRecord
+from ganzoo.rundir import SweepDir
 from ganzoo.spec.model import flatten
 
 __all__ = ["MetricColumn", "VariantRow", "Comparison", "compare_records", "table", "markdown", "write_tables"]
@@ -204,11 +205,12 @@ def markdown(cmp: Comparison) -> str:
 
 
 def write_tables(cmp: Comparison, out: Path) -> dict[str, Path]:
-    """Write ``results.csv`` (one row per run), ``results.json`` and ``results.md``."""
+    """Write ``results.csv`` (one row per run), ``results.json`` and ``results.md`` into ``out`` (see :class:`~ganzoo.rundir.SweepDir`)."""
+    files = SweepDir(out)
     out.mkdir(parents=True, exist_ok=True)
     metric_names = [c.name for c in cmp.columns]
     runs = [r for row in cmp.rows for r in row.runs]
-    csv_path = out / "results.csv"
+    csv_path = files.results_csv
     with csv_path.open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["variant", "seed", "status", *_RUN_FIELDS, "params_generator", "params_discriminator", *metric_names, "run_dir"])
@@ -235,10 +237,10 @@ def write_tables(cmp: Comparison, out: Path) -> dict[str, Path]:
             for row in cmp.rows
         ],
     }
-    json_path = out / "results.json"
+    json_path = files.results_json
     # NaN is not JSON; null is what readers expect for "not measured".
     json_path.write_text(json.dumps(_nan_to_none(payload), indent=2) + "\n")
-    md_path = out / "results.md"
+    md_path = files.results_md
     md_path.write_text(markdown(cmp))
     return {"csv": csv_path, "json": json_path, "md": md_path}
 

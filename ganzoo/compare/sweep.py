@@ -25,6 +25,7 @@ from pydantic import Field, ValidationError, field_validator
 
 from ganzoo.plugin.entries import Params
 from ganzoo.plugin.registry import Registries
+from ganzoo.rundir import SweepDir
 from ganzoo.spec.model import RunSpecBase, SpecError, SpecIssue, read_spec_data, set_values, validate_spec
 
 __all__ = ["VariantSpec", "SweepSpec", "SweepRun", "load_sweep", "expand_sweep"]
@@ -81,8 +82,8 @@ class SweepRun:
 
     @property
     def key(self) -> str:
-        """Run directory name inside the sweep's ``runs/``."""
-        return f"{self.variant}-s{self.seed}"
+        """Run directory name inside the sweep's ``runs/`` (:meth:`ganzoo.rundir.SweepDir.run_name`)."""
+        return SweepDir.run_name(self.variant, self.seed)
 
 
 def load_sweep(path: str | Path) -> SweepSpec:
@@ -131,7 +132,7 @@ def expand_sweep(sweep: SweepSpec, reg: Registries, root: str | Path) -> list[Sw
             data = set_values(data, sweep.set, origin="set")
             data = set_values(data, variant.set, origin=f"{where}.set")
             for seed in sweep.seeds:
-                per_seed = set_values(data, {"seed": seed, "name": f"{sweep.name}-{name}-s{seed}"}, origin=where)
+                per_seed = set_values(data, {"seed": seed, "name": f"{sweep.name}-{SweepDir.run_name(name, seed)}"}, origin=where)
                 runs.append(SweepRun(name, seed, validate_spec(per_seed, reg, source=where)))
         except SpecError as exc:
             issues.extend(SpecIssue(f"{where}: {i.path}" if i.path else where, i.message) for i in exc.issues)

@@ -14,6 +14,8 @@ from typing import Any
 
 import torch
 
+from ganzoo.rundir import RunDir
+
 __all__ = ["RunLogger", "step_summary"]
 
 
@@ -33,19 +35,20 @@ class RunLogger:
 
     def __init__(self, run_dir: Path, *, enabled: bool = True, tensorboard: bool = True, progress: bool = True) -> None:
         self.dir = run_dir
+        self.paths = RunDir(run_dir)
         self.enabled = enabled
         self._tb: Any = None
         self._bar: Any = None
         self._want_bar = progress and enabled and sys.stderr.isatty()
         if not enabled:
             return
-        self._log = open(run_dir / "log.txt", "a", encoding="utf-8", buffering=1)  # noqa: SIM115
-        self._jsonl = open(run_dir / "metrics.jsonl", "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+        self._log = open(self.paths.log, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+        self._jsonl = open(self.paths.metrics, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
         if tensorboard:
             try:
                 from torch.utils.tensorboard import SummaryWriter
 
-                self._tb = SummaryWriter(log_dir=str(run_dir / "tb"))
+                self._tb = SummaryWriter(log_dir=str(self.paths.tensorboard))
             except ImportError:
                 self.info("tensorboard is not installed; skipping TensorBoard events (pip install tensorboard)")
 
@@ -56,7 +59,7 @@ class RunLogger:
         """
         if not self.enabled:
             return
-        path = self.dir / "metrics.jsonl"
+        path = self.paths.metrics
         self._jsonl.close()
         kept = []
         for line in path.read_text(encoding="utf-8").splitlines():

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 import torch
 
 from ganzoo.checkpoint import atomic_save, atomic_write
-from ganzoo.images import make_grid, save_grid
 from ganzoo.engine.device import rng_state, set_rng_state
+from ganzoo.images import make_grid, save_grid
 
 if TYPE_CHECKING:
     from ganzoo.engine.run import Run
@@ -32,7 +32,7 @@ class RunOutputs:
         with torch.no_grad(), self.autocast():
             images = self.task.preview(self, self.spec.train.sample_grid)
         gen.train(was_training)
-        path = save_grid(images.float(), self.dir / "samples" / f"step_{self.step:08d}.png")
+        path = save_grid(images.float(), self.paths.sample_grid(self.step))
         self.logger.image(self.step, "samples", make_grid(images.float()))
         return path
 
@@ -72,8 +72,8 @@ class RunOutputs:
         if better:
             self.best = {"metric": ev.best, "value": value, "step": self.step}
             state = self.checkpoint_state()  # best.pt resumes like any checkpoint, plugin state included
-            atomic_save(state, self.dir / "checkpoints" / "best.pt")
-            self.log_info(f"new best {ev.best}={value:.4g} at step {self.step}: checkpoints/best.pt")
+            atomic_save(state, self.paths.best_checkpoint)
+            self.log_info(f"new best {ev.best}={value:.4g} at step {self.step}: {self.paths.best_checkpoint.relative_to(self.dir)}")
 
     def export_generator(self: Run) -> Path:
         """Write ``generator.safetensors`` (EMA weights when enabled) for inference."""
@@ -81,6 +81,6 @@ class RunOutputs:
 
         sd = {k: v.detach().cpu().contiguous() for k, v in self.eval_generator.state_dict().items()}
         blob = safetensors_bytes(sd, metadata={"step": str(self.step), "spec_sha256": self.spec_digest})
-        path = self.dir / "generator.safetensors"
+        path = self.paths.generator
         atomic_write(path, lambda fh: fh.write(blob))
         return path

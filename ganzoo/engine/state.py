@@ -85,11 +85,11 @@ class RunState:
         if self.rank != 0:
             return None
         state = self.checkpoint_state()
-        return save_checkpoint(state, self.dir / "checkpoints", self.step, keep=self.spec.train.keep_checkpoints)
+        return save_checkpoint(state, self.paths.checkpoints, self.step, keep=self.spec.train.keep_checkpoints)
 
     def resume(self: Run) -> bool:
         """Load the newest readable checkpoint of this run directory; False if there is none."""
-        ckpt_dir = self.dir / "checkpoints"
+        ckpt_dir = self.paths.checkpoints
         for stale in ckpt_dir.glob(".*.tmp") if ckpt_dir.is_dir() else []:
             stale.unlink(missing_ok=True)  # a write the previous process never finished
         found = load_latest(ckpt_dir, map_location=self.device)

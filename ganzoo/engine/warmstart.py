@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from ganzoo.checkpoint import CheckpointError, load_checkpoint, load_latest
+from ganzoo.rundir import RunDir
 from ganzoo.spec.sections import InitSource
 from ganzoo.weights import WeightsError, sha256_file
 
@@ -54,16 +55,16 @@ def _from_checkpoint(state: dict[str, Any], slot: str, src: InitSource, where: s
 
 
 def _checkpoint_file(run_dir: Path, src: InitSource, slot: str) -> Path:
-    ckpts = run_dir / "checkpoints"
+    paths = RunDir(run_dir)
     if src.checkpoint == "best":
-        best = ckpts / "best.pt"
+        best = paths.best_checkpoint
         if not best.is_file():
-            raise InitError(f"init.{slot}.from: {run_dir} has no checkpoints/best.pt (the run had no eval.best metric); "
+            raise InitError(f"init.{slot}.from: {run_dir} has no {best.relative_to(run_dir)} (the run had no eval.best metric); "
                             "use checkpoint: latest")
         return best
-    found = load_latest(ckpts) if ckpts.is_dir() else None
+    found = load_latest(paths.checkpoints) if paths.checkpoints.is_dir() else None
     if found is None:
-        raise InitError(f"init.{slot}.from: {run_dir} has no readable checkpoint in checkpoints/")
+        raise InitError(f"init.{slot}.from: {run_dir} has no readable checkpoint in {paths.checkpoints.name}/")
     return found[0]
 
 
@@ -98,8 +99,9 @@ def load_init_weights(src: InitSource, slot: str) -> tuple[dict[str, torch.Tenso
     """
     where = Path(src.from_).expanduser()
     if where.is_dir():
-        if slot == "generator" and src.checkpoint == "latest" and not (where / "checkpoints").is_dir() and (where / "generator.safetensors").is_file():
-            path = where / "generator.safetensors"  # an exported run: only the eval weights remain
+        run = RunDir(where)
+        if slot == "generator" and src.checkpoint == "latest" and not run.checkpoints.is_dir() and run.generator.is_file():
+            path = run.generator  # an exported run: only the eval weights remain
         else:
             path = _checkpoint_file(where, src, slot)
     elif where.is_file():
@@ -111,7 +113,7 @@ def load_init_weights(src: InitSource, slot: str) -> tuple[dict[str, torch.Tenso
     if src.sha256 is not None and digest != src.sha256:
         raise InitError(f"init.{slot}.sha256: {path} has SHA-256 {digest}, expected {src.sha256}")
     try:
-        if path.parent.name == "checkpoints" and path.suffix == ".pt":
+        if RunDir(path.parent.parent).is_checkpoint(path):
             state = _from_checkpoint(load_checkpoint(path), slot, src, str(path))
         else:
             state = _plain(_read(path), src, slot, path)
