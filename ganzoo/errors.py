@@ -26,8 +26,8 @@ __all__ = [
     "WeightsError",
 ]
 
-EXIT_INPUT = 2  # bad input (a spec, an argument, a file): like click's usage errors
-EXIT_FAILURE = 1  # the run itself failed (non-finite losses, no checkpoint to write)
+EXIT_INPUT = 2  # bad input (a spec, an argument, a mask that breaks the convention): like click's usage errors
+EXIT_FAILURE = 1  # the run itself failed (non-finite losses), or a file it needs is missing or unreadable (weights, images, data)
 
 
 class GanzooError(Exception):
@@ -47,9 +47,13 @@ class ConfigError(GanzooError, ValueError):
 class DataError(GanzooError, ValueError):
     """A dataset or an input image cannot be read or is unusable (empty, corrupt, too large)."""
 
+    exit_code = EXIT_FAILURE  # docs/inpainting.md, docs/super-resolution.md: an unreadable image exits 1
+
 
 class WeightsError(GanzooError, RuntimeError):
     """Pretrained weights are missing, or their checksum or architecture does not match."""
+
+    exit_code = EXIT_FAILURE  # docs/metrics.md: a missing weight file exits 1
 
 
 class CheckpointError(GanzooError, RuntimeError):

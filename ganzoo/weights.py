@@ -28,6 +28,8 @@ from typing import Any
 
 import torch
 
+from ganzoo.errors import WeightsError  # defined there, re-exported here
+
 __all__ = [
     "ENV_CACHE",
     "ENV_WEIGHTS",
@@ -50,10 +52,6 @@ _CHUNK = 1 << 20
 # hash; metrics build extractors repeatedly, so each file is hashed once per process.
 _HASH_CACHE: dict[tuple[str, int, int], str] = {}
 _HASH_LOCK = threading.Lock()
-
-
-class WeightsError(RuntimeError):
-    """A required weight file is missing, corrupt or has the wrong SHA-256."""
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ def test_sample_class_cli(tiny_spec, write_spec, tmp_path, cli_run):
     a, b = gen.sample(4, seed=1, labels=3), gen.sample(4, seed=1, labels=5)
     assert a.shape == (4, 1, 16, 16) and not torch.equal(a, b)
     res = cli_run("sample", out, "--class", "12", "--n", "4", "--out", tmp_path / "x.png")
-    assert res.exit_code == 1 and "out of range" in res.output
+    assert res.exit_code == 2 and "out of range" in res.output  # a bad --class is a usage error, like --class on an unconditional run
 
 
 def test_sample_class_refused_for_unconditional(tiny_spec, write_spec, tmp_path, cli_run):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ganzoo.cli.common import handle_errors
 from ganzoo.cli.compare import compare
 from ganzoo.cli.inference import eval_cmd, sample
 from ganzoo.cli.inspect import list_cmd, plugins, schema, show
@@ -13,7 +14,14 @@ from ganzoo.cli.run import train, validate
 __all__ = ["cli", "main"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _Group(click.Group):
+    """The ``ganzoo`` group: every subcommand, a plugin's too, runs under :func:`handle_errors`."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        return handle_errors(super().invoke)(ctx)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="ganzoo")
 def cli() -> None:
     """ganzoo: a plugin-based GAN zoo. A run is one YAML spec.

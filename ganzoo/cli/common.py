@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import os
 import sys
+import traceback
 from functools import wraps
 from typing import Any, Callable
 
 import click
 
-__all__ = ["EXIT_SPEC", "console", "fail", "handle_errors", "registries"]
+from ganzoo.errors import EXIT_INPUT, GanzooError
 
-EXIT_SPEC = 2  # a bad spec or bad arguments, like click's usage errors
+__all__ = ["EXIT_SPEC", "console", "fail", "handle_errors", "registries", "report_error"]
+
+EXIT_SPEC = EXIT_INPUT  # a bad spec or bad arguments, like click's usage errors
 
 
 def console() -> Any:
@@ -26,51 +29,44 @@ def fail(message: str, code: int = 1) -> None:
 
 
 def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn known failures into one message and an exit status (set GANZOO_DEBUG=1 for tracebacks)."""
+    """The CLI's error policy around a command.
+
+    A :class:`ganzoo.GanzooError` (bad input, or an expected failure such as
+    missing weights) becomes one message and its ``exit_code``; a spec error
+    prints its whole report, an interrupted run its one line and 128 + the
+    signal number. click's usage errors pass through (exit 2), Ctrl-C exits 130.
+    Anything else is a bug in ganzoo or a plugin: it is not caught, so Python
+    prints its traceback and exits 1. ``GANZOO_DEBUG=1`` prints the traceback of
+    a GanzooError too.
+    """
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from ganzoo.plugin.registry import RegistryError
-        from ganzoo.spec.model import SpecError
-
-        if os.environ.get("GANZOO_DEBUG"):
-            return fn(*args, **kwargs)
         try:
             return fn(*args, **kwargs)
         except click.ClickException:
             raise  # usage errors: click prints them and exits 2
-        except SpecError as exc:
-            click.echo(str(exc), err=True)
-            sys.exit(EXIT_SPEC)
-        except RegistryError as exc:
-            fail(str(exc), EXIT_SPEC)
+        except GanzooError as exc:
+            report_error(exc)
+            sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)
-        except Exception as exc:  # noqa: BLE001 - the CLI's promise: a message, not a traceback
-            from ganzoo.engine.run import RunInterrupted
-
-            if isinstance(exc, RunInterrupted):
-                click.echo(str(exc), err=True)
-                sys.exit(128 + exc.signum)
-            known = _known_errors()
-            if isinstance(exc, known):
-                fail(str(exc))
-            fail(f"{type(exc).__name__}: {exc} (set GANZOO_DEBUG=1 for the traceback)")
 
     return wrapper
 
 
-def _known_errors() -> tuple[type[BaseException], ...]:
-    from ganzoo.checkpoint import CheckpointError
-    from ganzoo.data import EmptyDatasetError
-    from ganzoo.engine.device import PrecisionError
-    from ganzoo.engine.run import NonFiniteError
-    from ganzoo.evaluation import NoPairsError
-    from ganzoo.rundir import RunDirError
-    from ganzoo.weights import WeightsError
+def report_error(exc: GanzooError) -> None:
+    """Print a GanzooError as the CLI does: ``error: MESSAGE`` (spec reports and interruptions as they are)."""
+    from ganzoo.spec.errors import SpecError
 
-    return (WeightsError, NoPairsError, CheckpointError, EmptyDatasetError, RunDirError, PrecisionError, NonFiniteError, FileNotFoundError, RuntimeError, ValueError)
+    if os.environ.get("GANZOO_DEBUG"):
+        traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+    run = sys.modules.get("ganzoo.engine.run")  # only a run raises RunInterrupted: no torch import just to check
+    if isinstance(exc, SpecError) or (run is not None and isinstance(exc, run.RunInterrupted)):
+        click.echo(str(exc), err=True)
+    else:
+        click.echo(f"error: {exc}", err=True)
 
 
 def registries() -> Any:

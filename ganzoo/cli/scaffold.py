@@ -14,10 +14,12 @@ import re
 from pathlib import Path
 from string import Template
 
+from ganzoo.errors import GanzooError
+
 __all__ = ["ScaffoldError", "plugin_names", "new_plugin"]
 
 
-class ScaffoldError(ValueError):
+class ScaffoldError(GanzooError, ValueError):
     """The plugin name or target directory is unusable."""
 
 

@@ -26,6 +26,7 @@ from typing import Any, Callable
 import yaml
 
 from ganzoo.compare.sweep import SweepRun
+from ganzoo.errors import GanzooError
 from ganzoo.rundir import RunDir, SweepDir
 from ganzoo.spec.model import spec_hash, spec_to_data
 from ganzoo.spec.yamlio import dump_yaml
@@ -33,7 +34,7 @@ from ganzoo.spec.yamlio import dump_yaml
 __all__ = ["RunRecord", "CompareError", "run_sweep", "gather_run", "plan"]
 
 
-class CompareError(RuntimeError):
+class CompareError(GanzooError, RuntimeError):
     """A sweep cannot run as asked (for example a run directory made from another spec)."""
 
 

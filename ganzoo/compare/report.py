@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ganzoo.compare.gather import RunRecord
+from ganzoo.errors import ConfigError
 from ganzoo.rundir import SweepDir
 from ganzoo.spec.model import flatten
 
@@ -127,9 +128,9 @@ def compare_records(
     if rank_by is not None:
         col = next((c for c in columns if c.name == rank_by), None)
         if col is None:
-            raise ValueError(f"no metric {rank_by!r} in these runs (they have: {', '.join(c.name for c in columns) or 'none'})")
+            raise ConfigError(f"no metric {rank_by!r} in these runs (they have: {', '.join(c.name for c in columns) or 'none'})")
         if not col.comparable:
-            raise ValueError(f"cannot rank by {rank_by}: {col.note}")
+            raise ConfigError(f"cannot rank by {rank_by}: {col.note}")
         primary: str | None = rank_by
     else:
         primary = ranked[0].name if ranked else None

@@ -10,11 +10,20 @@ from typing import Any, ContextManager
 import numpy as np
 import torch
 
-__all__ = ["select_device", "seed_everything", "rng_state", "set_rng_state", "autocast", "check_precision", "peak_memory_mb", "PrecisionError"]
+from ganzoo.errors import ConfigError
+
+__all__ = [
+    "select_device", "seed_everything", "rng_state", "set_rng_state", "autocast", "check_precision", "peak_memory_mb",
+    "DeviceError", "PrecisionError",
+]
 
 
-class PrecisionError(ValueError):
+class PrecisionError(ConfigError):
     """The requested precision cannot run on the chosen device."""
+
+
+class DeviceError(ConfigError, RuntimeError):
+    """The requested device does not exist on this machine (a ``RuntimeError`` too, as before)."""
 
 
 def select_device(name: str = "auto") -> torch.device:
@@ -28,9 +37,9 @@ def select_device(name: str = "auto") -> torch.device:
         return torch.device("cpu")
     dev = torch.device(name)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"train.device is {name!r} but CUDA is not available; use device: auto or cpu")
+        raise DeviceError(f"train.device is {name!r} but CUDA is not available; use device: auto or cpu")
     if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise RuntimeError(f"train.device is {name!r} but MPS is not available; use device: auto or cpu")
+        raise DeviceError(f"train.device is {name!r} but MPS is not available; use device: auto or cpu")
     return dev
 
 

@@ -25,8 +25,8 @@ __all__ = ["InitError", "InitReport", "load_init_weights", "apply_init"]
 _WRAPPER_PREFIXES = ("module.", "_orig_mod.")  # DDP and torch.compile prefixes in foreign files
 
 
-class InitError(RuntimeError):
-    """An ``init`` source is missing, unreadable, or does not fit the network."""
+class InitError(WeightsError):
+    """An ``init`` source is missing, unreadable, or does not fit the network (exit status 1, like other weights)."""
 
 
 @dataclass
@@ -117,10 +117,10 @@ def load_init_weights(src: InitSource, slot: str) -> tuple[dict[str, torch.Tenso
             state = _from_checkpoint(load_checkpoint(path), slot, src, str(path))
         else:
             state = _plain(_read(path), src, slot, path)
+    except InitError:  # already names the init field (InitError is a WeightsError: it goes first)
+        raise
     except (CheckpointError, WeightsError) as exc:
         raise InitError(f"init.{slot}.from: {exc}") from None
-    except InitError:
-        raise
     except Exception as exc:  # noqa: BLE001 - truncated file, refused pickle, bad header
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InitError(f"init.{slot}.from: cannot read {path}: {reason}") from None

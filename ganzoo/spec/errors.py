@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
+from ganzoo.errors import GanzooError
 from ganzoo.plugin.registry import suggest
 
 __all__ = ["SpecError", "SpecIssue", "issues_from"]
@@ -26,8 +27,8 @@ class SpecIssue:
     line: int | None = None
 
 
-class SpecError(ValueError):
-    """A spec failed to load or validate; ``str()`` is the user-facing report."""
+class SpecError(GanzooError, ValueError):
+    """A spec failed to load or validate; ``str()`` is the user-facing report (exit status 2)."""
 
     def __init__(self, issues: list[SpecIssue], source: str | None = None) -> None:
         self.issues = issues

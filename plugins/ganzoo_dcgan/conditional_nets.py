@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ganzoo import DataInfo
+from ganzoo import ConfigError, DataInfo
 from ganzoo_dcgan.nets import apply_spectral_norm, discriminator_blocks, generator_layers, hidden_widths, init_dcgan_weights
 
 __all__ = ["ConditionalGenerator", "ProjectionDiscriminator", "check_classes"]
@@ -20,10 +20,10 @@ def check_classes(info: DataInfo, model: str) -> int:
     """Return ``info.num_classes``, refusing unlabelled (or single-class) data.
 
     Raises:
-        ValueError: Fewer than 2 classes.
+        ConfigError: Fewer than 2 classes (a ``ValueError``).
     """
     if info.num_classes < 2:
-        raise ValueError(
+        raise ConfigError(
             f"{model} is class-conditional and needs labelled data with at least 2 classes, got num_classes={info.num_classes}; "
             "use a labelled dataset such as 'digits'"
         )

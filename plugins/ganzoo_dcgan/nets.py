@@ -11,7 +11,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
-from ganzoo import DataInfo
+from ganzoo import ConfigError, DataInfo
 
 __all__ = [
     "Generator",
@@ -37,10 +37,10 @@ def check_size(size: int) -> int:
         ``log2(size) - 2``: the hidden layers between 4x4 and ``size`` (exclusive).
 
     Raises:
-        ValueError: The side is not supported.
+        ConfigError: The side is not supported (a ``ValueError``).
     """
     if not (MIN_SIZE <= size <= MAX_SIZE and size & (size - 1) == 0):
-        raise ValueError(f"DCGAN needs an image size that is a power of two in [{MIN_SIZE}, {MAX_SIZE}], got {size}")
+        raise ConfigError(f"DCGAN needs an image size that is a power of two in [{MIN_SIZE}, {MAX_SIZE}], got {size}")
     return size.bit_length() - 3
 
 

@@ -11,7 +11,7 @@ import importlib.util
 from collections.abc import Iterable
 from typing import Any
 
-from ganzoo import ModelEntry, TaskEntry, hookimpl
+from ganzoo import ModelEntry, PluginError, TaskEntry, hookimpl
 from ganzoo_inpaint.params import (
     BiharmonicParams,
     ContextEncoderParams,
@@ -65,7 +65,7 @@ def _telea(params: TeleaParams, info: Any) -> Any:
     # Registered everywhere (the schema and catalogue must not depend on the machine);
     # OpenCV is an optional dependency, asked for when a spec actually uses telea.
     if importlib.util.find_spec("cv2") is None:
-        raise RuntimeError("the telea baseline needs OpenCV: pip install 'ganzoo[inpaint]' (or opencv-python-headless)")
+        raise PluginError("the telea baseline needs OpenCV: pip install 'ganzoo[inpaint]' (or opencv-python-headless)")
     from ganzoo_inpaint.baselines import Telea
 
     return Telea(params.radius)

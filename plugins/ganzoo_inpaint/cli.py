@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ganzoo.errors import DataError, GanzooError
+
 if TYPE_CHECKING:  # imported when the command runs: `ganzoo --help` must not pay for torch
     import numpy as np
     import torch
@@ -23,12 +25,12 @@ __all__ = ["inpaint", "read_image", "read_mask"]
 _CONVENTION = "white (255) = hole to fill, black (0) = known pixel; or values 0/1 with 1 = hole"
 
 
-class InputError(Exception):
-    """A user-supplied file cannot be used; ``code`` is the exit status."""
+class InputError(DataError):
+    """A user-supplied file or run cannot be used; ``code`` (= ``exit_code``) is the exit status."""
 
     def __init__(self, message: str, code: int) -> None:
         super().__init__(message)
-        self.code = code
+        self.code = self.exit_code = code
 
 
 def _open(path: Path, what: str, mode: str) -> np.ndarray:
@@ -107,13 +109,9 @@ def inpaint(run: str, image: str, mask_path: str, out: str | None, device: str) 
         img = read_image(Path(image), gen.info.channels).to(gen.device)  # (1, C, H, W)
         mask = read_mask(Path(mask_path), (img.shape[-2], img.shape[-1])).to(gen.device)  # (1, 1, H, W)
         result = gen.task.inpaint(gen.module, img, mask)  # (1, C, H, W)
-    except InputError as exc:
+    except GanzooError as exc:  # a bad run directory, file or mask; also when the command runs outside `ganzoo`
         click.echo(f"error: {exc}", err=True)
-        sys.exit(exc.code)
-    except (ValueError, RuntimeError, OSError) as exc:  # a bad run directory, a mask the task refuses, a size the net cannot take
-        code = 2 if "1 = hole" in str(exc) else 1
-        click.echo(f"error: {str(exc).splitlines()[0]}", err=True)
-        sys.exit(code)
+        sys.exit(exc.exit_code)
     from PIL import Image
 
     target = Path(out) if out else Path(image).with_name(Path(image).stem + "-inpainted.png")

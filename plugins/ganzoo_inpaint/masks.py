@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
+from ganzoo import ConfigError
 from ganzoo_inpaint.params import BoxMaskParams, FreeFormMaskParams
 
 __all__ = [
@@ -44,8 +45,8 @@ _MAX_TRIES = 20
 _MAX_STROKES = 48  # stroke draws per mask before the hole is grown to size
 
 
-class MaskError(ValueError):
-    """A mask breaks the convention; the message names it."""
+class MaskError(ConfigError):
+    """A mask breaks the convention, or no hole fits the image; the message names it (exit status 2)."""
 
 
 def hole_bounds(hole_range: tuple[float, float], h: int, w: int) -> tuple[int, int]:

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganzoo import DataError
 from ganzoo_inpaint.attention import ContextualAttention
 
 __all__ = ["ContextEncoder", "GatedConv2d", "GatedConvGenerator", "PartialConv2d", "PartialConvUNet", "PatchDiscriminator"]
@@ -325,7 +326,7 @@ class ContextEncoder(nn.Module):
     def forward(self, masked: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         h, w = masked.shape[-2:]
         if (h, w) != (self.size, self.size):
-            raise ValueError(f"context-encoder was built for {self.size}x{self.size} inputs (its channel-wise fully connected "
+            raise DataError(f"context-encoder was built for {self.size}x{self.size} inputs (its channel-wise fully connected "
                              f"bottleneck has a fixed size), got {h}x{w}; resize the image")
         x, m = _pad_to_multiple(masked, mask, self.multiple)
         z = self.encoder(torch.cat([x, m], dim=1))  # (B, c, s, s)

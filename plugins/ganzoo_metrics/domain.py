@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganzoo import ConfigError, ImageDataset
 from ganzoo.checkpoint import atomic_write
-from ganzoo import ImageDataset
 
 ARCH_VERSION = "domain-cnn-v1"
 
@@ -65,7 +65,7 @@ class TrainedClassifier:
 
 def _labelled(dataset: ImageDataset) -> tuple[torch.Tensor, torch.Tensor]:
     if dataset.info.num_classes < 2:
-        raise ValueError(
+        raise ConfigError(
             "the domain-classifier metric needs a labelled dataset (e.g. digits); this one has no labels. "
             "Use fid or kid with Inception weights instead (see docs/weights.md)"
         )

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ganzoo.errors import ConfigError
 from ganzoo.weights import WeightsError, WeightSpec, load_state_dict, resolve_weights, search_dirs, sha256_file
 
 __all__ = ["RANDOM_INIT", "FeatureExtractor", "InceptionFeatures", "TimmFeatures", "to_rgb"]
@@ -178,7 +179,8 @@ class TimmFeatures(FeatureExtractor):
         cfg = resolve_data_config({}, model=self.model)
         pretrained_cfg: dict[str, Any] = getattr(self.model, "pretrained_cfg", {})
         if pretrained_cfg.get("fixed_input_size") and tuple(cfg["input_size"][1:]) != (image_size, image_size):
-            raise ValueError(f"timm model {model_name!r} only takes {cfg['input_size'][1]}x{cfg['input_size'][2]} inputs; set image_size to match")
+            side = f"{cfg['input_size'][1]}x{cfg['input_size'][2]}"
+            raise ConfigError(f"timm model {model_name!r} only takes {side} inputs; set image_size to match")
         if weights_path is not None:
             self.weights_sha256 = self._load(weights_path, pretrained_sha256)
         else:

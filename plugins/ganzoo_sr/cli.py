@@ -9,11 +9,13 @@ from typing import Any
 
 import click
 
+from ganzoo.errors import ConfigError, DataError
+
 __all__ = ["ImageReadError", "read_image", "sr_eval", "upscale"]
 
 
-class ImageReadError(ValueError):
-    """An input file is not a readable image."""
+class ImageReadError(DataError):
+    """An input file is not a readable image (exit status 1)."""
 
 
 def read_image(path: Path, channels: int) -> Any:
@@ -62,11 +64,7 @@ def upscale(run: str, images: tuple[str, ...], out: str, device: str, tile: int 
     from ganzoo.api import load_generator
     from ganzoo.images import save_images
 
-    try:
-        gen = load_generator(run, device=device)
-    except Exception as exc:  # noqa: BLE001 - not a run directory, unfinished, corrupt weights: one message
-        _fail(str(exc))
-        return
+    gen = load_generator(run, device=device)  # not a run, unfinished, corrupt weights: a GanzooError, one message
     task = gen.task
     if not hasattr(task, "upscale"):
         _fail(f"{run} was trained with task {gen.spec.task.type!r}; upscale needs a super-resolution run")  # type: ignore[attr-defined]
@@ -102,25 +100,27 @@ def sr_eval(run: str, data_set: tuple[str, ...], device: str, json_out: str | No
     Example:
       ganzoo sr-eval runs/00003-srresnet-x4 --data-set split=heldout --json heldout.json
     """
+    from pydantic import ValidationError
+
+    from ganzoo import load_registries, parse_overrides
     from ganzoo.api import load_generator
     from ganzoo.evaluation import EvalContext, data_key, evaluate
-    from ganzoo import load_registries, parse_overrides
 
     reg = load_registries()
+    gen = load_generator(run, device=device, registries=reg)  # errors are GanzooErrors: `ganzoo` prints one message
+    spec = gen.spec
+    params = {**spec.data.params.model_dump(), **parse_overrides(list(data_set))}  # type: ignore[attr-defined]
     try:
-        gen = load_generator(run, device=device, registries=reg)
-        spec = gen.spec
-        params = {**spec.data.params.model_dump(), **parse_overrides(list(data_set))}  # type: ignore[attr-defined]
         data_spec = spec.data.model_validate({"type": spec.data.type, "params": params})  # type: ignore[attr-defined]
-        dataset = reg.build("dataset", data_spec.type, data_spec.params)
-        metrics = [reg.build("metric", m.type, m.params) for m in spec.eval.metrics]  # type: ignore[attr-defined]
-        if not metrics:
-            _fail(f"{run}'s spec has no eval.metrics")
-        ctx = EvalContext(gen.task, gen.module, dataset, data_key(data_spec), gen.device, seed=spec.seed)
-        result = evaluate(ctx, metrics)  # type: ignore[arg-type]
-    except Exception as exc:  # noqa: BLE001 - the CLI's promise: a message, not a traceback
-        _fail(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
-        return
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:]) or 'params'}: {e['msg']}" for e in exc.errors(include_url=False))
+        raise ConfigError(f"--data-set: {problems}") from None
+    dataset = reg.build("dataset", data_spec.type, data_spec.params)
+    metrics = [reg.build("metric", m.type, m.params) for m in spec.eval.metrics]  # type: ignore[attr-defined]
+    if not metrics:
+        _fail(f"{run}'s spec has no eval.metrics")
+    ctx = EvalContext(gen.task, gen.module, dataset, data_key(data_spec), gen.device, seed=spec.seed)
+    result = evaluate(ctx, metrics)  # type: ignore[arg-type]
     for key, value in result.values.items():
         click.echo(f"{key} = {value:.4f}  (n={result.protocols[key].get('n')}, data {data_spec.type} {json.dumps(params, default=str)})")
     if json_out:

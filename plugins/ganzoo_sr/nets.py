@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganzoo import ConfigError
 from ganzoo_sr.degradation import bicubic_up
 
 __all__ = ["RRDB", "Bicubic", "MSRResNet", "RRDBNet", "ResidualBlockNoBN", "ResidualDenseBlock", "VGGStyleDiscriminator", "init_scaled"]
@@ -61,7 +62,7 @@ class MSRResNet(nn.Module):
     def __init__(self, channels: int = 3, scale: int = 4, num_feat: int = 64, num_block: int = 16) -> None:
         super().__init__()
         if scale not in (2, 3, 4):
-            raise ValueError(f"MSRResNet supports scales 2, 3 and 4, got {scale}")
+            raise ConfigError(f"MSRResNet supports scales 2, 3 and 4, got {scale}")
         self.scale = scale
         self.conv_first = nn.Conv2d(channels, num_feat, 3, 1, 1)
         self.body = nn.Sequential(*[ResidualBlockNoBN(num_feat) for _ in range(num_block)])
@@ -148,7 +149,7 @@ class RRDBNet(nn.Module):
     def __init__(self, channels: int = 3, scale: int = 4, num_feat: int = 64, num_block: int = 23, num_grow_ch: int = 32, res_scale: float = 0.2) -> None:
         super().__init__()
         if scale not in (2, 3, 4):
-            raise ValueError(f"RRDBNet supports scales 2, 3 and 4, got {scale}")
+            raise ConfigError(f"RRDBNet supports scales 2, 3 and 4, got {scale}")
         self.scale = scale
         self.factors = [2, 2] if scale == 4 else [scale]
         self.conv_first = nn.Conv2d(channels, num_feat, 3, 1, 1)
@@ -212,7 +213,9 @@ class VGGStyleDiscriminator(nn.Module):
         super().__init__()
         n = _stages(input_size)
         if n < 2:
-            raise ValueError(f"the VGG-style discriminator needs an input side that halves at least twice (e.g. 32, 96, 128), got {input_size}")
+            raise ConfigError(
+                f"the VGG-style discriminator needs an input side that halves at least twice (e.g. 32, 96, 128), got {input_size}"
+            )
         self.input_size = input_size
         layers: list[nn.Module] = []
         cin = channels
@@ -230,7 +233,7 @@ class VGGStyleDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-2:] != (self.input_size, self.input_size):
-            raise ValueError(
+            raise ConfigError(
                 f"the VGG-style discriminator was built for {self.input_size}x{self.input_size} inputs, got {tuple(x.shape[-2:])}; "
                 "set its input_size (or the task's crop) to the HR training size"
             )

@@ -14,10 +14,18 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
-from ganzoo import DataInfo
+from ganzoo import ConfigError, DataInfo, WeightsError
 from ganzoo.weights import sha256_file
 
-__all__ = ["TimmDiscriminator", "read_weights"]
+__all__ = ["TimmDiscriminator", "TimmWeightsError", "TimmWeightsMissingError", "read_weights"]
+
+
+class TimmWeightsError(WeightsError, ValueError):
+    """The weights file has another SHA-256, is not a state dict, or does not fit the model (a ``ValueError`` too, as before)."""
+
+
+class TimmWeightsMissingError(TimmWeightsError, FileNotFoundError):
+    """The weights file does not exist."""
 
 _WRAPPER_KEYS = ("state_dict", "model", "state_dict_ema")  # common checkpoint layouts around a state dict
 
@@ -33,27 +41,31 @@ def read_weights(path: Path, sha256: str | None = None) -> dict[str, Tensor]:
         The state dict, on the CPU.
 
     Raises:
-        FileNotFoundError: The file does not exist.
-        ValueError: The digest differs, or the file is not a state dict of tensors.
+        TimmWeightsMissingError: The file does not exist (a ``FileNotFoundError``).
+        TimmWeightsError: The digest differs, or the file is not a state dict of tensors (a ``ValueError``).
     """
     path = Path(path).expanduser()
     if not path.is_file():
-        raise FileNotFoundError(f"timm discriminator weights file {path} does not exist (weights are only read from local files)")
+        raise TimmWeightsMissingError(f"timm discriminator weights file {path} does not exist (weights are only read from local files)")
     if sha256 is not None:
         digest = sha256_file(path)
         if digest != sha256.lower():
-            raise ValueError(f"timm discriminator weights file {path} has sha256 {digest}, expected {sha256.lower()}; refusing to load it")
+            raise TimmWeightsError(
+                f"timm discriminator weights file {path} has sha256 {digest}, expected {sha256.lower()}; refusing to load it"
+            )
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - unpickling errors come in many types
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise ValueError(f"cannot load timm discriminator weights file {path} (torch.load, weights_only=True): {type(exc).__name__}: {first}") from None
+        raise TimmWeightsError(
+            f"cannot load timm discriminator weights file {path} (torch.load, weights_only=True): {type(exc).__name__}: {first}"
+        ) from None
     for key in _WRAPPER_KEYS:
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]
             break
     if not isinstance(state, dict) or not state or not all(isinstance(k, str) and isinstance(v, Tensor) for k, v in state.items()):
-        raise ValueError(f"timm discriminator weights file {path} does not hold a state dict of tensors")
+        raise TimmWeightsError(f"timm discriminator weights file {path} does not hold a state dict of tensors")
     return state
 
 
@@ -68,12 +80,12 @@ def _channel_stats(mean: tuple[float, ...], std: tuple[float, ...], channels: in
     return m.view(1, -1, 1, 1), s.view(1, -1, 1, 1)
 
 
-def _unknown_model(name: str) -> ValueError:
+def _unknown_model(name: str) -> ConfigError:
     import timm
 
     close = difflib.get_close_matches(name, timm.list_models(), n=3, cutoff=0.6)
     hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
-    return ValueError(f"unknown timm model {name!r}.{hint} See timm.list_models().")
+    return ConfigError(f"unknown timm model {name!r}.{hint} See timm.list_models().")
 
 
 class TimmDiscriminator(nn.Module):
@@ -93,8 +105,8 @@ class TimmDiscriminator(nn.Module):
             (not a whole discriminator saved by ganzoo, which saw raw images).
 
     Raises:
-        ValueError: Unknown model, a size the model refuses, or unusable weights.
-        FileNotFoundError: ``weights`` does not exist.
+        ConfigError: Unknown model, or a size the model refuses (a ``ValueError``).
+        TimmWeightsError: Unusable weights; :class:`TimmWeightsMissingError` when ``weights`` does not exist.
     """
 
     def __init__(
@@ -142,14 +154,16 @@ class TimmDiscriminator(nn.Module):
                 out = self.backbone(self._prepare(torch.zeros(2, info.channels, info.size, info.size)))
         except Exception as exc:  # noqa: BLE001 - shape errors come as RuntimeError, AssertionError, ValueError...
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ValueError(
+            raise ConfigError(
                 f"timm model {self.model_name!r} does not accept {info.channels}x{info.size}x{info.size} images ({first}); "
                 "pick a convolutional model that handles small inputs, such as 'resnet10t'"
             ) from None
         finally:
             self.backbone.train(was_training)
         if out.ndim != 2:
-            raise ValueError(f"timm model {self.model_name!r} returns features of shape {tuple(out.shape)} with num_classes=0, expected (B, F)")
+            raise ConfigError(
+                f"timm model {self.model_name!r} returns features of shape {tuple(out.shape)} with num_classes=0, expected (B, F)"
+            )
         return int(out.shape[1])
 
     def _prepare(self, x: Tensor) -> Tensor:
@@ -182,9 +196,11 @@ class TimmDiscriminator(nn.Module):
             missing, unexpected = target.load_state_dict(state, strict=False)
         except RuntimeError as exc:  # shape mismatches
             detail = " ".join(str(exc).split())[:400]
-            raise ValueError(f"timm discriminator weights file {path} does not fit timm model {self.model_name!r}: {detail}") from None
+            raise TimmWeightsError(
+                f"timm discriminator weights file {path} does not fit timm model {self.model_name!r}: {detail}"
+            ) from None
         if missing or unexpected:
-            raise ValueError(
+            raise TimmWeightsError(
                 f"timm discriminator weights file {path} does not fit timm model {self.model_name!r} with {channels} channel(s): "
                 f"{len(missing)} missing keys {missing[:3]}, {len(unexpected)} unexpected keys {unexpected[:3]}"
             )
