@@ -37,14 +37,20 @@ def sample(run: str, n: int, out: str, seed: int, device: str, label: int | None
 
     if label is not None and "labels" not in inspect.signature(gen.task.sample).parameters:
         raise click.UsageError(f"--class needs a conditional run; {run} was trained with task {gen.spec.task.type!r}")  # type: ignore[attr-defined]
+    classes = gen.info.num_classes
+    if label is not None and classes and not 0 <= label < classes:
+        raise click.BadParameter(f"class {label} is out of range: valid classes are 0..{classes - 1}", param_hint="--class")
     images = gen.sample(n, seed=seed, **({"labels": label} if label is not None else {}))
     target = Path(out)
-    if out.endswith(("/", os.sep)) or target.is_dir():
-        paths = save_images(images, target)
-        click.echo(f"wrote {len(paths)} images to {target}")
-    else:
-        save_grid(images, target)
-        click.echo(f"wrote a grid of {n} to {target}")
+    try:
+        if out.endswith(("/", os.sep)) or target.is_dir():
+            paths = save_images(images, target)
+            click.echo(f"wrote {len(paths)} images to {target}")
+        else:
+            save_grid(images, target)
+            click.echo(f"wrote a grid of {n} to {target}")
+    except OSError as exc:  # an unwritable --out
+        raise click.FileError(str(target), hint=exc.strerror or str(exc)) from None
 
 
 @click.command(name="eval")
@@ -62,6 +68,7 @@ def eval_cmd(run: str, names: tuple[str, ...], n: int | None, device: str, seed:
       ganzoo eval runs/00000-dcgan-digits --metrics fd-domain
       ganzoo eval runs/00000-dcgan-digits --metrics fid --n 10000
     """
+    from pydantic import ValidationError
     from rich.table import Table
 
     from ganzoo.api import load_generator
@@ -77,7 +84,13 @@ def eval_cmd(run: str, names: tuple[str, ...], n: int | None, device: str, seed:
         entry = reg["metric"].get(name)
         if n is not None and "n" in entry.params.model_fields:
             params = {**params, "n": n}
-        metrics.append(reg.build("metric", name, params))
+        try:
+            checked = entry.params.model_validate(params)
+        except ValidationError as exc:  # e.g. --metrics fd-timm, whose `model` has no default
+            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'params'}: {e['msg']}" for e in exc.errors(include_url=False))
+            message = f"metric {name!r} cannot run with these params ({problems}); put it in the run's eval.metrics"
+            raise click.BadParameter(message, param_hint="--metrics") from None
+        metrics.append(reg.build("metric", name, checked))
     data_spec = gen.spec.eval.data or gen.spec.data  # type: ignore[attr-defined]
     dataset = reg.build("dataset", data_spec.type, data_spec.params)
     ctx = EvalContext(gen.task, gen.module, dataset, data_key(data_spec), gen.device, seed=seed)
