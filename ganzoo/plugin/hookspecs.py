@@ -3,8 +3,9 @@
 A plugin is a module (or object) with functions marked ``@ganzoo.hookimpl`` whose
 names match the specifications below. Registration hooks return iterables of
 typed records; ganzoo calls each plugin's implementation separately so that it
-knows which plugin supplied which name. Lifecycle hooks receive the live
-:class:`ganzoo.engine.run.Run`; their return values are ignored unless stated.
+knows which plugin supplied which name. Lifecycle hooks receive the run as a
+:class:`ganzoo.RunContext` (the attributes a plugin may rely on); their
+return values are ignored unless stated.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import click
 
     from ganzoo.plugin.entries import DatasetEntry, LossEntry, MetricEntry, ModelEntry, TaskEntry
-    from ganzoo.engine.run import Run
+    from ganzoo.context import RunContext
 
 hookspec = pluggy.HookspecMarker("ganzoo")
 
@@ -55,39 +56,53 @@ class SetupSpecs:
 
 
 class LifecycleSpecs:
-    """Hooks fired by the training loop, on rank 0 and every other rank alike."""
+    """Hooks fired by the training loop: on every rank unless the hook says rank 0 (DDP writes files on rank 0 only).
+
+    docs/plugins.md has an example of each; tests/test_train.py checks the order they fire in.
+    """
 
     @hookspec
-    def ganzoo_on_train_start(self, run: Run) -> None:
-        """Called once the networks, optimisers and data are ready, before the first step (after resume)."""
+    def ganzoo_on_train_start(self, run: RunContext) -> None:
+        """Called once per ``fit``, when the networks, optimisers and data are ready and a resume has been applied, before the next step."""
 
     @hookspec
-    def ganzoo_on_step(self, run: Run, step: int, logs: dict[str, float]) -> None:
-        """Called after every generator update with that step's scalar logs (``step`` counts from 1)."""
+    def ganzoo_on_step(self, run: RunContext, step: int, logs: dict[str, float]) -> None:
+        """Called every ``train.log_every`` steps and at the last step, with the logs of that interval.
+
+        ``logs`` holds the mean of every logged term since the previous call
+        (``D/loss``, ``G/adversarial``, ...) and the rates and counters
+        (``steps_per_s``, ``d_updates``, ``lr/generator``, ``peak_mem_mb``);
+        ``step`` counts generator updates from 1. For work after every update,
+        a task's ``train_step`` is the place.
+        """
 
     @hookspec
-    def ganzoo_on_eval(self, run: Run, step: int, metrics: dict[str, float]) -> None:
-        """Called after a periodic evaluation with the metric values keyed by protocol name."""
+    def ganzoo_on_eval(self, run: RunContext, step: int, metrics: dict[str, float]) -> None:
+        """Called on rank 0 after every evaluation (each ``eval.every`` steps and at the end) with the values keyed by metric name."""
 
     @hookspec
-    def ganzoo_on_checkpoint_save(self, run: Run, state: dict[str, Any]) -> None:
-        """Called before a checkpoint is written; a plugin may add its own entries to ``state["plugins"]``.
+    def ganzoo_on_checkpoint_save(self, run: RunContext, state: dict[str, Any]) -> None:
+        """Called on rank 0 before a checkpoint is written; a plugin may add its own entries to ``state["plugins"]``.
 
         Values must be tensors, numbers, strings, lists or dicts: checkpoints are
         loaded with ``weights_only=True``.
         """
 
     @hookspec
-    def ganzoo_on_checkpoint_load(self, run: Run, state: dict[str, Any]) -> None:
-        """Called after a checkpoint was loaded for resume; read back what ``on_checkpoint_save`` stored."""
+    def ganzoo_on_checkpoint_load(self, run: RunContext, state: dict[str, Any]) -> None:
+        """Called on every rank after a checkpoint was loaded for resume; read back what ``on_checkpoint_save`` stored."""
 
     @hookspec
-    def ganzoo_on_train_end(self, run: Run, status: str) -> None:
+    def ganzoo_on_train_end(self, run: RunContext, status: str) -> None:
         """Called when training stops; ``status`` is ``completed``, ``interrupted`` or ``failed``."""
 
     @hookspec
-    def ganzoo_on_exception(self, run: Run, error: BaseException) -> None:
-        """Called when the loop raises, before ``on_train_end(status="failed")``; the error is re-raised."""
+    def ganzoo_on_exception(self, run: RunContext, error: BaseException) -> None:
+        """Called when the loop raises (``KeyboardInterrupt`` included), before ``on_train_end``; the error is re-raised.
+
+        Not called for a SIGINT/SIGTERM that the loop handled by saving a
+        checkpoint: that run ends with ``on_train_end(status="interrupted")``.
+        """
 
 
 SPEC_CLASSES = (RegistrationSpecs, SetupSpecs, LifecycleSpecs)
