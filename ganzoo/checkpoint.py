@@ -11,18 +11,16 @@ import errno
 import os
 import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO, Callable
+from typing import Any, BinaryIO
 
 import torch
 
+from ganzoo.errors import CheckpointError
 from ganzoo.rundir import RunDir
 
 __all__ = ["CheckpointError", "atomic_write", "atomic_save", "save_checkpoint", "list_checkpoints", "load_checkpoint", "load_latest", "prune"]
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint could not be written or read."""
 
 
 def atomic_write(path: Path, write: Callable[[BinaryIO], Any]) -> None:

@@ -8,16 +8,19 @@ Every dataset yields dicts: ``{"image": (C, H, W) float in [-1, 1]}`` plus
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 from torch.utils.data import Dataset, Sampler
 
+from ganzoo.errors import DataError
+
 __all__ = ["DataInfo", "ImageDataset", "TensorImageDataset", "ResumableSampler", "EmptyDatasetError", "for_evaluation"]
 
 
-class EmptyDatasetError(ValueError):
+class EmptyDatasetError(DataError):
     """A dataset resolved to zero samples."""
 
 

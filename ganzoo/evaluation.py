@@ -12,21 +12,25 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 from torch import nn
 
 from ganzoo.data import ImageDataset, for_evaluation
+from ganzoo.errors import EXIT_FAILURE, ConfigError
 from ganzoo.images import to_uint8
 
 __all__ = ["Metric", "EvalContext", "EvalResult", "evaluate", "cache_dir", "write_eval_json", "NoPairsError"]
 
 
-class NoPairsError(TypeError):
+class NoPairsError(ConfigError, TypeError):
     """The task produces no prediction/target pairs (reconstruction metrics need them)."""
+
+    exit_code = EXIT_FAILURE  # as before the error hierarchy (tests/test_evaluation.py)
 
 
 @runtime_checkable

@@ -28,7 +28,7 @@ from ganzoo.plugin.registry import Registries
 from ganzoo.engine.outputs import RunOutputs
 from ganzoo.engine.state import CHECKPOINT_FORMAT, RunState
 from ganzoo.rundir import RunDir, update_meta, write_meta, write_spec
-from ganzoo.errors import EXIT_FAILURE, GanzooError
+from ganzoo.errors import EXIT_FAILURE, ConfigError, GanzooError
 from ganzoo.engine.device import autocast, check_precision, peak_memory_mb, seed_everything, select_device
 from ganzoo.spec.model import RunSpecBase
 from ganzoo.task import Task
@@ -118,7 +118,7 @@ class Run(RunState, RunOutputs):
 
         self.d_steps = t.d_steps
         if t.batch_size % self.world_size:
-            raise ValueError(f"train.batch_size {t.batch_size} is not divisible by the world size {self.world_size}")
+            raise ConfigError(f"train.batch_size {t.batch_size} is not divisible by the world size {self.world_size}")
         self.batch_size = t.batch_size // self.world_size
         self.sampler = ResumableSampler(len(self.dataset), seed=spec.seed, rank=self.rank, world_size=self.world_size)
         self.step = 0
@@ -164,9 +164,9 @@ class Run(RunState, RunOutputs):
         return network in self.optimizers
 
     def grad_scale(self, network: str) -> float:
-        """The fp16 GradScaler's current scale for ``network``; 1.0 when it is disabled."""
-        scaler = self.scalers[network]
-        return float(scaler.get_scale()) if scaler.is_enabled() else 1.0
+        """The fp16 GradScaler's current scale for ``network``; 1.0 when it is disabled or the network is not trained."""
+        scaler = self.scalers.get(network)
+        return float(scaler.get_scale()) if scaler is not None and scaler.is_enabled() else 1.0
 
     def next_batch(self) -> dict[str, torch.Tensor]:
         """The next batch of this rank, moved to the device."""
@@ -262,7 +262,7 @@ class Run(RunState, RunOutputs):
 
         if self.spec.train.sync_batchnorm:
             if self.device.type != "cuda":
-                raise ValueError("train.sync_batchnorm needs CUDA (PyTorch's SyncBatchNorm has no CPU kernel); "
+                raise ConfigError("train.sync_batchnorm needs CUDA (PyTorch's SyncBatchNorm has no CPU kernel); "
                                  "on the CPU keep per-replica batch norm or use networks without it")
             self.nets = {k: nn.SyncBatchNorm.convert_sync_batchnorm(v) for k, v in self.nets.items()}
         ids = [self.device.index] if self.device.type == "cuda" else None

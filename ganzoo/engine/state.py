@@ -9,10 +9,11 @@ import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ganzoo.engine.build import unwrap_model
 from ganzoo.checkpoint import load_latest, save_checkpoint
-from ganzoo.rundir import read_meta
+from ganzoo.engine.build import unwrap_model
 from ganzoo.engine.device import rng_state, set_rng_state
+from ganzoo.errors import ResumeError
+from ganzoo.rundir import read_meta
 
 if TYPE_CHECKING:
     from ganzoo.engine.run import Run
@@ -100,7 +101,12 @@ class RunState:
                     self.ema.shadow.load_state_dict(unwrap_model(self.nets["generator"]).state_dict())
             return False
         path, state = found
-        self.load_state_dict(state)
+        try:
+            self.load_state_dict(state)
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:  # a file from another spec, or one missing parts
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ResumeError(f"{path} does not fit this run ({type(exc).__name__}: {reason}); "
+                              "was it written by another spec? (--allow-spec-change cannot change networks or optimisers)") from exc
         with contextlib.suppress(Exception):  # keep run.json's record of where the weights started
             self.init_report = dict(read_meta(self.dir).get("init", {}))
         self.logger.truncate_after(self.step)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 import pluggy
 
+from ganzoo.errors import PluginError
 from ganzoo.plugin.entries import KINDS, Entry, ModelEntry
 from ganzoo.plugin.manager import PluginFailure, PluginReport, get_plugin_manager
 
@@ -31,7 +33,7 @@ KIND_ALIASES = {
 }
 
 
-class RegistryError(Exception):
+class RegistryError(PluginError):
     """A registry cannot be built (name conflicts) or a lookup failed."""
 
 

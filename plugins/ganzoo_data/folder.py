@@ -11,15 +11,15 @@ import copy
 import logging
 import os
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-from ganzoo import DataInfo, EmptyDatasetError, ImageDataset, TensorImageDataset
+from ganzoo import DataError, DataInfo, EmptyDatasetError, ImageDataset, TensorImageDataset
 from ganzoo_data.params import ImageFolderParams
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "list_images",
     "decode_image",
     "ImageTooLargeError",
+    "ImageFolderMissingError",
     "ImageFolderDataset",
     "LazyImageFolderDataset",
 ]
@@ -36,8 +37,12 @@ log = logging.getLogger(__name__)
 _PIL_LIMIT_LOCK = threading.Lock()
 
 
-class ImageTooLargeError(ValueError):
+class ImageTooLargeError(DataError):
     """An image exceeds the decompression-bomb pixel limit."""
+
+
+class ImageFolderMissingError(DataError, FileNotFoundError):
+    """The image folder is gone (a finished run's spec read back after the folder moved)."""
 
 
 @contextmanager
@@ -199,10 +204,10 @@ class LazyImageFolderDataset(ImageDataset):
             raw = decode_image(path, size=self.size, channels=self.channels, max_pixels=self.max_pixels)
         except (ImageTooLargeError, MemoryError):
             raise
-        except Exception as err:  # noqa: BLE001 - PIL raises many types on bad data
+        except Exception as err:
             # A header that parsed can still hide truncated pixel data; a map-style
             # dataset cannot drop the index now, so name the file.
-            raise ValueError(f"cannot decode image {path}: {_reason(err)} (use preload: true to skip such files up front)") from err
+            raise DataError(f"cannot decode image {path}: {_reason(err)} (use preload: true to skip such files up front)") from err
         img = _to_float(raw)  # (C, S, S)
         if self.hflip and bool(torch.rand(()) < 0.5):
             img = img.flip(-1)
@@ -227,14 +232,14 @@ def build_image_folder(params: ImageFolderParams) -> ImageFolderDataset | LazyIm
         A preloaded :class:`ImageFolderDataset` or a :class:`LazyImageFolderDataset`.
 
     Raises:
-        FileNotFoundError: ``root`` is not a folder.
+        ImageFolderMissingError: ``root`` is not a folder (a ``FileNotFoundError``).
         EmptyDatasetError: No (readable) image files were found.
-        ValueError: A file is unreadable and ``on_error="error"``, or an image exceeds
+        DataError: A file is unreadable and ``on_error="error"``, or an image exceeds
             ``max_image_pixels`` (:class:`ImageTooLargeError`, whatever ``on_error``).
     """
     root = Path(params.root)
     if not root.is_dir():  # the spec checked it, unless it was a finished run's spec read back (checks_inputs)
-        raise FileNotFoundError(f"image folder {str(root)!r} does not exist or is not a directory")
+        raise ImageFolderMissingError(f"image folder {str(root)!r} does not exist or is not a directory")
     files = list_images(root, params.extensions, params.recursive)
     where = f"{root} ({'recursive' if params.recursive else 'top level only'}, extensions {', '.join(params.extensions)})"
     if not files:
@@ -251,9 +256,9 @@ def build_image_folder(params: ImageFolderParams) -> ImageFolderDataset | LazyIm
                 _check_header(path, params.max_image_pixels)
         except (ImageTooLargeError, MemoryError):
             raise
-        except Exception as err:  # noqa: BLE001 - PIL raises many types on bad data
+        except Exception as err:
             if params.on_error == "error":
-                raise ValueError(f"cannot read image {path}: {_reason(err)} (set on_error: skip to skip such files)") from err
+                raise DataError(f"cannot read image {path}: {_reason(err)} (set on_error: skip to skip such files)") from err
             skipped.append((str(path), _reason(err)))
             continue
         kept.append(path)

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
-from ganzoo import DataInfo, ImageDataset
+from ganzoo import DataError, DataInfo, ImageDataset
 from ganzoo_data.params import TorchvisionParams
 
-__all__ = ["build_torchvision", "TorchvisionImageDataset"]
+__all__ = ["build_torchvision", "DatasetFilesError", "TorchvisionImageDataset"]
+
+
+class DatasetFilesError(DataError, RuntimeError):
+    """A torchvision dataset's files are missing (and could not be downloaded) or corrupt; a ``RuntimeError`` too, as before."""
 
 
 @dataclass(frozen=True)
@@ -104,7 +109,7 @@ def build_torchvision(params: TorchvisionParams) -> TorchvisionImageDataset:
         A dataset of (C, size, size) images in [-1, 1], labelled except for CelebA.
 
     Raises:
-        RuntimeError: The files are missing (and could not be downloaded) or corrupt,
+        DatasetFilesError: The files are missing (and could not be downloaded) or corrupt,
             with one message saying where they were looked for and how to provide them.
     """
     import torchvision.datasets as tvd
@@ -122,6 +127,6 @@ def build_torchvision(params: TorchvisionParams) -> TorchvisionImageDataset:
         base = cls(root=str(params.root), download=params.download, **kwargs)
     except Exception as err:  # noqa: BLE001 - torchvision raises URLError, OSError, RuntimeError, ...
         # The short reason is in the message; the chained torchvision traceback would only add noise.
-        raise RuntimeError(_unavailable(params, src, present, err)) from None
+        raise DatasetFilesError(_unavailable(params, src, present, err)) from None
     info = DataInfo(channels=src.channels, size=params.size, num_classes=src.num_classes)
     return TorchvisionImageDataset(base, _transform(params.size, src.channels), info)

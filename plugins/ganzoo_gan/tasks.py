@@ -206,7 +206,7 @@ class Conditional(AdversarialTask):
 
     def real_labels(self, batch: dict[str, Tensor]) -> Tensor:
         if "label" not in batch:
-            raise KeyError("the conditional task needs batches with a 'label' (a labelled dataset)")
+            raise ConfigError("the conditional task needs batches with a 'label' (a labelled dataset)")
         return batch["label"]  # (B,)
 
     def fake_labels(self, n: int, ctx: StepContext) -> Tensor:

@@ -187,7 +187,7 @@ class Inpainting(Task):
         if self._dataset is None and self._data_source is not None:
             self._dataset = self._data_source()
         if self._dataset is None:
-            raise ValueError("the inpainting task fills holes in real images: pass images=..., or use "
+            raise ConfigError("the inpainting task fills holes in real images: pass images=..., or use "
                              "`ganzoo inpaint RUN IMG --mask MASK` to inpaint a file")
         order = torch.randperm(len(self._dataset), generator=torch.Generator().manual_seed(seed))
         idx = order.repeat(-(-n // len(order)))[:n].tolist()

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import torch
 
 from ganzoo.checkpoint import atomic_save
+from ganzoo.errors import ConfigError
 from ganzoo.evaluation import EvalContext, cache_dir
 from ganzoo.metrics import StreamingMoments, frechet_distance_from_moments, l1, ms_ssim, psnr, ssim
-
 from ganzoo_metrics.params import FDDomainParams, MSSSIMParams, ReconstructionParams
 
 Extractor = Callable[[torch.Tensor], torch.Tensor]  # uint8 (B, C, H, W) -> (B, D)
@@ -117,7 +118,7 @@ class Reconstruction:
         for pair in ctx.pairs(self.params.n):
             mask = pair.get("mask") if self.region == "hole" else None
             if self.region == "hole" and mask is None:
-                raise ValueError(f"{self.name}: region 'hole' needs a task whose pairs carry a mask (inpainting)")
+                raise ConfigError(f"{self.name}: region 'hole' needs a task whose pairs carry a mask (inpainting)")
             kwargs: dict[str, Any] = {"crop_border": self.params.crop_border, "y_channel": self.params.y_channel, "reduction": "none"}
             if mask is not None:
                 kwargs["mask"] = mask

@@ -95,7 +95,7 @@ class SuperResolution(Task):
             return bicubic_down(hr, s), hr  # (B, C, H'/s, W'/s)
         h, w = lr.shape[-2:]
         if lr.shape[:2] != hr.shape[:2] or hr.shape[-2] < h * s or hr.shape[-1] < w * s:
-            raise ValueError(f"paired batch: {self.params.lr_key!r} {tuple(lr.shape)} does not fit image {tuple(hr.shape)} at scale {s}")
+            raise ConfigError(f"paired batch: {self.params.lr_key!r} {tuple(lr.shape)} does not fit image {tuple(hr.shape)} at scale {s}")
         return lr, hr[..., : h * s, : w * s]
 
     def _train_pair(self, batch: dict[str, Tensor], ctx: StepContext) -> tuple[Tensor, Tensor]:
@@ -109,7 +109,7 @@ class SuperResolution(Task):
         b = hr.shape[0]
         if crop is not None:
             if crop % s or crop > min(hr.shape[-2:]):
-                raise ValueError(f"task.params.crop {crop} must be a multiple of the scale {s} and at most the image side {min(hr.shape[-2:])}")
+                raise ConfigError(f"task.params.crop {crop} must be a multiple of the scale {s} and at most the image side {min(hr.shape[-2:])}")
             c = crop // s
             tops = ctx.randint(hr.shape[-2] // s - c + 1, b).tolist()  # offsets on the LR grid, so paired crops align
             lefts = ctx.randint(hr.shape[-1] // s - c + 1, b).tolist()
@@ -181,7 +181,7 @@ class SuperResolution(Task):
         lr, hr = self.pair(batch)
         sr = generator(lr).float().clamp(-1, 1)  # (B, C, H, W)
         if sr.shape != hr.shape:
-            raise ValueError(f"the generator maps LR {tuple(lr.shape)} to {tuple(sr.shape)}, expected {tuple(hr.shape)}: is its scale {self.scale}?")
+            raise ConfigError(f"the generator maps LR {tuple(lr.shape)} to {tuple(sr.shape)}, expected {tuple(hr.shape)}: is its scale {self.scale}?")
         return {"pred": sr, "target": hr.float()}
 
     def sample(self, generator: nn.Module, n: int, *, seed: int, device: torch.device, lr: Tensor | None = None, **kwargs: Any) -> Tensor:
