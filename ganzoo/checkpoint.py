@@ -20,7 +20,9 @@ import torch
 from ganzoo.errors import CheckpointError
 from ganzoo.rundir import RunDir
 
-__all__ = ["CheckpointError", "atomic_write", "atomic_save", "save_checkpoint", "list_checkpoints", "load_checkpoint", "load_latest", "prune"]
+__all__ = [
+    "CheckpointError", "atomic_write", "atomic_save", "save_checkpoint", "list_checkpoints", "load_checkpoint", "load_latest", "prune",
+]
 
 
 def atomic_write(path: Path, write: Callable[[BinaryIO], Any]) -> None:

@@ -12,7 +12,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -76,6 +76,7 @@ class EvalContext:
         device: Where the generator runs.
         seed: Seed of the fake samples; the same seed gives the same samples.
         batch_size: Images per generated or loaded batch.
+        extras: A memo the metrics of one evaluation share (an extractor, features), under any hashable key.
     """
 
     task: Any
@@ -85,7 +86,7 @@ class EvalContext:
     device: torch.device
     seed: int = 0
     batch_size: int = 64
-    extras: dict[str, Any] = field(default_factory=dict)
+    extras: dict[Hashable, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Every caller (periodic eval, `ganzoo eval`, plugin commands) gets the

@@ -20,8 +20,10 @@ def make_grid(images: torch.Tensor, nrow: int | None = None, padding: int = 2) -
     """Tile (B, C, H, W) float images into one (C, H', W') uint8 grid, near-square by default."""
     import torchvision.utils
 
-    nrow = nrow or max(1, int(math.ceil(math.sqrt(images.shape[0]))))
-    grid = torchvision.utils.make_grid(images.detach().float().cpu(), nrow=nrow, padding=padding, value_range=(-1, 1), normalize=True)
+    nrow = nrow or max(1, math.ceil(math.sqrt(images.shape[0])))
+    grid: torch.Tensor = torchvision.utils.make_grid(
+        images.detach().float().cpu(), nrow=nrow, padding=padding, value_range=(-1, 1), normalize=True
+    )
     return (grid * 255).round().clamp(0, 255).to(torch.uint8)  # (C, H', W')
 
 

@@ -139,13 +139,13 @@ def check_params_model(entry_or_model: Entry | type[BaseModel]) -> None:
         problems.insert(0, "accepts unknown keys, so a misspelt key in a spec is silently ignored; subclass ganzoo.Params")
     try:
         model.model_json_schema()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - any failure is a finding to report
         problems.append(f"has no JSON Schema, so `ganzoo schema` fails: {type(exc).__name__}: {exc}")
     if not any(f.is_required() for f in model.model_fields.values()):
         try:
             # pydantic does not validate defaults; spec.yaml stores the JSON dump and is validated again on load.
             model.model_validate(model().model_dump(mode="json"))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - any failure is a finding to report
             problems.append(f"its defaults do not validate after a JSON round trip: {str(exc).strip()}")
     _fail(where, problems)
 
@@ -173,7 +173,9 @@ def _build(reg: Registries, entry: Entry, params: Any, *args: Any) -> Any:
 
 def _task_of(entry: ModelEntry) -> str | None:
     """The built-in recipe to smoke-train a network with; None for networks written for other tasks only."""
-    return "unconditional" if not entry.tasks or "unconditional" in entry.tasks else next((t for t in entry.tasks if t == "conditional"), None)
+    if not entry.tasks or "unconditional" in entry.tasks:
+        return "unconditional"
+    return next((t for t in entry.tasks if t == "conditional"), None)
 
 
 def smoke_model(reg: Registries, entry: Entry | str, role: str | None = None, *, params: Mapping[str, Any] | None = None,
@@ -199,7 +201,7 @@ def smoke_model(reg: Registries, entry: Entry | str, role: str | None = None, *,
         if gen and (not isinstance(latent, int) or isinstance(latent, bool) or latent <= 0):
             _fail(where, [f"a generator must expose a positive int attribute latent_dim (got {latent!r})"])
         x = torch.randn(batch, latent) if gen else torch.rand(batch, ch, size, size) * 2 - 1  # z (B, Z) or images (B, C, S, S)
-        out = _call(where, "forward", lambda: net(x, *labels))  # noqa: B023
+        out = _call(where, "forward", lambda: net(x, *labels))  # noqa: B023 - _call runs it at once, in this iteration
         want = (batch, ch, size, size) if gen else (batch,)
         shape_ok = isinstance(out, torch.Tensor) and (tuple(out.shape) == want if gen else out.ndim > 0 and out.shape[0] == batch)
         problems = [] if shape_ok else [f"forward gave {_shape(out)}, expected {'images' if gen else 'logits'} {want}"]
@@ -210,7 +212,7 @@ def smoke_model(reg: Registries, entry: Entry | str, role: str | None = None, *,
         elif not problems and not out.requires_grad:
             problems.append("the output does not depend on the weights (detached, or computed under no_grad): it cannot train")
         elif not problems:
-            _call(where, "backward", lambda: out.float().sum().backward())  # noqa: B023
+            _call(where, "backward", lambda: out.float().sum().backward())  # noqa: B023 - _call runs it at once
             if not all(torch.isfinite(p.grad).all() for p in net.parameters() if p.grad is not None):
                 problems.append("backward gave non-finite gradients")
         _fail(where, problems)
@@ -269,7 +271,8 @@ def smoke_dataset(reg: Registries, entry: Entry | str, *, params: Mapping[str, A
     where, ds = entry_id(e), _build(reg, e, params)
     info: Any = getattr(ds, "info", None)
     n: int = _call(where, "len()", lambda: len(ds))
-    _fail(where, [f"needs len() > 0 (got {n}) and an info of type ganzoo.DataInfo (got {info!r})"] * (not isinstance(info, DataInfo) or n <= 0))
+    bad = not isinstance(info, DataInfo) or n <= 0
+    _fail(where, [f"needs len() > 0 (got {n}) and an info of type ganzoo.DataInfo (got {info!r})"] * bad)
     items, problems = _call(where, "reading items", lambda: [ds[i] for i in range(min(2, n))]), []
     shape = (info.channels, info.size, info.size)
     for item in items:
@@ -297,7 +300,7 @@ def _check_evaluation_view(where: str, ds: Any, n: int) -> None:
     first, second = ([view[i]["image"] for i in range(n)] for _ in range(2))
     drew = not torch.equal(torch.get_rng_state(), state)
     torch.set_rng_state(state)
-    if drew or not all(torch.equal(a, b) for a, b in zip(first, second)):
+    if drew or not all(torch.equal(a, b) for a, b in zip(first, second, strict=True)):
         how = "drew from the global torch RNG" if drew else "gave other images on a second read"
         _fail(where, [f"for_evaluation() must return a view without random augmentation, but reading it {how}; "
                       "override ImageDataset.for_evaluation() to switch augmentation off (see docs/plugins.md)"])

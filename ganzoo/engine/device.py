@@ -5,7 +5,8 @@ from __future__ import annotations
 import contextlib
 import random
 import sys
-from typing import Any, ContextManager
+from contextlib import AbstractContextManager
+from typing import Any
 
 import numpy as np
 import torch
@@ -53,7 +54,9 @@ def seed_everything(seed: int) -> None:
 def rng_state() -> dict[str, Any]:
     """Every RNG state as checkpoint-safe values (tensors, ints, lists)."""
     py_version, py_state, py_gauss = random.getstate()
-    np_state = np.random.get_state()
+    np_state = np.random.get_state(legacy=True)
+    if not isinstance(np_state, tuple):  # the global RandomState is always MT19937, whose legacy state is a tuple
+        raise TypeError(f"unexpected numpy RNG state {type(np_state).__name__}")
     state: dict[str, Any] = {
         "python": {"version": py_version, "state": list(py_state), "gauss": py_gauss},
         "numpy": {"key": torch.from_numpy(np_state[1].astype(np.int64)), "pos": int(np_state[2]),
@@ -84,7 +87,7 @@ def check_precision(precision: str, device: torch.device) -> None:
         raise PrecisionError("this GPU does not support bf16; use fp16 or fp32")
 
 
-def autocast(precision: str, device: torch.device) -> ContextManager[Any]:
+def autocast(precision: str, device: torch.device) -> AbstractContextManager[Any]:
     """Autocast context for the precision (a no-op for fp32)."""
     if precision == "fp32":
         return contextlib.nullcontext()

@@ -55,7 +55,7 @@ def init_from_env(device_type: str = "auto") -> DistInfo:
     if world <= 1:
         return DistInfo()
     rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
-    use_cuda = torch.cuda.is_available() and device_type in ("auto", "cuda") or device_type.startswith("cuda")
+    use_cuda = (torch.cuda.is_available() and device_type in ("auto", "cuda")) or device_type.startswith("cuda")
     if not dist.is_initialized():
         if use_cuda:
             torch.cuda.set_device(local)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 from torch import nn
@@ -37,15 +39,15 @@ class EMA:
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
         d = self.current_decay()
-        for s, p in zip(self.shadow.parameters(), model.parameters()):
+        for s, p in zip(self.shadow.parameters(), model.parameters(), strict=True):
             s.lerp_(p.detach().to(s.dtype), 1.0 - d)
-        for s, b in zip(self.shadow.buffers(), model.buffers()):
-            s.copy_(b)
+        for sb, b in zip(self.shadow.buffers(), model.buffers(), strict=True):
+            sb.copy_(b)
         self.updates += 1
 
-    def state_dict(self) -> dict[str, object]:
+    def state_dict(self) -> dict[str, Any]:
         return {"shadow": self.shadow.state_dict(), "updates": self.updates}
 
-    def load_state_dict(self, state: dict[str, object]) -> None:
-        self.shadow.load_state_dict(state["shadow"])  # type: ignore[arg-type]
-        self.updates = int(state["updates"])  # type: ignore[call-overload]
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.shadow.load_state_dict(state["shadow"])
+        self.updates = int(state["updates"])

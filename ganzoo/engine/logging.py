@@ -42,8 +42,8 @@ class RunLogger:
         self._want_bar = progress and enabled and sys.stderr.isatty()
         if not enabled:
             return
-        self._log = open(self.paths.log, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
-        self._jsonl = open(self.paths.metrics, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+        self._log = open(self.paths.log, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - open for the run, closed by close()
+        self._jsonl = open(self.paths.metrics, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - as above
         if tensorboard:
             try:
                 from torch.utils.tensorboard import SummaryWriter
@@ -72,7 +72,7 @@ class RunLogger:
 
         blob = ("\n".join(kept) + ("\n" if kept else "")).encode()
         atomic_write(path, lambda fh: fh.write(blob))
-        self._jsonl = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+        self._jsonl = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - reopened for the rest of the run
 
     def info(self, message: str) -> None:
         """A line for ``log.txt`` and the terminal."""
@@ -83,7 +83,7 @@ class RunLogger:
         if self._bar is not None:
             self._bar.write(line, file=sys.stderr)
         else:
-            print(line, file=sys.stderr, flush=True)
+            print(line, file=sys.stderr, flush=True)  # noqa: T201 - the run's log line on the terminal
 
     def scalars(self, step: int, values: dict[str, float], *, kind: str = "train") -> None:
         """One JSON line plus TensorBoard scalars."""

@@ -47,11 +47,11 @@ class InitReport:
 
 def _from_checkpoint(state: dict[str, Any], slot: str, src: InitSource, where: str) -> dict[str, torch.Tensor]:
     if slot == "generator" and src.weights == "eval" and "ema" in state:
-        return state["ema"]["shadow"]  # type: ignore[no-any-return]
+        return state["ema"]["shadow"]
     nets = state.get("nets", {})
     if slot not in nets:
         raise InitError(f"init.{slot}.from: {where} holds no {slot} weights (it has: {sorted(nets) or 'none'})")
-    return nets[slot]  # type: ignore[no-any-return]
+    return nets[slot]
 
 
 def _checkpoint_file(run_dir: Path, src: InitSource, slot: str) -> Path:

@@ -147,11 +147,11 @@ class StreamingMoments:
             raise ValueError(f"can only merge a StreamingMoments, got {type(other).__name__}")
         if other._n == 0:
             return self
+        assert other._dim is not None and other._mean is not None and other._m2 is not None  # set by its first update
         if self._dim is None:
-            self._reset(other._dim)  # type: ignore[arg-type]
+            self._reset(other._dim)
         if other._dim != self._dim:
             raise ValueError(f"feature dimension mismatch: {self._dim} vs {other._dim}")
-        assert other._mean is not None and other._m2 is not None
         self._fold(other._n, other._mean.to(self._device), other._m2.to(self._device))
         return self
 

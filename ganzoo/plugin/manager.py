@@ -56,7 +56,7 @@ class PluginReport:
     def fail(self, failure: PluginFailure) -> None:
         self.failed.append(failure)
         if os.environ.get(TRACE_ENV):
-            print(f"ganzoo: plugin {failure.name!r} failed at {failure.stage}: {failure.error}", file=sys.stderr)
+            print(f"ganzoo: plugin {failure.name!r} failed at {failure.stage}: {failure.error}", file=sys.stderr)  # noqa: T201 - opt-in tracing
 
 
 def _disabled_names() -> set[str]:
@@ -64,12 +64,14 @@ def _disabled_names() -> set[str]:
     return {n.strip() for n in raw.split(",") if n.strip()}
 
 
-def _new_manager() -> pluggy.PluginManager:
-    pm = pluggy.PluginManager("ganzoo")
-    for spec in SPEC_CLASSES:
-        pm.add_hookspecs(spec)
-    pm.ganzoo_report = PluginReport()  # type: ignore[attr-defined]
-    return pm
+class GanzooPluginManager(pluggy.PluginManager):
+    """pluggy's manager for the ``ganzoo`` project, with every hookspec added and the discovery report."""
+
+    def __init__(self) -> None:
+        super().__init__("ganzoo")
+        for spec in SPEC_CLASSES:
+            self.add_hookspecs(spec)
+        self.ganzoo_report = PluginReport()
 
 
 def _dist_of(ep: md.EntryPoint) -> tuple[str, str]:
@@ -79,7 +81,7 @@ def _dist_of(ep: md.EntryPoint) -> tuple[str, str]:
     return dist.metadata["Name"] or "?", dist.version or "?"
 
 
-def get_plugin_manager(*, entry_points: bool = True, extra: list[tuple[str, Any]] | None = None) -> pluggy.PluginManager:
+def get_plugin_manager(*, entry_points: bool = True, extra: list[tuple[str, Any]] | None = None) -> GanzooPluginManager:
     """Build a fresh plugin manager (there is no module-global one).
 
     Args:
@@ -88,10 +90,10 @@ def get_plugin_manager(*, entry_points: bool = True, extra: list[tuple[str, Any]
             and for plugins that a user names explicitly.
 
     Returns:
-        A ``pluggy.PluginManager`` with ``pm.ganzoo_report`` describing what loaded.
+        A :class:`GanzooPluginManager` (a ``pluggy.PluginManager``) whose ``ganzoo_report`` describes what loaded.
     """
-    pm = _new_manager()
-    report: PluginReport = pm.ganzoo_report  # type: ignore[attr-defined]
+    pm = GanzooPluginManager()
+    report = pm.ganzoo_report
     disabled = _disabled_names()
     if entry_points:
         seen: dict[str, str] = {}
@@ -131,7 +133,7 @@ def _register(pm: pluggy.PluginManager, name: str, obj: Any, dist: str, version:
         registered = True
         # A misspelt hook name (ganzoo_model instead of ganzoo_models) fails here, loudly.
         pm.check_pending()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - a plugin that fails to register is reported, not fatal
         if registered:  # only undo what this call did; never another registration of the same object
             pm.unregister(obj)
         report.fail(PluginFailure(name, dist, _short(exc), "register"))

@@ -9,11 +9,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import pluggy
-
 from ganzoo.errors import PluginError
 from ganzoo.plugin.entries import KINDS, Entry, ModelEntry
-from ganzoo.plugin.manager import PluginFailure, PluginReport, get_plugin_manager
+from ganzoo.plugin.manager import GanzooPluginManager, PluginFailure, PluginReport, get_plugin_manager
 
 _HOOKS = {
     "model": "ganzoo_models",
@@ -83,7 +81,8 @@ class Registry:
             if len(matches) == 1:
                 return matches[0]
             if matches:
-                raise RegistryError(f"model {name!r} exists for several roles; name one of {[m.role for m in matches]}")
+                roles = [m.role for m in matches if isinstance(m, ModelEntry)]
+                raise RegistryError(f"model {name!r} exists for several roles; name one of {roles}")
         what = f"{role} model" if role else self.kind
         raise UnknownComponentError(f"unknown {what} {name!r}.{suggest(name, self.names(role))}")
 
@@ -92,12 +91,12 @@ class Registry:
 class Registries:
     """All registries plus the plugin manager and discovery report they came from."""
 
-    pm: pluggy.PluginManager
+    pm: GanzooPluginManager
     by_kind: dict[str, Registry]
 
     @property
     def report(self) -> PluginReport:
-        return self.pm.ganzoo_report  # type: ignore[attr-defined,no-any-return]
+        return self.pm.ganzoo_report
 
     def __getitem__(self, kind: str) -> Registry:
         kind = KIND_ALIASES.get(kind, kind)
@@ -125,13 +124,13 @@ class Registries:
         return entry.build(params, *args, **kwargs)
 
 
-def collect(pm: pluggy.PluginManager) -> Registries:
+def collect(pm: GanzooPluginManager) -> Registries:
     """Call every plugin's registration hooks one by one and build the registries.
 
     A hook implementation that raises is reported as a failed plugin and its
     records are dropped; two plugins claiming one name raise :class:`RegistryError`.
     """
-    report: PluginReport = pm.ganzoo_report  # type: ignore[attr-defined]
+    report = pm.ganzoo_report
     by_kind = {kind: Registry(kind) for kind in KINDS}
     conflicts: list[str] = []
     for kind, hook_name in _HOOKS.items():
@@ -162,6 +161,6 @@ def collect(pm: pluggy.PluginManager) -> Registries:
     return Registries(pm, by_kind)
 
 
-def load_registries(pm: pluggy.PluginManager | None = None) -> Registries:
+def load_registries(pm: GanzooPluginManager | None = None) -> Registries:
     """Discover plugins (unless ``pm`` is given) and return the filled registries."""
     return collect(pm if pm is not None else get_plugin_manager())

@@ -139,12 +139,22 @@ def _keys_at(model: type[BaseModel], data: Any, path: list[str | int]) -> list[s
         if get_origin(ann) is list and isinstance(part, int):
             ann = get_args(ann)[0]
         else:
-            classes = [c for c in _candidates(ann, node) if isinstance(c, type)]
+            classes = _models(ann, node)
             if not classes or not isinstance(part, str) or part not in classes[0].model_fields:
                 return []
             ann = classes[0].model_fields[part].annotation
-        node = node[part] if isinstance(node, (dict, list)) and (isinstance(node, list) or part in node) else None
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int):
+            node = node[part]
+        else:
+            node = None
         if get_origin(ann) is not list:
             ann = next(iter(_candidates(ann, node)), None)
-    classes = [c for c in _candidates(ann, node) if isinstance(c, type)]
+    classes = _models(ann, node)
     return list(classes[0].model_fields) if classes else []
+
+
+def _models(ann: Any, node: Any) -> list[type[BaseModel]]:
+    """The model classes among :func:`_candidates` (not ``list[...]`` annotations)."""
+    return [c for c in _candidates(ann, node) if isinstance(c, type) and get_origin(c) is None and issubclass(c, BaseModel)]

@@ -6,13 +6,17 @@ and are assembled in :mod:`ganzoo.spec.model`.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+import itertools
+from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, field_validator
 
 from ganzoo.plugin.entries import Params
 
-__all__ = ["ConstantLR", "MultiStepLR", "CosineLR", "LRSchedule", "OptimSpec", "OptimSpecs", "InitSource", "InitSpecs", "TrainSpec", "RESUME_MUTABLE"]
+__all__ = [
+    "ConstantLR", "MultiStepLR", "CosineLR", "LRSchedule", "OptimSpec", "OptimSpecs",
+    "InitSource", "InitSpecs", "TrainSpec", "RESUME_MUTABLE",
+]
 
 # Keys a ``--set`` may change when resuming a run: budget and cadence only.
 RESUME_MUTABLE: tuple[str, ...] = (
@@ -47,7 +51,7 @@ class MultiStepLR(_Warmup):
     @field_validator("milestones")
     @classmethod
     def _increasing(cls, v: list[int]) -> list[int]:
-        if any(m <= 0 for m in v) or any(b <= a for a, b in zip(v, v[1:])):
+        if any(m <= 0 for m in v) or any(b <= a for a, b in itertools.pairwise(v)):
             raise ValueError("milestones must be positive and strictly increasing")
         return v
 
@@ -61,7 +65,7 @@ class CosineLR(_Warmup):
                                "when you plan to extend train.steps on resume, or the curve changes mid-run.")
 
 
-LRSchedule = Annotated[Union[ConstantLR, MultiStepLR, CosineLR], Field(discriminator="type")]
+LRSchedule = Annotated[ConstantLR | MultiStepLR | CosineLR, Field(discriminator="type")]
 
 
 class OptimSpec(Params):
@@ -120,13 +124,19 @@ class TrainSpec(Params):
     steps: int = Field(1000, gt=0, description="Generator updates in total.")
     batch_size: int = Field(64, gt=0, description="Global batch size (split across DDP ranks).")
     d_steps: int = Field(1, ge=1, description="Discriminator updates per generator update (n_critic).")
-    max_seconds: float | None = Field(None, gt=0, description="Also stop once training has taken this long (summed over resumes); a fixed time budget.")
-    budget_clock: Literal["wall", "cpu"] = Field("wall", description="What max_seconds measures: wall time, or this process's CPU time (all threads).")
+    max_seconds: float | None = Field(
+        None, gt=0, description="Also stop once training has taken this long (summed over resumes); a fixed time budget."
+    )
+    budget_clock: Literal["wall", "cpu"] = Field(
+        "wall", description="What max_seconds measures: wall time, or this process's CPU time (all threads)."
+    )
     device: str = Field("auto", pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$", description="auto picks cuda > mps > cpu.")
     precision: Literal["fp32", "bf16", "fp16"] = Field("fp32", description="Autocast precision; fp16 uses a GradScaler.")
     channels_last: bool = Field(False, description="Use channels_last memory format for networks and images.")
     compile: bool = Field(False, description="torch.compile the networks (falls back with a message).")
-    sync_batchnorm: bool = Field(False, description="Under DDP, convert BatchNorm to SyncBatchNorm (CUDA only); else per-replica statistics.")
+    sync_batchnorm: bool = Field(
+        False, description="Under DDP, convert BatchNorm to SyncBatchNorm (CUDA only); else per-replica statistics."
+    )
     ema: float | None = Field(None, ge=0.0, lt=1.0, description="Generator EMA decay; None disables EMA.")
     ema_warmup: int = Field(0, ge=0, description="Steps over which the EMA decay ramps up from 0.")
     grad_clip: float | None = Field(None, gt=0, description="Clip each network's gradient norm to this value.")

@@ -49,7 +49,7 @@ def line_map(text: str) -> dict[tuple[str | int, ...], int]:
     """Map each key path in a YAML document to its 1-based line number."""
     out: dict[tuple[str | int, ...], int] = {}
     try:
-        root = yaml.compose(text, Loader=SpecLoader)  # noqa: S506
+        root = yaml.compose(text, Loader=SpecLoader)
     except yaml.YAMLError:
         return out
 
@@ -58,12 +58,13 @@ def line_map(text: str) -> dict[tuple[str | int, ...], int]:
         if isinstance(node, yaml.MappingNode):
             for key, value in node.value:
                 k = key.value if isinstance(key, yaml.ScalarNode) else str(key)
-                out[path + (k,)] = key.start_mark.line + 1
-                walk(value, path + (k,))
-                out[path + (k,)] = key.start_mark.line + 1
+                child = (*path, k)
+                out[child] = key.start_mark.line + 1
+                walk(value, child)
+                out[child] = key.start_mark.line + 1
         elif isinstance(node, yaml.SequenceNode):
             for i, item in enumerate(node.value):
-                walk(item, path + (i,))
+                walk(item, (*path, i))
 
     if root is not None:
         walk(root, ())

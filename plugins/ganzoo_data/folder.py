@@ -204,7 +204,7 @@ class LazyImageFolderDataset(ImageDataset):
             raw = decode_image(path, size=self.size, channels=self.channels, max_pixels=self.max_pixels)
         except (ImageTooLargeError, MemoryError):
             raise
-        except Exception as err:
+        except Exception as err:  # PIL raises many types on bad data
             # A header that parsed can still hide truncated pixel data; a map-style
             # dataset cannot drop the index now, so name the file.
             raise DataError(f"cannot decode image {path}: {_reason(err)} (use preload: true to skip such files up front)") from err
@@ -256,7 +256,7 @@ def build_image_folder(params: ImageFolderParams) -> ImageFolderDataset | LazyIm
                 _check_header(path, params.max_image_pixels)
         except (ImageTooLargeError, MemoryError):
             raise
-        except Exception as err:
+        except Exception as err:  # PIL raises many types on bad data
             if params.on_error == "error":
                 raise DataError(f"cannot read image {path}: {_reason(err)} (set on_error: skip to skip such files)") from err
             skipped.append((str(path), _reason(err)))
@@ -265,9 +265,12 @@ def build_image_folder(params: ImageFolderParams) -> ImageFolderDataset | LazyIm
 
     if skipped:
         first, why = skipped[0]
-        log.warning("image-folder %s: skipped %d of %d files that could not be read (first: %s: %s)", root, len(skipped), len(files), first, why)
+        log.warning(
+            "image-folder %s: skipped %d of %d files that could not be read (first: %s: %s)", root, len(skipped), len(files), first, why
+        )
     if not kept:
-        raise EmptyDatasetError(f"none of the {len(files)} image files under {where} could be read (first: {skipped[0][0]}: {skipped[0][1]})")
+        first, why = skipped[0]
+        raise EmptyDatasetError(f"none of the {len(files)} image files under {where} could be read (first: {first}: {why})")
     if not params.preload:
         return LazyImageFolderDataset(
             kept, size=params.size, channels=params.channels, max_pixels=params.max_image_pixels, skipped=skipped, hflip=params.hflip

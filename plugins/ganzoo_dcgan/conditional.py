@@ -25,7 +25,12 @@ def build_conditional_generator(params: ConditionalGeneratorParams, info: DataIn
     from ganzoo_dcgan.conditional_nets import ConditionalGenerator
 
     return ConditionalGenerator(
-        info, latent_dim=params.latent_dim, embed_dim=params.embed_dim, width=params.width, max_width=params.max_width, batch_norm=params.batch_norm
+        info,
+        latent_dim=params.latent_dim,
+        embed_dim=params.embed_dim,
+        width=params.width,
+        max_width=params.max_width,
+        batch_norm=params.batch_norm,
     )
 
 

@@ -8,6 +8,8 @@ convolution to one logit (no sigmoid: losses work on logits).
 
 from __future__ import annotations
 
+import itertools
+
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
@@ -82,7 +84,7 @@ def generator_layers(in_dim: int, widths: list[int], channels: int, batch_norm: 
         return [conv, nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)] if batch_norm else [conv, nn.ReLU(inplace=True)]
 
     layers: list[nn.Module] = block(in_dim, widths[0], 1, 0)  # 1x1 -> 4x4
-    for c_in, c_out in zip(widths, widths[1:]):
+    for c_in, c_out in itertools.pairwise(widths):
         layers += block(c_in, c_out, 2, 1)
     layers += [nn.ConvTranspose2d(widths[-1], channels, 4, 2, 1), nn.Tanh()]
     return layers

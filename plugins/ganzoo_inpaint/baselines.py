@@ -31,7 +31,7 @@ class Biharmonic(nn.Module):
 
         images, holes = _to_numpy(masked), _to_numpy(mask)[:, 0] > 0.5  # (B, C, H, W), (B, H, W)
         out = np.empty_like(images)
-        for i, (img, hole) in enumerate(zip(images, holes)):
+        for i, (img, hole) in enumerate(zip(images, holes, strict=True)):
             if not hole.any():
                 out[i] = img
             elif img.shape[0] == 1:
@@ -62,7 +62,7 @@ class Telea(nn.Module):
         images = ((masked.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu().numpy()  # (B, C, H, W)
         holes = (mask.detach()[:, 0] > 0.5).to(torch.uint8).cpu().numpy()  # (B, H, W)
         out = np.empty_like(images)
-        for i, (img, hole) in enumerate(zip(images, holes)):
+        for i, (img, hole) in enumerate(zip(images, holes, strict=True)):
             src = np.ascontiguousarray(img[0] if img.shape[0] == 1 else img.transpose(1, 2, 0))
             res = cv2.inpaint(src, hole, self.radius, cv2.INPAINT_TELEA)
             out[i] = res[None] if res.ndim == 2 else res.transpose(2, 0, 1)

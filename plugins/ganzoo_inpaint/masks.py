@@ -152,15 +152,16 @@ def generate_mask(params: FreeFormMaskParams | BoxMaskParams, h: int, w: int, se
     in a row did not.
     """
     rng = np.random.default_rng(seed)
-    draw = _free_form if isinstance(params, FreeFormMaskParams) else _box
     for _ in range(_MAX_TRIES):
-        hole = draw(rng, h, w, params)  # type: ignore[arg-type]
+        hole = _free_form(rng, h, w, params) if isinstance(params, FreeFormMaskParams) else _box(rng, h, w, params)
         if _reaches_interior(hole):
             break
     return hole.astype(np.float32)
 
 
-def masks_from_seeds(params: FreeFormMaskParams | BoxMaskParams, seeds: list[int], h: int, w: int, device: torch.device | None = None) -> torch.Tensor:
+def masks_from_seeds(
+    params: FreeFormMaskParams | BoxMaskParams, seeds: list[int], h: int, w: int, device: torch.device | None = None
+) -> torch.Tensor:
     """(B, 1, H, W) float masks, one per seed."""
     arr = np.stack([generate_mask(params, h, w, s) for s in seeds])[:, None]  # (B, 1, H, W)
     return torch.from_numpy(arr).to(device)

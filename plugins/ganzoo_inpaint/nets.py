@@ -185,6 +185,8 @@ class PartialConv2d(nn.Module):
     "partial convolution based padding").
     """
 
+    window: torch.Tensor  # a buffer: the all-ones (1, 1, k, k) kernel
+
     def __init__(self, cin: int, cout: int, kernel: int, stride: int = 1, bias: bool = True) -> None:
         super().__init__()
         self.cin, self.kernel, self.stride, self.padding = cin, kernel, stride, kernel // 2
@@ -196,7 +198,7 @@ class PartialConv2d(nn.Module):
         """``x`` (B, Cin, H, W) and ``valid`` (B, 1 | Cin, H, W), 1 = known -> (B, Cout, H', W'), (B, 1, H', W')."""
         with torch.no_grad():
             per_pixel = valid.sum(1, keepdim=True) * (self.cin if valid.shape[1] == 1 else 1)  # (B, 1, H, W): known channels
-            window: torch.Tensor = self.window  # type: ignore[assignment]  # a buffer
+            window = self.window
             count = F.conv2d(per_pixel.to(window.dtype), window, stride=self.stride, padding=self.padding)  # (B, 1, H', W')
             new_valid = (count > 0).to(x.dtype)
             ratio = (self.cin * self.kernel**2) / count.clamp_min(1.0) * new_valid  # sum(1) / sum(M), 0 where nothing is known

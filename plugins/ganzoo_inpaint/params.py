@@ -87,7 +87,10 @@ class InpaintingParams(Params):
 
     mask: MaskParams = Field(default_factory=FreeFormMaskParams, description="How holes are drawn when a batch carries no 'mask'.")
     eval_seed: int = Field(
-        0, ge=0, description="Seed of the evaluation masks; each image's hole is derived from it and the image's content, so every model is scored on the same holes."
+        0,
+        ge=0,
+        description="Seed of the evaluation masks; each image's hole is derived from it and the image's content, "
+        "so every model is scored on the same holes.",
     )
     hole_weight: float = Field(1.0, ge=0.0, description="Weight of each reconstruction loss over the hole (PConv: 6).")
     valid_weight: float = Field(1.0, ge=0.0, description="Weight of each reconstruction loss over the known pixels (PConv: 1).")
@@ -99,8 +102,9 @@ class InpaintingParams(Params):
     )
     loss_normalization: Literal["image", "region"] = Field(
         "image",
-        description="'image': a region's loss is summed over it and divided by all pixels, as PConv's L_hole/L_valid (equal weights = plain "
-        "full-image loss); 'region': averaged over the region's own pixels, so a small hole weighs as much as a large one.",
+        description="'image': a region's loss is summed over it and divided by all pixels, as PConv's L_hole/L_valid "
+        "(equal weights = plain full-image loss); 'region': averaged over the region's own pixels, "
+        "so a small hole weighs as much as a large one.",
     )
     max_hole_fraction: float = Field(
         0.75,
@@ -120,8 +124,12 @@ class InpaintingParams(Params):
 class GatedConvParams(Params):
     """DeepFill v2-style gated-convolution generator, optionally coarse-to-fine with contextual attention."""
 
-    width: int = Field(16, gt=0, le=512, description="Channels of the first layer; the bottleneck has 4x (DeepFill v2: 48 at 256 px, x2 for gates).")
-    dilations: tuple[int, ...] = Field((2, 4, 8), min_length=0, max_length=8, description="Dilation rates of the bottleneck's gated convs (DeepFill v2: 2, 4, 8, 16).")
+    width: int = Field(
+        16, gt=0, le=512, description="Channels of the first layer; the bottleneck has 4x (DeepFill v2: 48 at 256 px, x2 for gates)."
+    )
+    dilations: tuple[int, ...] = Field(
+        (2, 4, 8), min_length=0, max_length=8, description="Dilation rates of the bottleneck's gated convs (DeepFill v2: 2, 4, 8, 16)."
+    )
     two_stage: bool = Field(
         False,
         description="Add DeepFill's refinement network on the coarse result (coarse-to-fine); the task's reconstruction "
@@ -163,14 +171,18 @@ class PartialConvParams(Params):
 
     width: int = Field(16, gt=0, le=512, description="Channels of the first encoder layer (PConv: 64); doubled per level up to 8x.")
     depth: int = Field(4, ge=1, le=8, description="Encoder levels, each halving the side (PConv: 8 at 512 px).")
-    batch_norm: bool = Field(True, description="Batch norm after every partial conv but the first encoder and last decoder layer, as in the paper.")
+    batch_norm: bool = Field(
+        True, description="Batch norm after every partial conv but the first encoder and last decoder layer, as in the paper."
+    )
 
 
 class ContextEncoderParams(Params):
     """Context encoder (Pathak et al. 2016): conv encoder, channel-wise fully connected bottleneck, up-conv decoder."""
 
     width: int = Field(16, gt=0, le=512, description="Channels of the first encoder layer (Pathak: 64); doubled per level.")
-    bottleneck: int = Field(4, ge=2, le=16, description="Side of the bottleneck feature map (Pathak: 4); the input side is a power-of-two multiple of it.")
+    bottleneck: int = Field(
+        4, ge=2, le=16, description="Side of the bottleneck feature map (Pathak: 4); the input side is a power-of-two multiple of it."
+    )
 
 
 class PatchDiscParams(Params):
@@ -178,7 +190,9 @@ class PatchDiscParams(Params):
 
     width: int = Field(16, gt=0, le=512, description="Channels of the first layer (DeepFill v2: 64); doubled up to 4x.")
     depth: int = Field(4, ge=1, le=8, description="Stride-2 layers (DeepFill v2: 6 at 256 px).")
-    mask_channel: bool = Field(True, description="Take the mask as an extra input channel (DeepFill v2 does), so D knows where the hole was.")
+    mask_channel: bool = Field(
+        True, description="Take the mask as an extra input channel (DeepFill v2 does), so D knows where the hole was."
+    )
     spectral_norm: bool = Field(True, description="Spectral normalisation on every conv (the 'SN' of SN-PatchGAN).")
 
 

@@ -92,7 +92,10 @@ class PathLengthParams(Params):
         0.01, gt=0.0, le=1.0, description="Weight of each new batch's mean path length in its running mean a (StyleGAN2's pl_decay)."
     )
     interval: int = Field(
-        4, ge=1, le=10_000, description="Lazy regularisation: apply every k generator steps, scaled by k (StyleGAN2 uses 4); 1 adds it to the G loss."
+        4,
+        ge=1,
+        le=10_000,
+        description="Lazy regularisation: apply every k generator steps, scaled by k (StyleGAN2 uses 4); 1 adds it to the G loss.",
     )
 
 

@@ -100,7 +100,7 @@ class VGGFeatures(nn.Module):
         if self.use_input_norm:
             x = (x - self.mean) / self.std
         out: dict[str, Tensor] = {}
-        for name, layer in zip(VGG19_LAYERS, self.features):
+        for name, layer in zip(VGG19_LAYERS, self.features, strict=False):  # features stop at the deepest requested layer
             x = layer(x)  # (B, C_l, H_l, W_l)
             if name in self.layers:
                 out[name] = x

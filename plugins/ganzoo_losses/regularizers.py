@@ -17,7 +17,8 @@ not underflow; see :func:`_scaled_grad`.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 import torch
 import torch.distributed as dist

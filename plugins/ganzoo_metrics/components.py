@@ -68,7 +68,8 @@ class FDDomain:
             return net.embed(x).cpu()  # (B, 128)
 
         n_real = min(p.n, len(ctx.dataset))
-        real = cached_moments(f"fd-domain_{ctx.data_key}_{clf.sha256[:16]}_n{n_real}", lambda: stream_moments(ctx.real_batches(n_real), extract))
+        key = f"fd-domain_{ctx.data_key}_{clf.sha256[:16]}_n{n_real}"
+        real = cached_moments(key, lambda: stream_moments(ctx.real_batches(n_real), extract))
         fake = stream_moments(ctx.fake_batches(p.n), extract)
         self._proto = {
             "extractor": "domain-classifier",

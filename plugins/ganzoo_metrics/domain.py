@@ -121,9 +121,9 @@ def get_classifier(dataset: ImageDataset, data_key: str, cache: Path, *, epochs:
         net = DomainClassifier(info.channels, info.num_classes)
         try:
             net.load_state_dict(load_file(str(path)))
-            meta = json.loads(meta_path.read_text())
+            cached = json.loads(meta_path.read_text())
             net.eval()
-            return TrainedClassifier(net, meta["sha256"], meta["accuracy"], path)
+            return TrainedClassifier(net, cached["sha256"], cached["accuracy"], path)
         except Exception:  # noqa: BLE001 - a damaged cache entry is rebuilt
             pass
     images, labels = _labelled(dataset)

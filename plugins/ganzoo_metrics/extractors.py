@@ -187,11 +187,14 @@ class TimmFeatures(FeatureExtractor):
             self.random_init = True
         self.model.requires_grad_(False).eval().to(self.device)
         # head_hidden_size: models with a conv head (MobileNetV3) pool to more than num_features.
-        dim: Any = getattr(self.model, "head_hidden_size", None) or getattr(self.model, "num_features")  # noqa: B009
+        dim: Any = getattr(self.model, "head_hidden_size", None) or self.model.num_features
         self.feature_dim = int(dim)
         self.mean = torch.tensor(cfg["mean"], dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
         self.std = torch.tensor(cfg["std"], dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
-        self.resize = f"bicubic antialiased to {image_size}x{image_size}, then (x/255 - mean) / std with mean={tuple(cfg['mean'])}, std={tuple(cfg['std'])}"
+        self.resize = (
+            f"bicubic antialiased to {image_size}x{image_size}, then (x/255 - mean) / std "
+            f"with mean={tuple(cfg['mean'])}, std={tuple(cfg['std'])}"
+        )
 
     def _load(self, weights_path: str | Path, sha256: str | None) -> str:
         p = Path(weights_path).expanduser()
@@ -226,7 +229,8 @@ class TimmFeatures(FeatureExtractor):
         if missing or unexpected:
             raise WeightsError(
                 f"{path} does not fit timm model {self.name[5:]!r}: "
-                f"missing {missing[:5]}{'...' if len(missing) > 5 else ''}, unexpected {unexpected[:5]}{'...' if len(unexpected) > 5 else ''}"
+                f"missing {missing[:5]}{'...' if len(missing) > 5 else ''}, "
+                f"unexpected {unexpected[:5]}{'...' if len(unexpected) > 5 else ''}"
             )
 
     def extract(self, images: Tensor) -> Tensor:

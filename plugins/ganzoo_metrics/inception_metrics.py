@@ -19,7 +19,6 @@ from ganzoo.metrics import (
     kernel_inception_distance,
     precision_recall,
 )
-
 from ganzoo_metrics.params import InceptionMetricParams, ISParams, KIDParams, LPIPSParams, PRParams, TimmFDParams
 
 
@@ -30,10 +29,7 @@ def _kilo(prefix: str, n: int) -> str:
 def _extract_all(batches: Any, extractor: Any, outputs: tuple[str, ...]) -> dict[str, torch.Tensor]:
     parts: dict[str, list[torch.Tensor]] = {k: [] for k in outputs}
     for images in batches:
-        if hasattr(extractor, "features"):
-            out = extractor.features(images)
-        else:
-            out = {outputs[0]: extractor(images)}
+        out = extractor.features(images) if hasattr(extractor, "features") else {outputs[0]: extractor(images)}
         for k in outputs:
             parts[k].append(out[k])
     return {k: torch.cat(v) for k, v in parts.items()}
@@ -73,12 +69,12 @@ class _FeatureMetric:
             key = ("fake", self._ident(ext), n, ctx.seed)
             if key not in ctx.extras:
                 ctx.extras[key] = _extract_all(ctx.fake_batches(n), ext, self.outputs_of(ext))
-            return ctx.extras[key]  # type: ignore[no-any-return]
+            return ctx.extras[key]
         n_real = min(n, len(ctx.dataset))
         path = cache_dir("features") / f"{self._ident(ext).replace(':', '_')}_{ctx.data_key}_n{n_real}.pt"
         if path.is_file():
             try:
-                return torch.load(path, map_location="cpu", weights_only=True)  # type: ignore[no-any-return]
+                return torch.load(path, map_location="cpu", weights_only=True)
             except Exception:  # noqa: BLE001 - a damaged cache entry is recomputed
                 pass
         feats = _extract_all(ctx.real_batches(n_real), ext, self.outputs_of(ext))

@@ -87,7 +87,9 @@ OFFLINE_HINT = "use a reconstruction metric (psnr, ssim, ms-ssim, l1), which nee
 
 # torchvision ``features`` layouts: None is a max pool (3x3/2 in AlexNet, 2x2/2 in
 # VGG), (cout, kernel, stride, padding) a convolution followed by ReLU.
-_ALEX: list[tuple[int, int, int, int] | None] = [(64, 11, 4, 2), None, (192, 5, 1, 2), None, (384, 3, 1, 1), (256, 3, 1, 1), (256, 3, 1, 1), None]
+_ALEX: list[tuple[int, int, int, int] | None] = [
+    (64, 11, 4, 2), None, (192, 5, 1, 2), None, (384, 3, 1, 1), (256, 3, 1, 1), (256, 3, 1, 1), None,
+]
 _VGG16: list[tuple[int, int, int, int] | None] = [
     (c, 3, 1, 1) if c else None for c in (64, 64, 0, 128, 128, 0, 256, 256, 256, 0, 512, 512, 512, 0, 512, 512, 512, 0)
 ]
@@ -232,7 +234,7 @@ class LPIPS(nn.Module):
             raise ValueError(f"LPIPS inputs differ in shape: {tuple(x.shape)} vs {tuple(y.shape)}")
         fx, fy = self.net(self.scaling_layer(x)), self.net(self.scaling_layer(y))
         total = x.new_zeros(x.shape[0])
-        for head, a, b in zip(self.lins, fx, fy):
+        for head, a, b in zip(self.lins, fx, fy, strict=True):
             diff = (_unit_normalise(a) - _unit_normalise(b)).pow(2)  # (B, C_l, H_l, W_l)
             total = total + head(diff).mean(dim=(1, 2, 3))  # (B,)
         return total

@@ -22,7 +22,9 @@ class InceptionMetricParams(Params):
     """Common parameters of the Inception-based metrics (FID, KID, IS, PR)."""
 
     n: int = Field(10_000, gt=1, description="Generated samples (and real samples, up to the dataset size).")
-    weights: Path | None = Field(None, description="Inception weight file; default: $GANZOO_WEIGHTS or the cache dir (see docs/weights.md).")
+    weights: Path | None = Field(
+        None, description="Inception weight file; default: $GANZOO_WEIGHTS or the cache dir (see docs/weights.md)."
+    )
     batch_size: int = Field(50, gt=0, description="Images per extractor batch.")
     allow_random: bool = Field(False, description="Random-init Inception when no weights (tests only; the protocol says 'random-init').")
 

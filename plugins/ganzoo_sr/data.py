@@ -50,7 +50,11 @@ def _tiles(photo: torch.Tensor, size: int) -> list[torch.Tensor]:
     _, h, w = photo.shape
     rows, cols = h // size, w // size
     top, left = (h - rows * size) // 2, (w - cols * size) // 2
-    return [photo[:, top + r * size : top + (r + 1) * size, left + c * size : left + (c + 1) * size].clone() for r in range(rows) for c in range(cols)]
+    return [
+        photo[:, top + r * size : top + (r + 1) * size, left + c * size : left + (c + 1) * size].clone()
+        for r in range(rows)
+        for c in range(cols)
+    ]
 
 
 class SRPhotos(ImageDataset):

@@ -146,7 +146,9 @@ class RRDBNet(nn.Module):
         res_scale: Residual scaling (0.2 in the paper).
     """
 
-    def __init__(self, channels: int = 3, scale: int = 4, num_feat: int = 64, num_block: int = 23, num_grow_ch: int = 32, res_scale: float = 0.2) -> None:
+    def __init__(
+        self, channels: int = 3, scale: int = 4, num_feat: int = 64, num_block: int = 23, num_grow_ch: int = 32, res_scale: float = 0.2
+    ) -> None:
         super().__init__()
         if scale not in (2, 3, 4):
             raise ConfigError(f"RRDBNet supports scales 2, 3 and 4, got {scale}")
@@ -223,7 +225,8 @@ class VGGStyleDiscriminator(nn.Module):
             c = num_feat * min(2**k, 8)
             first = nn.Conv2d(cin, c, 3, 1, 1, bias=k == 0)
             layers += [first] if k == 0 else [first, nn.BatchNorm2d(c, affine=True)]
-            layers += [nn.LeakyReLU(0.2, inplace=True), nn.Conv2d(c, c, 4, 2, 1, bias=False), nn.BatchNorm2d(c, affine=True), nn.LeakyReLU(0.2, inplace=True)]
+            layers += [nn.LeakyReLU(0.2, inplace=True), nn.Conv2d(c, c, 4, 2, 1, bias=False)]
+            layers += [nn.BatchNorm2d(c, affine=True), nn.LeakyReLU(0.2, inplace=True)]
             cin = c
         self.features = nn.Sequential(*layers)
         side = input_size >> n

@@ -45,7 +45,9 @@ class SRTaskParams(Params):
         "equal in the interior, differs within ~2 px of the border), clamped and rounded to 8 bits.",
     )
     crop: int | None = Field(None, ge=8, description="Random HR crop side for training (a multiple of scale); null: whole images.")
-    augment: bool = Field(True, description="Random horizontal/vertical flips and 90-degree rotations of training pairs (BasicSR's hflip/rot).")
+    augment: bool = Field(
+        True, description="Random horizontal/vertical flips and 90-degree rotations of training pairs (BasicSR's hflip/rot)."
+    )
 
 
 class SRResNetParams(Params):
@@ -76,7 +78,9 @@ class VGGStyleParams(Params):
     """SRGAN/ESRGAN VGG-style discriminator (BasicSR's VGGStyleDiscriminator, generalised in size)."""
 
     num_feat: int = Field(16, gt=0, le=512, description="Channels of the first stage; doubled per stage up to 8x (ESRGAN: 64).")
-    input_size: int | None = Field(None, ge=8, description="HR side the dense head is built for; null: the dataset's size. Other sizes are an error.")
+    input_size: int | None = Field(
+        None, ge=8, description="HR side the dense head is built for; null: the dataset's size. Other sizes are an error."
+    )
 
 
 class SRPhotosParams(Params):

@@ -109,6 +109,9 @@ class TimmDiscriminator(nn.Module):
         TimmWeightsError: Unusable weights; :class:`TimmWeightsMissingError` when ``weights`` does not exist.
     """
 
+    mean: Tensor  # buffers, (1, C, 1, 1)
+    std: Tensor
+
     def __init__(
         self,
         info: DataInfo,
@@ -140,8 +143,8 @@ class TimmDiscriminator(nn.Module):
         sn_first = spectral_norm and state is not None and any(".parametrizations." in k for k in state)
         if sn_first:
             self._spectral_norm()
-        if state is not None:
-            self._load(state, Path(weights), info.channels)  # type: ignore[arg-type]
+        if state is not None and weights is not None:  # (state is read from weights)
+            self._load(state, Path(weights), info.channels)
         if spectral_norm and not sn_first:
             self._spectral_norm()
 
