@@ -38,25 +38,46 @@ LossFn = Callable[[], tuple[torch.Tensor, dict[str, torch.Tensor]]]
 class StepContext(Protocol):
     """What a task may use inside :meth:`ganzoo.Task.train_step`.
 
-    Attributes:
-        step: Generator updates completed before this step (0 during the first).
-        d_updates: Main discriminator updates (phase ``"D"``) completed so far.
-        d_steps: Discriminator updates per step (``train.d_steps``).
-        device: Where the networks and batches live.
-        nets: The networks by slot (``generator``, ``discriminator``), as trained:
-            possibly wrapped by DDP or ``torch.compile``; see
-            :func:`ganzoo.unwrap_model` for the plain module.
-        losses: The spec's built loss components, with their weights.
-        info: What the data is (channels, size, classes).
+    Every member is read-only for the task: the engine owns the state.
     """
 
-    step: int
-    d_updates: int
-    d_steps: int
-    device: torch.device
-    nets: Mapping[str, nn.Module]
-    losses: LossSet
-    info: DataInfo
+    @property
+    def step(self) -> int:
+        """Generator updates completed before this step (0 during the first)."""
+        ...
+
+    @property
+    def d_updates(self) -> int:
+        """Main discriminator updates (phase ``"D"``) completed so far."""
+        ...
+
+    @property
+    def d_steps(self) -> int:
+        """Discriminator updates per step (``train.d_steps``)."""
+        ...
+
+    @property
+    def device(self) -> torch.device:
+        """Where the networks and batches live."""
+        ...
+
+    @property
+    def nets(self) -> Mapping[str, nn.Module]:
+        """The networks by slot (``generator``, ``discriminator``), as trained.
+
+        They may be wrapped by DDP or ``torch.compile``; :func:`ganzoo.unwrap_model` gives the module.
+        """
+        ...
+
+    @property
+    def losses(self) -> LossSet:
+        """The spec's built loss components, with their weights."""
+        ...
+
+    @property
+    def info(self) -> DataInfo:
+        """What the data is (channels, size, classes)."""
+        ...
 
     def next_batch(self) -> dict[str, torch.Tensor]:
         """The next batch of this rank, on the device (``image`` (B, C, H, W) in [-1, 1], and the dataset's other keys)."""
@@ -110,35 +131,73 @@ class StepContext(Protocol):
 class RunContext(Protocol):
     """What :meth:`ganzoo.Task.setup`, :meth:`ganzoo.Task.preview` and lifecycle hooks may use.
 
-    Attributes:
-        spec: The validated spec of the run.
-        dir: The run directory.
-        paths: Every file and folder of the run directory, by name.
-        rank: This process's rank (0 without DDP); only rank 0 writes files.
-        world_size: Number of processes (1 without DDP).
-        device: Where the networks live.
-        step: Generator updates completed so far.
-        d_updates: Main discriminator updates completed so far.
-        nets: The networks by slot, as trained (possibly wrapped).
-        losses: The built loss components.
-        dataset: The training dataset.
-        info: What the data is (channels, size, classes).
-        task: The run's task.
+    Every member is read-only for a plugin: the engine owns the state.
     """
 
-    spec: RunSpecBase
-    dir: Path
-    paths: RunDir
-    rank: int
-    world_size: int
-    device: torch.device
-    step: int
-    d_updates: int
-    nets: Mapping[str, nn.Module]
-    losses: LossSet
-    dataset: ImageDataset
-    info: DataInfo
-    task: Task
+    @property
+    def spec(self) -> RunSpecBase:
+        """The validated spec of the run."""
+        ...
+
+    @property
+    def dir(self) -> Path:
+        """The run directory."""
+        ...
+
+    @property
+    def paths(self) -> RunDir:
+        """Every file and folder of the run directory, by name."""
+        ...
+
+    @property
+    def rank(self) -> int:
+        """This process's rank (0 without DDP); only rank 0 writes files."""
+        ...
+
+    @property
+    def world_size(self) -> int:
+        """Number of processes (1 without DDP)."""
+        ...
+
+    @property
+    def device(self) -> torch.device:
+        """Where the networks live."""
+        ...
+
+    @property
+    def step(self) -> int:
+        """Generator updates completed so far."""
+        ...
+
+    @property
+    def d_updates(self) -> int:
+        """Main discriminator updates completed so far."""
+        ...
+
+    @property
+    def nets(self) -> Mapping[str, nn.Module]:
+        """The networks by slot, as trained (possibly wrapped)."""
+        ...
+
+    @property
+    def losses(self) -> LossSet:
+        """The built loss components."""
+        ...
+
+    @property
+    def dataset(self) -> ImageDataset:
+        """The training dataset."""
+        ...
+
+    @property
+    def info(self) -> DataInfo:
+        """What the data is (channels, size, classes)."""
+        ...
+
+    @property
+    def task(self) -> Task:
+        """The run's task."""
+        ...
 
     @property
     def eval_generator(self) -> nn.Module:

@@ -452,6 +452,6 @@ def read_meta(run_dir: Path) -> dict[str, Any]:
     if not path.is_file():
         raise RunDirError(f"{run_dir} is not a ganzoo run directory (no {path.name})")
     try:
-        return json.loads(path.read_text())  # type: ignore[no-any-return]
+        return json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise RunDirError(f"cannot read {path}: {exc}") from None

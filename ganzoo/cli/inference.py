@@ -36,7 +36,7 @@ def sample(run: str, n: int, out: str, seed: int, device: str, label: int | None
     import inspect
 
     if label is not None and "labels" not in inspect.signature(gen.task.sample).parameters:
-        raise click.UsageError(f"--class needs a conditional run; {run} was trained with task {gen.spec.task.type!r}")  # type: ignore[attr-defined]
+        raise click.UsageError(f"--class needs a conditional run; {run} was trained with task {gen.spec.task.type!r}")
     classes = gen.info.num_classes
     if label is not None and classes and not 0 <= label < classes:
         raise click.BadParameter(f"class {label} is out of range: valid classes are 0..{classes - 1}", param_hint="--class")
@@ -76,7 +76,7 @@ def eval_cmd(run: str, names: tuple[str, ...], n: int | None, device: str, seed:
 
     reg = registries()
     gen = load_generator(run, device=device, registries=reg)
-    comps = [(m.type, m.params.model_dump()) for m in gen.spec.eval.metrics] if not names else [(nm, {}) for nm in names]  # type: ignore[attr-defined]
+    comps = [(m.type, m.params.model_dump()) for m in gen.spec.eval.metrics] if not names else [(nm, {}) for nm in names]
     if not comps:
         raise click.UsageError("the run's spec has no eval.metrics; name some with --metrics (see: ganzoo list metrics)")
     metrics = []
@@ -91,7 +91,7 @@ def eval_cmd(run: str, names: tuple[str, ...], n: int | None, device: str, seed:
             message = f"metric {name!r} cannot run with these params ({problems}); put it in the run's eval.metrics"
             raise click.BadParameter(message, param_hint="--metrics") from None
         metrics.append(reg.build("metric", name, checked))
-    data_spec = gen.spec.eval.data or gen.spec.data  # type: ignore[attr-defined]
+    data_spec = gen.spec.eval.data or gen.spec.data
     dataset = reg.build("dataset", data_spec.type, data_spec.params)
     ctx = EvalContext(gen.task, gen.module, dataset, data_key(data_spec), gen.device, seed=seed)
     result = evaluate(ctx, metrics)

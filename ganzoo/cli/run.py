@@ -59,4 +59,4 @@ def validate(spec: str, overrides: tuple[str, ...]) -> None:
     from ganzoo.spec.model import load_spec, spec_hash
 
     s = load_spec(spec, registries(), list(overrides))
-    click.echo(f"{spec}: ok (task {s.task.type}, sha256 {spec_hash(s)[:12]})")  # type: ignore[attr-defined]
+    click.echo(f"{spec}: ok (task {s.task.type}, sha256 {spec_hash(s)[:12]})")

@@ -24,7 +24,7 @@ def build_networks(spec: RunSpecBase, reg: Registries, info: DataInfo, slots: tu
 
 def build_losses(spec: RunSpecBase, reg: Registries) -> LossSet:
     """Build the loss components of a spec."""
-    losses = spec.losses  # type: ignore[attr-defined]  # a section spec_model() adds; RunSpecBase does not declare it yet
+    losses = spec.losses
     out = LossSet()
     if losses.adversarial is not None:
         out.adversarial = reg.build("loss", losses.adversarial.type, losses.adversarial.params)

@@ -42,15 +42,15 @@ class RunOutputs:
 
         if not self.metrics:
             return {}
-        data_spec = self.spec.eval.data or self.spec.data  # type: ignore[attr-defined]
+        data_spec = self.spec.eval.data or self.spec.data
         if self._eval_dataset is None:  # built on first use; most runs evaluate on the training data
-            held_out = self.spec.eval.data is not None  # type: ignore[attr-defined]
+            held_out = self.spec.eval.data is not None
             self._eval_dataset = self.reg.build("dataset", data_spec.type, data_spec.params) if held_out else self.dataset
         ctx = EvalContext(self.task, self.eval_generator, self._eval_dataset, data_key(data_spec), self.device, seed=self.spec.seed)
         state = rng_state()  # evaluation must not perturb training (exact resume)
         try:
             with self.autocast():
-                result = evaluate(ctx, self.metrics)  # type: ignore[arg-type]
+                result = evaluate(ctx, self.metrics)
         finally:
             set_rng_state(state)
         self.logger.scalars(self.step, result.values, kind="eval")
@@ -61,7 +61,7 @@ class RunOutputs:
         return result.values
 
     def _track_best(self: Run, values: dict[str, float]) -> None:
-        ev = self.spec.eval  # type: ignore[attr-defined]
+        ev = self.spec.eval
         if not ev.best or ev.best not in values:
             if ev.best:
                 self.log_info(f"eval.best {ev.best!r} is not among the computed metrics {sorted(values)}")

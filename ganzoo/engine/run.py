@@ -18,6 +18,7 @@ from typing import Any, Iterator
 import pluggy
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from ganzoo.engine.build import build_losses, build_networks, unwrap_model
 from ganzoo.data import ImageDataset, ResumableSampler
@@ -91,9 +92,9 @@ class Run(RunState, RunOutputs):
             torch.backends.cudnn.benchmark = True  # fixed shapes every step: let cuDNN pick the fastest kernels
         seed_everything(spec.seed)
 
-        self.dataset: ImageDataset = reg.build("dataset", spec.data.type, spec.data.params)  # type: ignore[attr-defined]
+        self.dataset: ImageDataset = reg.build("dataset", spec.data.type, spec.data.params)
         self.info = self.dataset.info
-        self.task: Task = reg.build("task", spec.task.type, spec.task.params)  # type: ignore[attr-defined]
+        self.task: Task = reg.build("task", spec.task.type, spec.task.params)
         self.task.configure(spec, self.info)
         self.nets = {k: v.to(self.device) for k, v in build_networks(spec, reg, self.info, self.task.slots).items()}
         self.init_report: dict[str, Any] = {}
@@ -132,7 +133,7 @@ class Run(RunState, RunOutputs):
         self._stop_signal: int | None = None
         self._timed_out = False
         self.spec_digest = ""
-        self.metrics = [reg.build("metric", m.type, m.params) for m in spec.eval.metrics] if self.rank == 0 else []  # type: ignore[attr-defined]
+        self.metrics = [reg.build("metric", m.type, m.params) for m in spec.eval.metrics] if self.rank == 0 else []
         self.best: dict[str, Any] = {}
         self._eval_dataset: ImageDataset | None = None
         self.task.setup(self)
@@ -193,7 +194,7 @@ class Run(RunState, RunOutputs):
         opt.zero_grad(set_to_none=True)
         with contextlib.ExitStack() as stack, self.autocast():
             for name, net in self.nets.items():
-                if name != network and hasattr(net, "no_sync"):
+                if name != network and isinstance(net, DistributedDataParallel):
                     stack.enter_context(net.no_sync())  # a frozen network's reducer must not wait for gradients
             loss, terms = loss_fn()
             if self.dist.enabled:
@@ -383,7 +384,7 @@ class Run(RunState, RunOutputs):
                         self.log_info(step_summary(self.step, t.steps, logs))
                 if self._due(t.sample_every):
                     self.save_samples()
-                if self._due(self.spec.eval.every):  # type: ignore[attr-defined]
+                if self._due(self.spec.eval.every):
                     self.evaluate()
                 if self._due(t.checkpoint_every):
                     self.save_checkpoint()
@@ -393,7 +394,7 @@ class Run(RunState, RunOutputs):
                 raise RunInterrupted(self._stop_signal or signal.SIGTERM, self.step)
             if not self._due(t.sample_every):
                 self.save_samples()
-            if not self._due(self.spec.eval.every):  # type: ignore[attr-defined]
+            if not self._due(self.spec.eval.every):
                 self.evaluate()
             if not self._due(t.checkpoint_every):
                 self.save_checkpoint()

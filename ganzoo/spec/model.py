@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional, Protocol, Union
 
 import yaml
 from pydantic import (
@@ -44,6 +44,37 @@ class WeightedComponent(Component):
     weight: float = Field(1.0, ge=0, description="Multiplier of this term in the total loss.")
 
 
+class ComponentSpec(Protocol):
+    """A validated component slot, as type checkers see it: ``type`` and its params model."""
+
+    type: str
+    params: Params
+
+
+class WeightedSpec(ComponentSpec, Protocol):
+    """A loss slot: a component with its weight."""
+
+    weight: float
+
+
+class LossesSection(Protocol):
+    """``losses``: the validated loss slots."""
+
+    adversarial: WeightedSpec | None
+    regularizers: list[WeightedSpec]
+    reconstruction: list[WeightedSpec]
+
+
+class EvalSection(Protocol):
+    """``eval``: cadence, data, metrics and the best-checkpoint rule."""
+
+    every: int
+    data: ComponentSpec | None
+    metrics: list[ComponentSpec]
+    best: str | None
+    best_mode: Literal["min", "max"]
+
+
 class RunSpecBase(BaseModel):
     """Fields every run spec has, whatever plugins are installed."""
 
@@ -55,7 +86,15 @@ class RunSpecBase(BaseModel):
     init: InitSpecs = Field(default_factory=InitSpecs, description="Starting weights per network (default: random).")
     train: TrainSpec = Field(default_factory=TrainSpec, description="Budget, hardware and cadence.")
 
-    # Filled in by spec_model(): task, data, generator, discriminator, losses, eval.
+    # Filled in by spec_model() with unions of the installed components; declared here
+    # for type checkers only (pydantic must not see them, or they would become fields).
+    if TYPE_CHECKING:
+        task: ComponentSpec
+        data: ComponentSpec
+        generator: ComponentSpec
+        discriminator: ComponentSpec | None
+        losses: LossesSection
+        eval: EvalSection
 
     def component_params(self, slot: str) -> Params:
         """The validated params model of a slot such as ``"generator"``."""

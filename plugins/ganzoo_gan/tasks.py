@@ -66,11 +66,11 @@ class AdversarialTask(Task):
 
     def generate(self, G: nn.Module, z: Tensor, y: Labels) -> Tensor:
         """(B, C, H, W) images from latents (B, Z) and labels."""
-        return G(z)  # type: ignore[no-any-return]
+        return G(z)
 
     def score(self, D: nn.Module, x: Tensor, y: Labels) -> Tensor:
         """(B,) logits of images under labels."""
-        return D(x)  # type: ignore[no-any-return]
+        return D(x)
 
     # ---------------------------------------------------------------- the recipe
 
@@ -213,10 +213,10 @@ class Conditional(AdversarialTask):
         return ctx.randint(ctx.info.num_classes, n)  # (B,), uniform over classes, sliced from a global draw
 
     def generate(self, G: nn.Module, z: Tensor, y: Labels) -> Tensor:
-        return G(z, y)  # type: ignore[no-any-return]
+        return G(z, y)
 
     def score(self, D: nn.Module, x: Tensor, y: Labels) -> Tensor:
-        return D(x, y)  # type: ignore[no-any-return]
+        return D(x, y)
 
     def sample(
         self,

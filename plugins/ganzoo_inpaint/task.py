@@ -96,8 +96,8 @@ class Inpainting(Task):
     def score(D: nn.Module, image: Tensor, mask: Tensor) -> Tensor:
         """Logits of images; the mask is passed to discriminators that take it (SN-PatchGAN)."""
         if getattr(unwrap_model(D), "takes_mask", False):
-            return D(image, mask)  # type: ignore[no-any-return]
-        return D(image)  # type: ignore[no-any-return]
+            return D(image, mask)
+        return D(image)
 
     def reconstruction(self, entries: list[tuple[str, Any, float]], pred: Tensor, target: Tensor, mask: Tensor,
                        terms: dict[str, Tensor]) -> Tensor | float:
