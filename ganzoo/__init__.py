@@ -79,7 +79,7 @@ PUBLIC_MODULES: tuple[str, ...] = (
     "ganzoo.weights",
 )
 
-__all__ = sorted(_LAZY) + ["PUBLIC_MODULES", "__version__"]
+__all__ = [*sorted(_LAZY), "PUBLIC_MODULES", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
@@ -96,16 +96,138 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ganzoo.api import create, list_components, load_generator, load_spec, train
-    from ganzoo.data import DataInfo, EmptyDatasetError, ImageDataset, TensorImageDataset, for_evaluation
-    from ganzoo.errors import CheckpointError, ConfigError, DataError, GanzooError, PluginError, ResumeError, RunDirError, WeightsError
-    from ganzoo.plugin.entries import DatasetEntry, LossEntry, MetricEntry, ModelEntry, NoParams, Params, TaskEntry, checks_inputs
-    from ganzoo.losses import AdversarialLoss, LossSet, ReconstructionLoss, Regularizer
-    from ganzoo.plugin.manager import get_plugin_manager, hookimpl
-    from ganzoo.plugin.registry import Registries, load_registries
-    from ganzoo.rundir import RunDir
-    from ganzoo.spec.model import RunSpec, SpecError, parse_overrides
-    from ganzoo.engine.build import unwrap_model
-    from ganzoo.adversarial import AdversarialRecipe, CriticInputs, Latents
-    from ganzoo.context import RunContext, StepContext
-    from ganzoo.task import Task
+    from ganzoo.adversarial import (  # re-exported lazily by __getattr__ above
+        AdversarialRecipe as AdversarialRecipe,
+    )
+    from ganzoo.adversarial import (
+        CriticInputs as CriticInputs,
+    )
+    from ganzoo.adversarial import (
+        Latents as Latents,
+    )
+    from ganzoo.api import (  # re-exported lazily by __getattr__ above
+        create as create,
+    )
+    from ganzoo.api import (
+        list_components as list_components,
+    )
+    from ganzoo.api import (
+        load_generator as load_generator,
+    )
+    from ganzoo.api import (
+        load_spec as load_spec,
+    )
+    from ganzoo.api import (
+        train as train,
+    )
+    from ganzoo.context import (  # re-exported lazily by __getattr__ above
+        RunContext as RunContext,
+    )
+    from ganzoo.context import (
+        StepContext as StepContext,
+    )
+    from ganzoo.data import (  # re-exported lazily by __getattr__ above
+        DataInfo as DataInfo,
+    )
+    from ganzoo.data import (
+        EmptyDatasetError as EmptyDatasetError,
+    )
+    from ganzoo.data import (
+        ImageDataset as ImageDataset,
+    )
+    from ganzoo.data import (
+        TensorImageDataset as TensorImageDataset,
+    )
+    from ganzoo.data import (
+        for_evaluation as for_evaluation,
+    )
+    from ganzoo.engine.build import (  # re-exported lazily by __getattr__ above
+        unwrap_model as unwrap_model,
+    )
+    from ganzoo.errors import (  # re-exported lazily by __getattr__ above
+        CheckpointError as CheckpointError,
+    )
+    from ganzoo.errors import (
+        ConfigError as ConfigError,
+    )
+    from ganzoo.errors import (
+        DataError as DataError,
+    )
+    from ganzoo.errors import (
+        GanzooError as GanzooError,
+    )
+    from ganzoo.errors import (
+        PluginError as PluginError,
+    )
+    from ganzoo.errors import (
+        ResumeError as ResumeError,
+    )
+    from ganzoo.errors import (
+        RunDirError as RunDirError,
+    )
+    from ganzoo.errors import (
+        WeightsError as WeightsError,
+    )
+    from ganzoo.losses import (  # re-exported lazily by __getattr__ above
+        AdversarialLoss as AdversarialLoss,
+    )
+    from ganzoo.losses import (
+        LossSet as LossSet,
+    )
+    from ganzoo.losses import (
+        ReconstructionLoss as ReconstructionLoss,
+    )
+    from ganzoo.losses import (
+        Regularizer as Regularizer,
+    )
+    from ganzoo.plugin.entries import (
+        DatasetEntry as DatasetEntry,
+    )
+    from ganzoo.plugin.entries import (
+        LossEntry as LossEntry,
+    )
+    from ganzoo.plugin.entries import (
+        MetricEntry as MetricEntry,
+    )
+    from ganzoo.plugin.entries import (
+        ModelEntry as ModelEntry,
+    )
+    from ganzoo.plugin.entries import (
+        NoParams as NoParams,
+    )
+    from ganzoo.plugin.entries import (
+        Params as Params,
+    )
+    from ganzoo.plugin.entries import (
+        TaskEntry as TaskEntry,
+    )
+    from ganzoo.plugin.entries import (  # re-exported lazily by __getattr__ above
+        checks_inputs as checks_inputs,
+    )
+    from ganzoo.plugin.manager import (  # re-exported lazily by __getattr__ above
+        get_plugin_manager as get_plugin_manager,
+    )
+    from ganzoo.plugin.manager import (
+        hookimpl as hookimpl,
+    )
+    from ganzoo.plugin.registry import (
+        Registries as Registries,
+    )
+    from ganzoo.plugin.registry import (  # re-exported lazily by __getattr__ above
+        load_registries as load_registries,
+    )
+    from ganzoo.rundir import (  # re-exported lazily by __getattr__ above
+        RunDir as RunDir,
+    )
+    from ganzoo.spec.model import (
+        RunSpec as RunSpec,
+    )
+    from ganzoo.spec.model import (
+        SpecError as SpecError,
+    )
+    from ganzoo.spec.model import (  # re-exported lazily by __getattr__ above
+        parse_overrides as parse_overrides,
+    )
+    from ganzoo.task import (  # re-exported lazily by __getattr__ above
+        Task as Task,
+    )
