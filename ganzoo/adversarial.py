@@ -126,7 +126,9 @@ class AdversarialRecipe:
         self.g_every, self.g_lazy = groups[("G", False)], groups[("G", True)]
         if not latents and (self.g_every or self.g_lazy):
             names = [name for name, _, _ in self.g_every + self.g_lazy]
-            raise ConfigError(f"generator regularisers {names} act on latents; {task} has none (only discriminator regularisers such as r1 apply)")
+            raise ConfigError(
+                f"generator regularisers {names} act on latents; {task} has none (only discriminator regularisers such as r1 apply)"
+            )
         if self.adversarial is None and (self.d_every or self.d_lazy):
             names = [name for name, _, _ in self.d_every + self.d_lazy]
             raise ConfigError(f"discriminator regularisers {names} need losses.adversarial and a discriminator")

@@ -6,8 +6,9 @@ numerically stable ``softplus``/``binary_cross_entropy_with_logits`` forms.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Literal, Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 import torch
 

@@ -10,7 +10,8 @@ clipping, the non-finite guard, EMA, DDP). A task calls
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -55,6 +56,7 @@ class Task(ABC):
 
     def setup(self, run: RunContext) -> None:
         """Called once the run has built its networks and losses (before resume), in training only."""
+        return  # optional: most tasks need nothing here
 
     def attach_data(self, data: Callable[[], ImageDataset]) -> None:
         """Outside a run, where to find real images to sample from (only when ``samples_real_data``).
@@ -65,6 +67,7 @@ class Task(ABC):
                 dataset, so that loading a generator for other uses (filling a
                 given image) never reads, or fails on, data it does not need.
         """
+        return  # optional: only tasks with samples_real_data use it
 
     @abstractmethod
     def train_step(self, ctx: StepContext) -> None:

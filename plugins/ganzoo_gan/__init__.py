@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from ganzoo import TaskEntry, hookimpl
-
 from ganzoo_gan.params import ConditionalParams, UnconditionalParams
 
 

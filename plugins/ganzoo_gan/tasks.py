@@ -7,7 +7,8 @@ networks. DiffAugment, when set, is applied wherever D sees an image.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -130,7 +131,7 @@ class AdversarialTask(Task):
     def _generate_chunked(fn: Callable[[Tensor, Labels], Tensor], z: Tensor, y: Labels, device: torch.device) -> Tensor:
         out = []
         ys: Sequence[Labels] = y.split(256) if y is not None else [None] * len(z.split(256))
-        for zc, yc in zip(z.split(256), ys):
+        for zc, yc in zip(z.split(256), ys, strict=True):
             out.append(fn(zc.to(device), None if yc is None else yc.to(device)).float().cpu())  # (b, C, H, W)
         return torch.cat(out)
 

@@ -34,7 +34,9 @@ def _task(params: InpaintingParams) -> Any:
 def _gated(params: GatedConvParams, info: Any) -> Any:
     from ganzoo_inpaint.nets import GatedConvGenerator
 
-    return GatedConvGenerator(info.channels, params.width, tuple(params.dilations), params.two_stage, params.attention, params.attention_rate)
+    return GatedConvGenerator(
+        info.channels, params.width, tuple(params.dilations), params.two_stage, params.attention, params.attention_rate
+    )
 
 
 def _pconv(params: PartialConvParams, info: Any) -> Any:
@@ -79,7 +81,8 @@ def ganzoo_tasks() -> Iterable[TaskEntry]:
             build=_task,
             params=InpaintingParams,
             requires=(),  # reconstruction-only or adversarial: checked when the run is set up
-            description="Fill holes (mask 1 = hole; free-form or box masks made on the fly) with reconstruction and optional adversarial losses.",
+            description="Fill holes (mask 1 = hole; free-form or box masks made on the fly) "
+            "with reconstruction and optional adversarial losses.",
         )
     ]
 

@@ -20,7 +20,18 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ganzoo import AdversarialRecipe, ConfigError, CriticInputs, DataInfo, RunContext, RunSpec, StepContext, Task, for_evaluation, unwrap_model
+from ganzoo import (
+    AdversarialRecipe,
+    ConfigError,
+    CriticInputs,
+    DataInfo,
+    RunContext,
+    RunSpec,
+    StepContext,
+    Task,
+    for_evaluation,
+    unwrap_model,
+)
 from ganzoo_inpaint.masks import check_mask, composite, content_seeds, hole_bounds, masked_input, masks_from_seeds, show_holes
 from ganzoo_inpaint.params import InpaintingParams
 
@@ -65,7 +76,9 @@ class Inpainting(Task):
     def setup(self, run: RunContext) -> None:
         self.recipe = AdversarialRecipe(run.losses, task="inpainting")
         if not run.losses.reconstruction and not self.recipe.trains_discriminator and run.trains("generator"):
-            raise ConfigError("inpainting needs losses: losses.reconstruction (e.g. [{type: l1}]) and/or a discriminator with losses.adversarial")
+            raise ConfigError(
+                "inpainting needs losses: losses.reconstruction (e.g. [{type: l1}]) and/or a discriminator with losses.adversarial"
+            )
         hole_bounds(self.params.mask.hole_range, run.info.size, run.info.size)  # fail now if the bucket cannot fit the image
         self._dataset = for_evaluation(run.dataset)  # samples show images as evaluation scores them
 
@@ -134,6 +147,7 @@ class Inpainting(Task):
             return self.batch_masks(ctx.next_batch(), lambda x: self.train_masks(x, ctx))  # (B, C, H, W), (B, 1, H, W)
 
         def critic_inputs(sample: tuple[Tensor, Tensor]) -> CriticInputs:
+            assert D is not None  # validation: an adversarial loss comes with a discriminator
             image, mask = sample
             return CriticInputs(real=image, fake=lambda: composite(G(masked_input(image, mask), mask), image, mask),
                                 critic=lambda x: self.score(D, x, mask))
@@ -158,7 +172,8 @@ class Inpainting(Task):
             pred = G(masked_input(image, mask), mask)  # (B, C, H, W) raw, a fresh graph
         loss = loss + self.reconstruction(recon, pred, image, mask, terms)
         if D is not None and self.recipe.trains_discriminator:  # G is judged on what it delivers: its pixels in the hole only
-            loss = loss + self.recipe.adversarial_term(terms, self.score(D, composite(pred, image, mask), mask), lambda: self.score(D, image, mask))
+            fake_logits = self.score(D, composite(pred, image, mask), mask)
+            loss = loss + self.recipe.adversarial_term(terms, fake_logits, lambda: self.score(D, image, mask))
         assert isinstance(loss, Tensor)
         return loss
 

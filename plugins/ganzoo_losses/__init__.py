@@ -7,17 +7,17 @@ The checkpoint hooks carry the state of this plugin's stateful regularisers
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from ganzoo import LossEntry, hookimpl
-
 from ganzoo_losses.params import (
+    CharbonnierParams,
     GradientPenaltyParams,
     HingeParams,
     LeastSquaresParams,
     MinimaxParams,
     NonSaturatingParams,
-    CharbonnierParams,
     PathLengthParams,
     PerceptualParams,
     PixelParams,

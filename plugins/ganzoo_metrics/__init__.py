@@ -5,10 +5,10 @@ Hook implementations only; networks and math are imported when a metric is built
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from ganzoo import MetricEntry, hookimpl
-
 from ganzoo_metrics.params import (
     FDDomainParams,
     InceptionMetricParams,
@@ -50,9 +50,12 @@ def ganzoo_metrics() -> Iterable[MetricEntry]:
                     description="Fréchet distance in any timm backbone's features (e.g. DINOv2); weights from a local file."),
         MetricEntry(name="lpips", build=_lazy("inception_metrics", "LPIPSMetric"), params=LPIPSParams,
                     description="LPIPS (AlexNet/VGG16/SqueezeNet + v0.1 linear heads) between predictions and targets."),
-        MetricEntry(name="psnr", build=_lazy("components", "reconstruction_builder", "psnr"), params=ReconstructionParams, description=f"PSNR in dB, {recon}."),
+        MetricEntry(name="psnr", build=_lazy("components", "reconstruction_builder", "psnr"), params=ReconstructionParams,
+                    description=f"PSNR in dB, {recon}."),
         MetricEntry(name="ssim", build=_lazy("components", "reconstruction_builder", "ssim"), params=ReconstructionParams,
                     description=f"SSIM (Gaussian 11/1.5, population covariance), {recon}."),
-        MetricEntry(name="ms-ssim", build=_lazy("components", "reconstruction_builder", "ms-ssim"), params=MSSSIMParams, description=f"MS-SSIM (5 scales), {recon}."),
-        MetricEntry(name="l1", build=_lazy("components", "reconstruction_builder", "l1"), params=ReconstructionParams, description=f"Mean absolute error on the [0, 1] scale, {recon}."),
+        MetricEntry(name="ms-ssim", build=_lazy("components", "reconstruction_builder", "ms-ssim"), params=MSSSIMParams,
+                    description=f"MS-SSIM (5 scales), {recon}."),
+        MetricEntry(name="l1", build=_lazy("components", "reconstruction_builder", "l1"), params=ReconstructionParams,
+                    description=f"Mean absolute error on the [0, 1] scale, {recon}."),
     ]

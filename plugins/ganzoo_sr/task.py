@@ -43,7 +43,7 @@ def heldout_crops(n: int, size: int, seed: int, channels: int = 3) -> Tensor:
     """``n`` seeded random ``size`` crops of the bundled held-out photos, (n, channels, size, size) in [-1, 1]."""
     g = torch.Generator().manual_seed(seed)
     photos, out = _heldout_photos(), []
-    for i in range(n):
+    for _ in range(n):
         p = photos[int(torch.randint(len(photos), (), generator=g))]
         if min(p.shape[1:]) < size:  # only for sizes beyond the photos' 300 px
             p = torch.nn.functional.interpolate(p[None], scale_factor=size / min(p.shape[1:]) + 1e-6, mode="bicubic", antialias=True)[0]
@@ -109,13 +109,15 @@ class SuperResolution(Task):
         b = hr.shape[0]
         if crop is not None:
             if crop % s or crop > min(hr.shape[-2:]):
-                raise ConfigError(f"task.params.crop {crop} must be a multiple of the scale {s} and at most the image side {min(hr.shape[-2:])}")
+                side = min(hr.shape[-2:])
+                raise ConfigError(f"task.params.crop {crop} must be a multiple of the scale {s} and at most the image side {side}")
             c = crop // s
             tops = ctx.randint(hr.shape[-2] // s - c + 1, b).tolist()  # offsets on the LR grid, so paired crops align
             lefts = ctx.randint(hr.shape[-1] // s - c + 1, b).tolist()
-            hr = torch.stack([hr[i, :, t * s : (t + c) * s, l * s : (l + c) * s] for i, (t, l) in enumerate(zip(tops, lefts))])
+            offsets = list(enumerate(zip(tops, lefts, strict=True)))
+            hr = torch.stack([hr[i, :, t * s : (t + c) * s, x * s : (x + c) * s] for i, (t, x) in offsets])
             if lr is not None:
-                lr = torch.stack([lr[i, :, t : t + c, l : l + c] for i, (t, l) in enumerate(zip(tops, lefts))])
+                lr = torch.stack([lr[i, :, t : t + c, x : x + c] for i, (t, x) in offsets])
         if self.params.augment:
             flags = ctx.randint(8, b)  # bit 0: hflip, bit 1: vflip, bit 2: transpose (a 90-degree rotation with the flips)
             hr = _augment(hr, flags)
@@ -181,7 +183,9 @@ class SuperResolution(Task):
         lr, hr = self.pair(batch)
         sr = generator(lr).float().clamp(-1, 1)  # (B, C, H, W)
         if sr.shape != hr.shape:
-            raise ConfigError(f"the generator maps LR {tuple(lr.shape)} to {tuple(sr.shape)}, expected {tuple(hr.shape)}: is its scale {self.scale}?")
+            raise ConfigError(
+                f"the generator maps LR {tuple(lr.shape)} to {tuple(sr.shape)}, expected {tuple(hr.shape)}: is its scale {self.scale}?"
+            )
         return {"pred": sr, "target": hr.float()}
 
     def sample(self, generator: nn.Module, n: int, *, seed: int, device: torch.device, lr: Tensor | None = None, **kwargs: Any) -> Tensor:

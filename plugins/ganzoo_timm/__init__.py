@@ -23,7 +23,12 @@ def build_discriminator(params: TimmDiscriminatorParams, info: DataInfo) -> Timm
     from ganzoo_timm.nets import TimmDiscriminator
 
     return TimmDiscriminator(
-        info, model=params.model, weights=params.weights, sha256=params.sha256, spectral_norm=params.spectral_norm, normalize=params.normalize
+        info,
+        model=params.model,
+        weights=params.weights,
+        sha256=params.sha256,
+        spectral_norm=params.spectral_norm,
+        normalize=params.normalize,
     )
 
 
