@@ -84,9 +84,15 @@ def _columns(records: list[RunRecord]) -> list[MetricColumn]:
         protos = [r.metrics[name].get("protocol", {}) for r in records if r.done and name in r.metrics]
         differing = _protocol_differences(protos)
         hib = protos[0].get("higher_is_better") if protos else None
-        note = f"protocols differ in {', '.join(differing)}: not ranked" if differing else ""
+        note = (f"protocols differ in {', '.join(differing)}: not ranked; re-score every run under one protocol with "
+                "`ganzoo eval RUN --metrics TYPE` (TYPE from `ganzoo list metrics`), then compare again" if differing else "")
         cols.append(MetricColumn(name, hib if isinstance(hib, bool) else None, not differing, note))
     return cols
+
+
+def _first_spec(row: VariantRow) -> dict[str, Any] | None:
+    # the first run that has one: a missing or unreadable run has no spec to diff
+    return next((r.spec for r in row.runs if r.spec), None)
 
 
 def compare_records(
@@ -118,11 +124,13 @@ def compare_records(
                 row.stats[col.name] = (statistics.fmean(vals), std, len(vals))
     base = baseline or (order[0] if order else "")
     base_row = next((r for r in rows if r.variant == base), None)
-    if base_row is not None and base_row.runs:
-        ref = flatten({k: v for k, v in base_row.runs[0].spec.items() if k not in _IGNORED_IN_DIFF})
+    base_spec = _first_spec(base_row) if base_row is not None else None
+    if base_spec is not None:
+        ref = flatten({k: v for k, v in base_spec.items() if k not in _IGNORED_IN_DIFF})
         for row in rows:
-            if row.runs:
-                own = flatten({k: v for k, v in row.runs[0].spec.items() if k not in _IGNORED_IN_DIFF})
+            spec = _first_spec(row)
+            if spec is not None:
+                own = flatten({k: v for k, v in spec.items() if k not in _IGNORED_IN_DIFF})
                 row.diff = {k: (ref.get(k), own.get(k)) for k in sorted(set(ref) | set(own)) if ref.get(k) != own.get(k)}
     ranked = [c for c in columns if c.comparable and c.higher_is_better is not None]
     if rank_by is not None:
@@ -135,7 +143,8 @@ def compare_records(
     else:
         primary = ranked[0].name if ranked else None
     notes = [f"{c.name}: {c.note}" for c in columns if c.note]
-    unfinished = [r.key for r in records if not r.done]
+    notes.extend(r.error for r in records if r.status == "unreadable")
+    unfinished = [r.key for r in records if not r.done and r.status != "unreadable"]
     if unfinished:
         notes.append(f"not finished (left out of the statistics): {', '.join(unfinished)}")
     if primary is not None:
