@@ -9,18 +9,21 @@ import click
 
 from ganzoo.cli.common import console, handle_errors, registries
 
-__all__ = ["eval_cmd", "read_step", "sample"]
+__all__ = ["eval_cmd", "sample"]
 
 
 @click.command()
 @click.argument("run", type=click.Path(file_okay=False, exists=True))
 @click.option("--n", "n", default=64, show_default=True, type=click.IntRange(1, 100_000), help="Number of samples.")
-@click.option("--out", required=True, type=click.Path(), help="A .png file for a grid, or a directory (ending in /) for one PNG per sample.")
+@click.option("--out", required=True, type=click.Path(),
+              help="A .png file for a grid, or a directory (ending in /) for one PNG per sample.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Noise seed; the same seed gives the same images.")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, mps or auto.")
 @click.option("--class", "label", type=int, default=None, help="Class to sample (conditional runs); default: every class in turn.")
+@click.option("--checkpoint", default=None, metavar="latest|best|PATH",
+              help="Use a checkpoint instead of the finished run's export: works on unfinished and interrupted runs.")
 @handle_errors
-def sample(run: str, n: int, out: str, seed: int, device: str, label: int | None) -> None:
+def sample(run: str, n: int, out: str, seed: int, device: str, label: int | None, checkpoint: str | None) -> None:
     """Sample a trained RUN's generator (EMA weights when the run used EMA).
 
     \b
@@ -28,11 +31,12 @@ def sample(run: str, n: int, out: str, seed: int, device: str, label: int | None
       ganzoo sample runs/00000-dcgan-digits --n 64 --out grid.png
       ganzoo sample runs/00000-dcgan-digits --n 16 --out samples/
       ganzoo sample runs/00001-cdcgan-digits --class 3 --n 16 --out threes.png
+      ganzoo sample runs/interrupted --checkpoint latest --out grid.png
     """
     from ganzoo.api import load_generator
     from ganzoo.images import save_grid, save_images
 
-    gen = load_generator(run, device=device)
+    gen = load_generator(run, device=device, checkpoint=checkpoint)
     import inspect
 
     if label is not None and "labels" not in inspect.signature(gen.task.sample).parameters:
@@ -59,8 +63,10 @@ def sample(run: str, n: int, out: str, seed: int, device: str, label: int | None
 @click.option("--n", "n", type=click.IntRange(2, None), help="Override the sample count of every metric that has one.")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, mps or auto.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the generated samples.")
+@click.option("--checkpoint", default=None, metavar="latest|best|PATH",
+              help="Use a checkpoint instead of the finished run's export: works on unfinished and interrupted runs.")
 @handle_errors
-def eval_cmd(run: str, names: tuple[str, ...], n: int | None, device: str, seed: int) -> None:
+def eval_cmd(run: str, names: tuple[str, ...], n: int | None, device: str, seed: int, checkpoint: str | None) -> None:
     """Evaluate a trained RUN and write RUN/eval.json (values with their protocols).
 
     \b
@@ -75,7 +81,7 @@ def eval_cmd(run: str, names: tuple[str, ...], n: int | None, device: str, seed:
     from ganzoo.evaluation import EvalContext, data_key, evaluate, write_eval_json
 
     reg = registries()
-    gen = load_generator(run, device=device, registries=reg)
+    gen = load_generator(run, device=device, registries=reg, checkpoint=checkpoint)
     comps = [(m.type, m.params.model_dump()) for m in gen.spec.eval.metrics] if not names else [(nm, {}) for nm in names]
     if not comps:
         raise click.UsageError("the run's spec has no eval.metrics; name some with --metrics (see: ganzoo list metrics)")
@@ -95,7 +101,7 @@ def eval_cmd(run: str, names: tuple[str, ...], n: int | None, device: str, seed:
     dataset = reg.build("dataset", data_spec.type, data_spec.params)
     ctx = EvalContext(gen.task, gen.module, dataset, data_key(data_spec), gen.device, seed=seed)
     result = evaluate(ctx, metrics)
-    step = int(read_step(Path(run)))
+    step = gen.step
     path = write_eval_json(Path(run), result, step)
     table = Table(title=f"{run} (step {step})")
     for col in ("metric", "value", "protocol"):
@@ -105,13 +111,3 @@ def eval_cmd(run: str, names: tuple[str, ...], n: int | None, device: str, seed:
         table.add_row(key, f"{value:.5g}", proto)
     console().print(table)
     click.echo(f"wrote {path}")
-
-
-def read_step(run_dir: Path) -> int:
-    """The training step of a run's exported generator."""
-    from safetensors import safe_open
-
-    from ganzoo.rundir import RunDir
-
-    with safe_open(str(RunDir(run_dir).generator), framework="pt") as fh:
-        return int((fh.metadata() or {}).get("step", -1))
