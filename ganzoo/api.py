@@ -109,7 +109,7 @@ def _generator_weights(paths: RunDir, checkpoint: str | Path | None, load_file: 
                 step = int((fh.metadata() or {}).get("step", -1))
             return paths.generator, load_file(str(paths.generator)), step
         except Exception as exc:  # noqa: BLE001 - a corrupt or truncated file
-            raise RunDirError(f"cannot read {paths.generator}: {str(exc).splitlines()[0]}") from None
+            raise RunDirError(f"cannot load {paths.generator}: {str(exc).splitlines()[0]}") from None
     if checkpoint == "latest":
         found = load_latest(paths.checkpoints)
         if found is None:

@@ -211,3 +211,19 @@ def test_time_budget_stops_and_is_summed_over_resumes(registries, tiny_spec, tmp
     again.resume()
     again.fit()
     assert again.step == run.step  # the budget was already spent: nothing more to do
+
+
+def test_step_lines_every_log_every_without_a_progress_bar(registries, tiny_spec, tmp_path):
+    """Off a terminal (as here: pytest captures stderr) every log interval gets a step line with rate and ETA."""
+    tiny_spec["train"].update(steps=6, log_every=2, sample_every=0, checkpoint_every=0, tensorboard=False)
+    Run(validate_spec(tiny_spec, registries), registries, tmp_path).fit()
+    lines = [x for x in (tmp_path / "log.txt").read_text().splitlines() if "steps/s" in x]
+    assert [x.split("] ")[1].split()[1] for x in lines] == ["2/6", "4/6", "6/6"]
+    assert all("ETA" in x and "D/loss=" in x for x in lines)
+
+
+def test_eta_over_a_day_does_not_wrap():
+    from ganzoo.engine.logging import step_summary
+
+    line = step_summary(1, 100_001, {"steps_per_s": 1.0})  # 100,000 s left: 1 day 3:46:40
+    assert "ETA 1d 03:46:40" in line or "ETA 1d" in line

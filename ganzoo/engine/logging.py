@@ -16,7 +16,7 @@ import torch
 
 from ganzoo.rundir import RunDir
 
-__all__ = ["RunLogger", "step_summary"]
+__all__ = ["RunLogger", "format_duration", "step_summary"]
 
 
 def _fmt(v: float) -> str:
@@ -44,35 +44,38 @@ class RunLogger:
             return
         self._log = open(self.paths.log, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - open for the run, closed by close()
         self._jsonl = open(self.paths.metrics, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - as above
-        if tensorboard:
-            try:
-                from torch.utils.tensorboard import SummaryWriter
+        if tensorboard:  # an I/O failure (a full disk) turns TensorBoard off with one line, never stops the run
+            from ganzoo.engine.tbwriter import SafeTensorBoard
 
-                self._tb = SummaryWriter(log_dir=str(self.paths.tensorboard))
-            except ImportError:
-                self.info("tensorboard is not installed; skipping TensorBoard events (pip install tensorboard)")
+            self._tb = SafeTensorBoard.open(self.paths.tensorboard, self.info)
 
     def truncate_after(self, step: int) -> None:
         """Drop ``metrics.jsonl`` records past ``step`` (written after the checkpoint a run resumes from).
 
-        A killed run logged steps it will now redo; keeping them would show each twice.
+        A killed run logged steps it will now redo; keeping them would show each
+        twice. ``step`` 0 drops every step record. Lines that are not JSON objects
+        (cut short by a kill, or damaged) are dropped too. The file is rewritten
+        atomically, so a failure here leaves it as it was.
         """
         if not self.enabled:
             return
+        from ganzoo.fileio import atomic_write_text
+
         path = self.paths.metrics
         self._jsonl.close()
-        kept = []
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                if json.loads(line).get("step", 0) <= step:
+        try:
+            text = path.read_bytes().decode("utf-8", errors="replace") if path.is_file() else ""
+            kept = []
+            for line in text.splitlines():
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue  # a line cut short by the kill
+                if isinstance(record, dict) and isinstance(record.get("step", 0), (int, float)) and record.get("step", 0) <= step:
                     kept.append(line)
-            except json.JSONDecodeError:
-                continue  # a line cut short by the kill
-        from ganzoo.checkpoint import atomic_write
-
-        blob = ("\n".join(kept) + ("\n" if kept else "")).encode()
-        atomic_write(path, lambda fh: fh.write(blob))
-        self._jsonl = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - reopened for the rest of the run
+            atomic_write_text(path, "".join(f"{line}\n" for line in kept))
+        finally:
+            self._jsonl = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - reopened for the rest of the run
 
     def info(self, message: str) -> None:
         """A line for ``log.txt`` and the terminal."""
@@ -100,6 +103,11 @@ class RunLogger:
         if self.enabled and self._tb is not None:
             self._tb.add_image(tag, grid_uint8, step)
 
+    @property
+    def shows_bar(self) -> bool:
+        """Whether a progress bar is drawn (``train.progress`` and a terminal on stderr)."""
+        return self._want_bar
+
     def start_progress(self, start: int, total: int) -> None:
         if not self._want_bar:
             return
@@ -126,10 +134,23 @@ class RunLogger:
         self._jsonl.close()
 
 
+def format_duration(seconds: float) -> str:
+    """``HH:MM:SS``, with the whole days in front past 24 h (``1d 03:04:05``); ``?`` when unknown.
+
+    ``time.strftime`` of a ``gmtime`` wrapped every 24 h and overflowed on huge values.
+    """
+    if not math.isfinite(seconds) or seconds < 0:
+        return "?"
+    days, rest = divmod(int(seconds), 86400)
+    hours, rest = divmod(rest, 3600)
+    clock = f"{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"
+    return f"{days}d {clock}" if days else clock
+
+
 def step_summary(step: int, total: int, logs: dict[str, float]) -> str:
     """One human line: progress, rate, ETA and the phase losses."""
     rate = logs.get("steps_per_s", 0.0)
     eta = (total - step) / rate if rate > 0 else float("inf")
     terms = "  ".join(f"{k}={v:.4g}" for k, v in logs.items() if "/" in k)
-    eta_s = time.strftime("%H:%M:%S", time.gmtime(eta)) if eta != float("inf") else "?"
+    eta_s = format_duration(eta)
     return f"step {step}/{total}  {rate:.2f} steps/s  ETA {eta_s}  {terms}"

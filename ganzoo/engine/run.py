@@ -24,6 +24,7 @@ from ganzoo.engine.build import build_losses, build_networks, unwrap_model
 from ganzoo.data import ImageDataset, ResumableSampler
 from ganzoo.engine.distributed import DistInfo, all_true, all_true_each, rank_rows
 from ganzoo.engine.ema import EMA
+from ganzoo.engine.failures import plugin_code
 from ganzoo.engine.logging import RunLogger, step_summary
 from ganzoo.plugin.registry import Registries
 from ganzoo.engine.outputs import RunOutputs
@@ -123,6 +124,7 @@ class Run(RunState, RunOutputs):
         self.batch_size = t.batch_size // self.world_size
         self.sampler = ResumableSampler(len(self.dataset), seed=spec.seed, rank=self.rank, world_size=self.world_size)
         self.step = 0
+        self.phase: str | None = None  # the phase being run (D, G, eval, ...): an error in plugin code names it
         self.d_updates = 0
         self.samples_seen = 0
         self.nonfinite_skipped = 0
@@ -133,6 +135,7 @@ class Run(RunState, RunOutputs):
         self._stop_signal: int | None = None
         self._timed_out = False
         self.spec_digest = ""
+        self._resumed = False  # set by resume(): fit() then merges into run.json instead of replacing it
         self.metrics = [reg.build("metric", m.type, m.params) for m in spec.eval.metrics] if self.rank == 0 else []
         self.best: dict[str, Any] = {}
         self._eval_dataset: ImageDataset | None = None
@@ -184,8 +187,15 @@ class Run(RunState, RunOutputs):
         """One update of ``network``: forward under autocast, backward, clip, guard, step.
 
         A network without trainable parameters (a baseline) is not updated: False, and
-        ``loss_fn`` is not called.
+        ``loss_fn`` is not called. ``phase`` is recorded as ``self.phase`` meanwhile.
         """
+        outer, self.phase = self.phase, phase
+        updated = self._update(network, loss_fn, phase=phase)
+        self.phase = outer  # kept on an exception: the error report names the phase it happened in
+        return updated
+
+    def _update(self, network: str, loss_fn: Any, *, phase: str) -> bool:
+        """:meth:`optimize` without the phase bookkeeping."""
         if network not in self.optimizers:
             return False
         opt, scaler = self.optimizers[network], self.scalers[network]
@@ -357,7 +367,7 @@ class Run(RunState, RunOutputs):
             extra: dict[str, Any] = {"status": "running", "parameters": counts}
             if self.init_report:
                 extra["init"] = self.init_report
-            write_meta(self.dir, spec_digest=self.spec_digest, info=self.info, extra=extra)
+            write_meta(self.dir, spec_digest=self.spec_digest, info=self.info, extra=extra, merge=self._resumed)
         previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)} if threading.current_thread() is threading.main_thread() else {}
         self.hook.ganzoo_on_train_start(run=self)
         self.log_info(
@@ -372,7 +382,9 @@ class Run(RunState, RunOutputs):
             c0 = clock()
             while self.step < t.steps and self._keep_going(budget_start, clock, c0):
                 self._set_lr()
-                self.task.train_step(self)
+                self.phase = None
+                with plugin_code(self, self.step + 1):  # an error names the step, phase, component and plugin
+                    self.task.train_step(self)
                 self.step += 1
                 self.train_seconds = budget_start + clock() - c0
                 if self._due(t.log_every) or self.step == t.steps:
@@ -380,7 +392,9 @@ class Run(RunState, RunOutputs):
                     self.logger.scalars(self.step, logs)
                     self.logger.progress(self.step, logs)
                     self.hook.ganzoo_on_step(run=self, step=self.step, logs=logs)
-                    if self._due(t.log_every * 10) or self.step == t.steps:
+                    # A progress bar already shows every interval; without one (off a terminal, in a
+                    # batch job's log) each interval gets a line with rate and ETA.
+                    if not self.logger.shows_bar or self._due(t.log_every * 10) or self.step == t.steps:
                         self.log_info(step_summary(self.step, t.steps, logs))
                 if self._due(t.sample_every):
                     self.save_samples()
@@ -411,7 +425,7 @@ class Run(RunState, RunOutputs):
             raise
         finally:
             if self.rank == 0:
-                with contextlib.suppress(OSError):  # a full disk must not mask the real error
+                with contextlib.suppress(OSError, GanzooError):  # a full disk must not mask the real error
                     update_meta(self.dir, status=status, step=self.step, d_updates=self.d_updates, train_seconds=round(self.train_seconds, 3))
             self.hook.ganzoo_on_train_end(run=self, status=status)
             for s, h in previous.items():
