@@ -8,6 +8,7 @@ SHA-256, and matched by name and shape with an error that lists what differs.
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,12 +69,26 @@ def _checkpoint_file(run_dir: Path, src: InitSource, slot: str) -> Path:
     return found[0]
 
 
-def _read(path: Path) -> Any:
+# What torch.save writes: a zip archive, or (legacy format) a pickle starting with its PROTO opcode.
+_TORCH_MAGIC = (b"PK\x03\x04", b"\x80")
+
+
+def _read(path: Path, slot: str) -> Any:
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 
         return load_file(str(path), device="cpu")
-    return torch.load(path, map_location="cpu", weights_only=True)
+    with open(path, "rb") as f:
+        head = f.read(4)
+    # Anything else (a text file, an image) would reach torch's unpickler, whose error
+    # suggests weights_only=False: advice to run code from an untrusted file.
+    if not head.startswith(_TORCH_MAGIC):
+        raise InitError(f"init.{slot}.from: {path} is not a weight file (neither a PyTorch file nor .safetensors)")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise InitError(f"init.{slot}.from: {path} holds Python objects besides tensors and containers, which ganzoo does not "
+                        "unpickle; save a plain state dict (torch.save(net.state_dict(), ...)) or a .safetensors file") from None
 
 
 def _plain(obj: Any, src: InitSource, slot: str, path: Path) -> dict[str, torch.Tensor]:
@@ -116,7 +131,7 @@ def load_init_weights(src: InitSource, slot: str) -> tuple[dict[str, torch.Tenso
         if RunDir(path.parent.parent).is_checkpoint(path):
             state = _from_checkpoint(load_checkpoint(path), slot, src, str(path))
         else:
-            state = _plain(_read(path), src, slot, path)
+            state = _plain(_read(path, slot), src, slot, path)
     except InitError:  # already names the init field (InitError is a WeightsError: it goes first)
         raise
     except (CheckpointError, WeightsError) as exc:
