@@ -30,9 +30,9 @@ __all__ = [
 
 
 class Params(BaseModel):
-    """Base class for component parameter models: unknown keys are an error."""
+    """Base class for component parameter models: unknown keys are an error, and so is an infinite or NaN float."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class NoParams(Params):

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 from ganzoo.errors import GanzooError
 from ganzoo.plugin.registry import suggest
 
-__all__ = ["SpecError", "SpecIssue", "issues_from"]
+__all__ = ["SpecError", "SpecIssue", "issues_from", "locate"]
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,8 @@ def _message(err: Any, path: list[str | int]) -> str:
         return _unknown_type(ctx["tag"], _split_tags(str(ctx["expected_tags"])))
     if err["type"] == "union_tag_not_found":
         return "missing 'type' (the component name)"
+    if err["type"] == "int_parsing_size":  # pydantic's text speaks of strings even for 1e50
+        return f"{err.get('input')!r} is too large for an integer"
     if err["type"] == "literal_error" and "expected" in ctx:
         given, expected = err.get("input"), _split_tags(str(ctx["expected"]))
         if path and path[-1] == "type":  # a slot with a single installed component
@@ -91,7 +93,27 @@ def _message(err: Any, path: list[str | int]) -> str:
     return msg
 
 
-def issues_from(exc: ValidationError, model: type[BaseModel], data: Any, lines: dict[tuple[str | int, ...], int]) -> list[SpecIssue]:
+def locate(path: list[str | int] | tuple[str | int, ...], lines: dict[tuple[str | int, ...], int],
+           origins: dict[tuple[str, ...], str] | None = None) -> tuple[int | None, str]:
+    """Where a problem at ``path`` came from: (file line or None, a suffix naming an override or "").
+
+    A value set by an override (``--set key=value``) is reported as such, not at
+    the line of whatever part of its path the file happens to have (often line 1).
+    """
+    parts = tuple(str(p) for p in path)
+    for key, origin in (origins or {}).items():
+        if parts[: len(key)] == key:
+            return None, f" (from {origin})"
+    for k in range(len(path), 0, -1):  # not the document's line 1: it says nothing
+        line = lines.get(tuple(path[:k]))
+        if line:
+            return line, ""
+    return None, ""
+
+
+def issues_from(exc: ValidationError, model: type[BaseModel], data: Any, lines: dict[tuple[str | int, ...], int],
+                *, origins: dict[tuple[str, ...], str] | None = None) -> list[SpecIssue]:
+    """pydantic's errors as path-qualified issues, each with its line (or the override it came from)."""
     issues = []
     for err in exc.errors(include_url=False):
         path, ctype = _resolve_loc(data, tuple(err["loc"]))
@@ -105,12 +127,8 @@ def issues_from(exc: ValidationError, model: type[BaseModel], data: Any, lines: 
         dotted = ".".join(str(p) for p in path)
         if ctype:
             dotted += f" (type={ctype})"
-        line = None
-        for k in range(len(path), -1, -1):
-            line = lines.get(tuple(path[:k]))
-            if line:
-                break
-        issues.append(SpecIssue(dotted, msg, line))
+        line, origin = locate(path, lines, origins)
+        issues.append(SpecIssue(dotted, msg + origin, line))
     return issues
 
 

@@ -24,9 +24,11 @@ from pydantic import (
 
 from ganzoo.plugin.entries import Entry, LossEntry, ModelEntry, Params
 from ganzoo.plugin.registry import Registries
+from ganzoo.spec.errors import SpecError, SpecIssue, issues_from, locate
+from ganzoo.spec.limits import MAX_SEED, MAX_STEPS, oversized_ints
+from ganzoo.spec.overrides import apply_overrides, parse_overrides, set_values
 from ganzoo.spec.sections import InitSpecs, OptimSpecs, TrainSpec
-from ganzoo.spec.errors import SpecError, SpecIssue, issues_from
-from ganzoo.spec.yamlio import line_map, load_yaml, parse_value
+from ganzoo.spec.yamlio import SpecYAMLError, line_map, load_yaml
 
 __all__ = ["SpecError", "SpecIssue", "RunSpec", "spec_model", "load_spec", "validate_spec", "apply_overrides", "parse_overrides", "set_values", "spec_hash", "json_schema"]
 
@@ -34,7 +36,7 @@ __all__ = ["SpecError", "SpecIssue", "RunSpec", "spec_model", "load_spec", "vali
 class Component(BaseModel):
     """Base of every component slot: ``{type: name, params: {...}}``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # a loss weight of .inf validated before
     type: str
 
 
@@ -81,7 +83,7 @@ class RunSpecBase(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field("run", min_length=1, pattern=r"^[A-Za-z0-9._-]+$", description="Run name; used for the run directory.")
-    seed: int = Field(0, ge=0, description="Seeds python, numpy and torch, and the data order.")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="Seeds python, numpy and torch, and the data order.")
     optim: OptimSpecs = Field(default_factory=OptimSpecs, description="Adam and learning-rate schedule per network.")
     init: InitSpecs = Field(default_factory=InitSpecs, description="Starting weights per network (default: random).")
     train: TrainSpec = Field(default_factory=TrainSpec, description="Budget, hardware and cadence.")
@@ -170,7 +172,7 @@ def spec_model(reg: Registries) -> type[RunSpecBase]:
     Eval = create_model(
         "EvalSpec",
         __base__=Params,
-        every=(int, Field(0, ge=0, description="Evaluate every N steps (0: only at the end, if metrics are set).")),
+        every=(int, Field(0, ge=0, le=MAX_STEPS, description="Evaluate every N steps (0: only at the end, if metrics are set).")),
         data=(Optional[Data], Field(None, description="Dataset to evaluate on, e.g. a held-out split; default: the training data.")),
         metrics=(list[Metric], Field(default_factory=list, description="Metrics to compute.")),
         best=(Optional[str], Field(None, description="Metric name that selects the best checkpoint.")),
@@ -196,75 +198,6 @@ def json_schema(reg: Registries) -> dict[str, Any]:
     schema = spec_model(reg).model_json_schema(mode="validation")
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     return schema
-
-
-# ---------------------------------------------------------------- overrides
-
-
-def _set_path(data: Any, key: str, value: Any) -> str | None:
-    """Set dotted ``key`` in plain ``data`` (creating mappings on the way); an error message or None."""
-    parts = key.strip().split(".")
-    node: Any = data
-    for i, part in enumerate(parts[:-1]):
-        nxt = parts[i + 1]
-        if isinstance(node, list):
-            if not part.isdigit() or int(part) >= len(node):
-                return f"{'.'.join(parts[:i])} has no item {part}"
-            node = node[int(part)]
-            continue
-        if not isinstance(node, dict):
-            return f"{'.'.join(parts[:i])} is a {type(node).__name__}, not a mapping"
-        if node.get(part) is None:
-            node[part] = [] if nxt.isdigit() else {}
-        node = node[part]
-    last = parts[-1]
-    if isinstance(node, list) and last.isdigit() and int(last) < len(node):
-        node[int(last)] = value
-    elif isinstance(node, dict):
-        node[last] = value
-    else:
-        return f"{'.'.join(parts[:-1])} is a {type(node).__name__}, not a mapping"
-    return None
-
-
-def set_values(data: dict[str, Any], values: dict[str, Any], *, origin: str = "--set") -> dict[str, Any]:
-    """Apply ``{"dotted.key": value}`` to a copy of plain spec data (sweep variants use this).
-
-    Raises:
-        SpecError: A path runs through something that is not a mapping or list.
-    """
-    data = json.loads(json.dumps(data))  # deep copy of plain data
-    issues = [SpecIssue(f"{origin} {key}", err) for key, value in values.items() if (err := _set_path(data, key, value))]
-    if issues:
-        raise SpecError(issues, "overrides")
-    return data
-
-
-def parse_overrides(overrides: list[str]) -> dict[str, Any]:
-    """``["a.b=1", ...]`` -> ``{"a.b": 1}`` with values parsed as YAML.
-
-    Raises:
-        SpecError: An item is not ``KEY=VALUE`` or its value is not valid YAML.
-    """
-    values: dict[str, Any] = {}
-    issues: list[SpecIssue] = []
-    for item in overrides:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            issues.append(SpecIssue(f"--set {item}", "expected KEY=VALUE, for example --set train.steps=100"))
-            continue
-        try:
-            values[key.strip()] = parse_value(raw)
-        except yaml.YAMLError as exc:
-            issues.append(SpecIssue(f"--set {key}", f"value is not valid YAML: {exc}"))
-    if issues:
-        raise SpecError(issues, "overrides")
-    return values
-
-
-def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Apply ``key.sub=value`` strings to a plain spec dict (values parsed as YAML)."""
-    return set_values(data, parse_overrides(overrides))
 
 
 # ---------------------------------------------------------------- validation
@@ -298,12 +231,16 @@ def _check_task(spec: RunSpecBase, reg: Registries) -> list[SpecIssue]:
     return issues
 
 
-def validate_spec(data: Any, reg: Registries, *, source: str | None = None, text: str | None = None, check_inputs: bool = True) -> RunSpecBase:
+def validate_spec(data: Any, reg: Registries, *, source: str | None = None, text: str | None = None, check_inputs: bool = True,
+                  origins: dict[str, str] | None = None) -> RunSpecBase:
     """Validate plain data against the registries' ``RunSpec``; raise :class:`SpecError`.
 
     ``check_inputs=False`` tells params validators not to require input files
-    and folders to exist (see :func:`ganzoo.checks_inputs`).
+    and folders to exist (see :func:`ganzoo.checks_inputs`). ``origins`` maps
+    dotted keys that did not come from ``text`` to where they came from (e.g.
+    ``--set train.steps=5``): problems under them name it instead of a line.
     """
+    where = {tuple(k.split(".")): v for k, v in (origins or {}).items()}
     lines = line_map(text) if text else {}
     if not isinstance(data, dict):
         raise SpecError([SpecIssue("", f"a spec must be a mapping at the top level, got {type(data).__name__}")], source)
@@ -312,12 +249,15 @@ def validate_spec(data: Any, reg: Registries, *, source: str | None = None, text
     try:
         spec = model.model_validate(data, context={"check_inputs": check_inputs})
     except ValidationError as exc:
-        raise SpecError(issues_from(exc, model, data, lines), source) from None
-    issues = _check_task(spec, reg)
+        raise SpecError(issues_from(exc, model, data, lines, origins=where), source) from None
+    # torch takes 64-bit integers; a larger one in a plugin's params would overflow mid-run.
+    issues = [SpecIssue(".".join(map(str, path)), f"{value} is out of range (integers must be within ±(2^63 - 1))")
+              for path, value in oversized_ints(spec_to_data(spec))]
+    issues += _check_task(spec, reg)
     if issues:
         for i, issue in enumerate(issues):
-            key = tuple(issue.path.split(".")[:1])
-            issues[i] = SpecIssue(issue.path, issue.message, lines.get(tuple(issue.path.split(".")), lines.get(key)))
+            line, origin = locate(tuple(issue.path.split(".")), lines, where)
+            issues[i] = SpecIssue(issue.path, issue.message + origin, line)
         raise SpecError(issues, source)
     return spec
 
@@ -326,6 +266,8 @@ def parse_spec_text(text: str, source: str | None = None) -> Any:
     """Parse YAML spec text; YAML errors become :class:`SpecError` with the line."""
     try:
         return load_yaml(text)
+    except SpecYAMLError as exc:  # well-formed, but refused (duplicate key, alias bomb)
+        raise SpecError([SpecIssue(exc.path, str(exc.problem), exc.problem_mark.line + 1 if exc.problem_mark else None)], source) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
@@ -351,7 +293,8 @@ def load_spec(path: str | Path, reg: Registries, overrides: list[str] | None = N
         if not isinstance(data, dict):
             raise SpecError([SpecIssue("", "a spec must be a mapping at the top level")], str(path))
         data = apply_overrides(data, overrides)
-    return validate_spec(data, reg, source=str(path), text=text)
+    origins = {key.strip(): f"--set {item}" for item in overrides or [] for key in [item.partition("=")[0]]}
+    return validate_spec(data, reg, source=str(path), text=text, origins=origins)
 
 
 def spec_to_data(spec: BaseModel) -> dict[str, Any]:

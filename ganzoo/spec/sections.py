@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import ConfigDict, Field, field_validator
 
 from ganzoo.plugin.entries import Params
+from ganzoo.spec.limits import MAX_BATCH, MAX_D_STEPS, MAX_KEEP, MAX_SECONDS, MAX_STEPS, MAX_WORKERS, Steps
 
 __all__ = [
     "ConstantLR", "MultiStepLR", "CosineLR", "LRSchedule", "OptimSpec", "OptimSpecs",
@@ -32,7 +33,7 @@ RESUME_MUTABLE: tuple[str, ...] = (
 
 
 class _Warmup(Params):
-    warmup: int = Field(0, ge=0, description="Steps of linear warm-up from lr/warmup to lr, before the schedule proper.")
+    warmup: int = Field(0, ge=0, le=MAX_STEPS, description="Steps of linear warm-up from lr/warmup to lr, before the schedule proper.")
 
 
 class ConstantLR(_Warmup):
@@ -45,7 +46,7 @@ class MultiStepLR(_Warmup):
     """Multiply the learning rate by ``gamma`` at each milestone (BasicSR's ESRGAN recipe)."""
 
     type: Literal["multistep"]
-    milestones: list[int] = Field(min_length=1, description="Steps (generator updates) at which the rate drops; increasing.")
+    milestones: list[Steps] = Field(min_length=1, description="Steps (generator updates) at which the rate drops; increasing.")
     gamma: float = Field(0.5, gt=0, le=1, description="Factor applied at each milestone.")
 
     @field_validator("milestones")
@@ -61,7 +62,7 @@ class CosineLR(_Warmup):
 
     type: Literal["cosine"]
     min_factor: float = Field(0.0, ge=0, le=1, description="Final learning rate as a fraction of lr.")
-    period: int | None = Field(None, gt=0, description="Steps of the decay, warm-up included; default train.steps. Fix it "
+    period: int | None = Field(None, gt=0, le=MAX_STEPS, description="Steps of the decay, warm-up included; default train.steps. Fix it "
                                "when you plan to extend train.steps on resume, or the curve changes mid-run.")
 
 
@@ -121,11 +122,11 @@ class InitSpecs(Params):
 class TrainSpec(Params):
     """Budget, hardware and cadence. One step is one generator update."""
 
-    steps: int = Field(1000, gt=0, description="Generator updates in total.")
-    batch_size: int = Field(64, gt=0, description="Global batch size (split across DDP ranks).")
-    d_steps: int = Field(1, ge=1, description="Discriminator updates per generator update (n_critic).")
+    steps: int = Field(1000, gt=0, le=MAX_STEPS, description="Generator updates in total.")
+    batch_size: int = Field(64, gt=0, le=MAX_BATCH, description="Global batch size (split across DDP ranks).")
+    d_steps: int = Field(1, ge=1, le=MAX_D_STEPS, description="Discriminator updates per generator update (n_critic).")
     max_seconds: float | None = Field(
-        None, gt=0, description="Also stop once training has taken this long (summed over resumes); a fixed time budget."
+        None, gt=0, le=MAX_SECONDS, description="Also stop once training has taken this long (summed over resumes); a fixed time budget."
     )
     budget_clock: Literal["wall", "cpu"] = Field(
         "wall", description="What max_seconds measures: wall time, or this process's CPU time (all threads)."
@@ -138,14 +139,14 @@ class TrainSpec(Params):
         False, description="Under DDP, convert BatchNorm to SyncBatchNorm (CUDA only); else per-replica statistics."
     )
     ema: float | None = Field(None, ge=0.0, lt=1.0, description="Generator EMA decay; None disables EMA.")
-    ema_warmup: int = Field(0, ge=0, description="Steps over which the EMA decay ramps up from 0.")
+    ema_warmup: int = Field(0, ge=0, le=MAX_STEPS, description="Steps over which the EMA decay ramps up from 0.")
     grad_clip: float | None = Field(None, gt=0, description="Clip each network's gradient norm to this value.")
-    max_nonfinite: int = Field(10, ge=1, description="Stop after this many consecutive non-finite updates.")
-    num_workers: int = Field(0, ge=0, description="DataLoader worker processes.")
-    log_every: int = Field(10, ge=1, description="Write metrics.jsonl and TensorBoard scalars every N steps.")
-    sample_every: int = Field(500, ge=0, description="Save a fixed-noise sample grid every N steps (0: only at the end).")
-    checkpoint_every: int = Field(500, ge=0, description="Save a checkpoint every N steps (0: only at the end).")
-    keep_checkpoints: int = Field(3, ge=1, description="How many recent checkpoints to keep.")
+    max_nonfinite: int = Field(10, ge=1, le=MAX_STEPS, description="Stop after this many consecutive non-finite updates.")
+    num_workers: int = Field(0, ge=0, le=MAX_WORKERS, description="DataLoader worker processes.")
+    log_every: int = Field(10, ge=1, le=MAX_STEPS, description="Write metrics.jsonl and TensorBoard scalars every N steps.")
+    sample_every: int = Field(500, ge=0, le=MAX_STEPS, description="Save a fixed-noise sample grid every N steps (0: only at the end).")
+    checkpoint_every: int = Field(500, ge=0, le=MAX_STEPS, description="Save a checkpoint every N steps (0: only at the end).")
+    keep_checkpoints: int = Field(3, ge=1, le=MAX_KEEP, description="How many recent checkpoints to keep.")
     sample_grid: int = Field(64, ge=1, le=1024, description="Images in each sample grid.")
     tensorboard: bool = Field(True, description="Write TensorBoard event files.")
     progress: bool = Field(True, description="Show a progress bar on a terminal.")
