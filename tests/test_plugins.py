@@ -65,8 +65,12 @@ def test_third_party_plugin_is_discovered(site, tiny_spec):
 
 def test_name_conflict_names_both_plugins(site):
     install_dist(site, "ganzoo-dup", {"dup_plugin": GOOD_PLUGIN.replace("{name}", "digits")}, {"dup": "dup_plugin"})
+    reg = collect(get_plugin_manager())  # a conflict disables the name; it does not stop discovery
+    [conflict] = reg.report.conflicts
+    assert (conflict.kind, conflict.name, set(conflict.plugins)) == ("dataset", "digits", {"ganzoo_data", "dup"})
+    assert "digits" not in reg["dataset"].names() and "faces" in reg["dataset"].names()
     with pytest.raises(RegistryError) as ei:
-        collect(get_plugin_manager())
+        reg["dataset"].get("digits")
     msg = str(ei.value)
     assert "'digits'" in msg and "'ganzoo_data'" in msg and "'dup'" in msg
 

@@ -12,9 +12,21 @@ import click
 
 from ganzoo.errors import EXIT_INPUT, GanzooError
 
-__all__ = ["EXIT_SPEC", "console", "fail", "handle_errors", "registries", "report_error"]
+__all__ = ["DEBUG_META", "EXIT_SPEC", "console", "debug_enabled", "fail", "handle_errors", "registries", "report_error", "warn"]
 
 EXIT_SPEC = EXIT_INPUT  # a bad spec or bad arguments, like click's usage errors
+DEBUG_META = "ganzoo.debug"  # set in click's shared context meta by ``ganzoo --debug``
+
+
+def debug_enabled() -> bool:
+    """``ganzoo --debug`` or ``GANZOO_DEBUG=1``: print the traceback of every error, GanzooErrors included."""
+    ctx = click.get_current_context(silent=True)
+    return bool(os.environ.get("GANZOO_DEBUG")) or bool(ctx is not None and ctx.meta.get(DEBUG_META))
+
+
+def warn(message: str) -> None:
+    """One ``warning: ...`` line on stderr."""
+    click.echo(f"warning: {message}", err=True)
 
 
 def console() -> Any:
@@ -37,7 +49,7 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     signal number. click's usage errors pass through (exit 2), Ctrl-C exits 130.
     Anything else is a bug in ganzoo or a plugin: it is not caught, so Python
     prints its traceback and exits 1. ``GANZOO_DEBUG=1`` prints the traceback of
-    a GanzooError too.
+    a GanzooError too, as does ``ganzoo --debug``.
     """
 
     @wraps(fn)
@@ -60,7 +72,7 @@ def report_error(exc: GanzooError) -> None:
     """Print a GanzooError as the CLI does: ``error: MESSAGE`` (spec reports and interruptions as they are)."""
     from ganzoo.spec.errors import SpecError
 
-    if os.environ.get("GANZOO_DEBUG"):
+    if debug_enabled():
         traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
     run = sys.modules.get("ganzoo.engine.run")  # only a run raises RunInterrupted: no torch import just to check
     if isinstance(exc, SpecError) or (run is not None and isinstance(exc, run.RunInterrupted)):
@@ -70,6 +82,10 @@ def report_error(exc: GanzooError) -> None:
 
 
 def registries() -> Any:
+    """The installed components; a name that several plugins register is disabled with a warning."""
     from ganzoo.plugin.registry import load_registries
 
-    return load_registries()
+    reg = load_registries()
+    for conflict in reg.report.conflicts:
+        warn(conflict.describe())
+    return reg

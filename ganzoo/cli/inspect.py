@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from ganzoo.cli.common import EXIT_SPEC, console, fail, handle_errors, registries
+from ganzoo.cli.common import EXIT_SPEC, console, fail, handle_errors, registries, warn
 
 __all__ = ["list_cmd", "plugins", "schema", "show"]
 
@@ -70,7 +70,12 @@ def show(name: str, kind: str | None) -> None:
     reg = registries()
     matches = [e for e in reg.all_entries() if e.name == name and (kind is None or e.kind == kind.rstrip("s"))]
     if not matches:
-        fail(f"no component named {name!r}.{suggest(name, sorted({e.name for e in reg.all_entries()}))}", EXIT_SPEC)
+        # A name two plugins register is disabled; a plugin that failed to load may be the one that has it.
+        kinds = [k for k in reg.by_kind if kind is None or k == kind.rstrip("s")] or list(reg.by_kind)
+        conflicted = [k for k in kinds if reg[k].conflict(name)]
+        why = reg[(conflicted or kinds)[0]].why_missing(name)
+        near = "" if conflicted else suggest(name, sorted({e.name for e in reg.all_entries()}))
+        fail(f"no component named {name!r}{why}.{near}", EXIT_SPEC)
     out = console()
     for e in matches:
         role = getattr(e, "role", None) or getattr(e, "loss_kind", None)
@@ -112,7 +117,7 @@ def schema(out: str | None) -> None:
 @click.command()
 @handle_errors
 def plugins() -> None:
-    """List loaded, failed and disabled plugins.
+    """List loaded, failed and disabled plugins, and component names that plugins register twice.
 
     \b
     Example:
@@ -126,6 +131,8 @@ def plugins() -> None:
     pm = get_plugin_manager()
     reg = collect(pm)
     report = reg.report
+    for conflict in report.conflicts:
+        warn(conflict.describe())
     counts: dict[str, int] = {}
     for e in reg.all_entries():
         counts[e.plugin] = counts.get(e.plugin, 0) + 1
@@ -134,8 +141,10 @@ def plugins() -> None:
         table.add_column(col, overflow="fold")
     for p in report.loaded:
         failed = [f for f in report.failed if f.name == p.name]
-        status = "[red]partly failed[/red]" if failed else "[green]loaded[/green]"
+        conflicts = [c for c in report.conflicts if p.name in c.plugins]
+        status = "[red]partly failed[/red]" if failed else "[yellow]conflict[/yellow]" if conflicts else "[green]loaded[/green]"
         detail = f"{counts.get(p.name, 0)} components" + "".join(f"; {f.error}" for f in failed)
+        detail += "".join(f"; conflict: {c.describe()}" for c in conflicts)
         table.add_row(p.name, status, f"{p.distribution} {p.version}", detail)
     loaded_names = {p.name for p in report.loaded}
     for f in report.failed:

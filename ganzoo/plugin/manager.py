@@ -1,12 +1,14 @@
 """Plugin discovery: entry points, isolation of broken plugins, blocking and tracing.
 
 Built-in plugins are found exactly like third-party ones, through the ``ganzoo``
-entry-point group. A plugin that fails to import is recorded and skipped so that
-one broken package never takes the whole zoo down.
+entry-point group. A plugin that fails to import (an exception, or ``sys.exit``
+at import) is recorded once and skipped, so that one broken package never takes
+the whole zoo down; Ctrl-C still stops discovery.
 """
 
 from __future__ import annotations
 
+import difflib
 import importlib.metadata as md
 import os
 import sys
@@ -27,12 +29,53 @@ hookimpl = pluggy.HookimplMarker("ganzoo")
 
 @dataclass(frozen=True)
 class PluginFailure:
-    """A plugin that could not be loaded or registered."""
+    """A plugin that could not be loaded or registered.
+
+    Attributes:
+        name: The entry-point (or explicit) name.
+        distribution: The installed distribution, ``<explicit>`` or ``?``.
+        error: ``Type: message`` (the whole traceback under ``GANZOO_TRACE_PLUGINS``).
+        stage: ``import``, ``register`` or ``entry-point``.
+        module: The module (or object) the plugin is, when known, so a plugin that
+            failed under its entry-point name is found by its module too.
+    """
 
     name: str
     distribution: str
     error: str
-    stage: str  # "import", "register" or "entry-point"
+    stage: str
+    module: str = ""
+
+    def summary(self) -> str:
+        """``plugin 'x' failed to load (ImportError: ...)``: the first line of the error."""
+        lines = self.error.strip().splitlines() or ["?"]
+        first = lines[-1] if lines[0].startswith("Traceback") else lines[0]  # GANZOO_TRACE_PLUGINS keeps the traceback
+        verb = "failed to load" if self.stage != "register" else "failed to register"
+        return f"plugin {self.name!r} {verb} ({first})"
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """Two or more plugins registered one component name; none of their components is used.
+
+    Attributes:
+        kind: The component kind (``model``, ``loss``, ...).
+        name: The component name.
+        role: The model role (conflicts are per role for models), else ``None``.
+        plugins: Every plugin that registered it, in registration order.
+    """
+
+    kind: str
+    name: str
+    role: str | None
+    plugins: tuple[str, ...]
+
+    def describe(self) -> str:
+        what = f"{self.role} model" if self.role else self.kind
+        names = sorted(self.plugins)
+        who = ", ".join(repr(p) for p in names[:-1]) + f" and {names[-1]!r}"
+        choices = " or ".join(f"GANZOO_DISABLE_PLUGINS={p}" for p in names)
+        return f"{what} {self.name!r} is registered by plugins {who}, so none of them is used; uninstall one, or disable it with {choices}"
 
 
 @dataclass(frozen=True)
@@ -52,11 +95,26 @@ class PluginReport:
     loaded: list[PluginInfo] = field(default_factory=list)
     failed: list[PluginFailure] = field(default_factory=list)
     disabled: list[str] = field(default_factory=list)
+    conflicts: list[Conflict] = field(default_factory=list)
 
     def fail(self, failure: PluginFailure) -> None:
+        """Record a failure once: the same plugin failing the same way again (a second registration) is not news."""
+        key = (failure.name, failure.stage, failure.error)
+        if any((f.name, f.stage, f.error) == key for f in self.failed):
+            return
         self.failed.append(failure)
-        if os.environ.get(TRACE_ENV):
+        # One process builds several managers (the CLI's command registration, then the command's
+        # registries): trace each failure once per process, not once per manager.
+        if os.environ.get(TRACE_ENV) and key not in _TRACED:
+            _TRACED.add(key)
             print(f"ganzoo: plugin {failure.name!r} failed at {failure.stage}: {failure.error}", file=sys.stderr)  # noqa: T201 - opt-in tracing
+
+    def failures_of(self, name: str) -> list[PluginFailure]:
+        """The failures recorded for a plugin, by its name or its module's name."""
+        return [f for f in self.failed if name in (f.name, f.module)]
+
+
+_TRACED: set[tuple[str, str, str]] = set()
 
 
 def _disabled_names() -> set[str]:
@@ -72,6 +130,10 @@ class GanzooPluginManager(pluggy.PluginManager):
         for spec in SPEC_CLASSES:
             self.add_hookspecs(spec)
         self.ganzoo_report = PluginReport()
+        self.ganzoo_failed_ids: set[int] = set()  # objects whose registration failed: not retried under another name
+
+
+HOOK_NAMES = sorted(name for spec in SPEC_CLASSES for name in vars(spec) if name.startswith("ganzoo_"))
 
 
 def _dist_of(ep: md.EntryPoint) -> tuple[str, str]:
@@ -111,8 +173,10 @@ def get_plugin_manager(*, entry_points: bool = True, extra: list[tuple[str, Any]
             seen[ep.name] = ep.value
             try:
                 obj = ep.load()
-            except Exception as exc:  # noqa: BLE001 - isolation is the point
-                report.fail(PluginFailure(ep.name, dist, _short(exc), "import"))
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # noqa: BLE001 - isolation is the point: sys.exit() at import included
+                report.fail(PluginFailure(ep.name, dist, _short(exc), "import", ep.value))
                 continue
             _register(pm, ep.name, obj, dist, version, report)
     for name, obj in extra or []:
@@ -123,23 +187,37 @@ def get_plugin_manager(*, entry_points: bool = True, extra: list[tuple[str, Any]
     return pm
 
 
-def _register(pm: pluggy.PluginManager, name: str, obj: Any, dist: str, version: str, report: PluginReport) -> None:
-    if pm.is_registered(obj):
-        # The same module through an entry point and passed explicitly: keep the first registration.
+def _register(pm: GanzooPluginManager, name: str, obj: Any, dist: str, version: str, report: PluginReport) -> None:
+    module = getattr(obj, "__name__", type(obj).__name__)
+    if pm.is_registered(obj) or id(obj) in pm.ganzoo_failed_ids:
+        # The same module through an entry point and passed explicitly: keep the first registration,
+        # and report a failed one once, under the name it first failed with.
         return
     registered = False
     try:
         pm.register(obj, name=name)
         registered = True
         # A misspelt hook name (ganzoo_model instead of ganzoo_models) fails here, loudly.
+        unknown = [hc.name for hc in pm.get_hookcallers(obj) or [] if hc.spec is None]
+        if unknown:
+            raise pluggy.PluginValidationError(obj, "; ".join(_unknown_hook(h) for h in unknown))
         pm.check_pending()
-    except Exception as exc:  # noqa: BLE001 - a plugin that fails to register is reported, not fatal
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - a plugin that fails to register is reported, not fatal
         if registered:  # only undo what this call did; never another registration of the same object
             pm.unregister(obj)
-        report.fail(PluginFailure(name, dist, _short(exc), "register"))
+        pm.ganzoo_failed_ids.add(id(obj))
+        report.fail(PluginFailure(name, dist, _short(exc), "register", module))
         return
-    module = getattr(obj, "__name__", type(obj).__name__)
     report.loaded.append(PluginInfo(name, dist, version, module))
+
+
+def _unknown_hook(name: str) -> str:
+    """``unknown hook 'ganzoo_model' (did you mean 'ganzoo_models'?)``."""
+    close = difflib.get_close_matches(name, HOOK_NAMES, n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else f"; hooks are {', '.join(HOOK_NAMES)}"
+    return f"unknown hook {name!r}{hint}"
 
 
 def _short(exc: BaseException) -> str:

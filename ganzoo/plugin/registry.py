@@ -11,7 +11,7 @@ from typing import Any
 
 from ganzoo.errors import PluginError
 from ganzoo.plugin.entries import KINDS, Entry, ModelEntry
-from ganzoo.plugin.manager import GanzooPluginManager, PluginFailure, PluginReport, get_plugin_manager
+from ganzoo.plugin.manager import Conflict, GanzooPluginManager, PluginFailure, PluginReport, get_plugin_manager
 
 _HOOKS = {
     "model": "ganzoo_models",
@@ -32,7 +32,7 @@ KIND_ALIASES = {
 
 
 class RegistryError(PluginError):
-    """A registry cannot be built (name conflicts) or a lookup failed."""
+    """A registry lookup failed (an unknown kind, a model name that several roles share)."""
 
 
 class UnknownComponentError(RegistryError, KeyError):
@@ -57,10 +57,20 @@ def _key(entry: Entry) -> str:
 
 @dataclass
 class Registry:
-    """Entries of one kind, keyed by name (by role and name for models)."""
+    """Entries of one kind, keyed by name (by role and name for models).
+
+    Attributes:
+        kind: The component kind.
+        entries: Registered entries by key (``role:name`` for models).
+        conflicts: Keys that several plugins registered; none of those entries is used.
+        failures: The plugins that failed to load or register (shared by every kind):
+            any of them may have provided a name that is missing.
+    """
 
     kind: str
     entries: dict[str, Entry] = field(default_factory=dict)
+    conflicts: dict[str, Conflict] = field(default_factory=dict)
+    failures: list[PluginFailure] = field(default_factory=list)
 
     def __iter__(self) -> Iterator[Entry]:
         return iter(sorted(self.entries.values(), key=lambda e: (_key(e))))
@@ -84,7 +94,27 @@ class Registry:
                 roles = [m.role for m in matches if isinstance(m, ModelEntry)]
                 raise RegistryError(f"model {name!r} exists for several roles; name one of {roles}")
         what = f"{role} model" if role else self.kind
-        raise UnknownComponentError(f"unknown {what} {name!r}.{suggest(name, self.names(role))}")
+        near = "" if self.conflict(name, role) else suggest(name, self.names(role))  # the name is right, only disabled
+        raise UnknownComponentError(f"unknown {what} {name!r}{self.why_missing(name, role)}.{near}")
+
+    def conflict(self, name: str, role: str | None = None) -> Conflict | None:
+        """The conflict that disabled ``name`` (for ``role``, or any role), if several plugins registered it."""
+        if self.kind == "model" and role:
+            return self.conflicts.get(f"{role}:{name}")
+        return next((c for c in self.conflicts.values() if c.name == name), None)
+
+    def why_missing(self, name: str, role: str | None = None) -> str:
+        """Why ``name`` may be missing, as a ``: ...`` fragment for an "unknown" message; empty if nothing explains it.
+
+        A name that several plugins registered is disabled; otherwise a plugin
+        that failed to load may be the one that provides it.
+        """
+        conflict = self.conflict(name, role)
+        if conflict is not None:
+            return f": {conflict.describe()}"
+        if not self.failures:
+            return ""
+        return ": " + "; ".join(f.summary() for f in self.failures) + "; see 'ganzoo plugins'"
 
 
 @dataclass
@@ -127,12 +157,16 @@ class Registries:
 def collect(pm: GanzooPluginManager) -> Registries:
     """Call every plugin's registration hooks one by one and build the registries.
 
-    A hook implementation that raises is reported as a failed plugin and its
-    records are dropped; two plugins claiming one name raise :class:`RegistryError`.
+    A hook implementation that raises (``sys.exit`` included) is reported as a
+    failed plugin and its records are dropped. A name that two plugins register
+    (per kind; per role for models) is disabled for both, recorded in
+    ``report.conflicts``, and explained when a spec or lookup names it: one
+    conflict must not stop every command.
     """
     report = pm.ganzoo_report
-    by_kind = {kind: Registry(kind) for kind in KINDS}
-    conflicts: list[str] = []
+    report.conflicts.clear()  # collect() may run twice on one manager
+    by_kind = {kind: Registry(kind, failures=report.failed) for kind in KINDS}
+    dists = {p.name: p.distribution for p in report.loaded}
     for kind, hook_name in _HOOKS.items():
         hook = getattr(pm.hook, hook_name)
         for impl in hook.get_hookimpls():
@@ -141,24 +175,37 @@ def collect(pm: GanzooPluginManager) -> Registries:
                 for rec in records:
                     if not isinstance(rec, KINDS[kind]):
                         raise TypeError(f"{hook_name} returned {type(rec).__name__}, expected {KINDS[kind].__name__}")
-            except Exception as exc:  # noqa: BLE001 - one broken plugin must not break the rest
-                report.fail(PluginFailure(impl.plugin_name, "?", f"{hook_name}: {type(exc).__name__}: {exc}", "register"))
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # noqa: BLE001 - one broken plugin (sys.exit included) must not break the rest
+                failure = f"{hook_name}: {type(exc).__name__}: {exc}"
+                report.fail(PluginFailure(impl.plugin_name, dists.get(impl.plugin_name, "?"), failure, "register"))
                 continue
             reg = by_kind[kind]
             for rec in records:
-                rec = dataclasses.replace(rec, plugin=impl.plugin_name)
-                key = _key(rec)
-                if key in reg.entries:
-                    other = reg.entries[key].plugin
-                    conflicts.append(f"{kind} {key!r} is registered by both plugin {other!r} and plugin {rec.plugin!r}")
-                    continue
-                reg.entries[key] = rec
-    if conflicts:
-        raise RegistryError(
-            "component name conflicts:\n  " + "\n  ".join(conflicts)
-            + "\nUninstall one of the plugins or disable it with GANZOO_DISABLE_PLUGINS=name."
-        )
+                _add(reg, dataclasses.replace(rec, plugin=impl.plugin_name))
+    for reg in by_kind.values():
+        report.conflicts.extend(reg.conflicts.values())
     return Registries(pm, by_kind)
+
+
+def _add(reg: Registry, rec: Entry) -> None:
+    """Add ``rec``; a key another plugin registered too is disabled for both (the second claimant does not win silently)."""
+    key = _key(rec)
+    if key in reg.conflicts:
+        old = reg.conflicts[key]
+        if rec.plugin not in old.plugins:
+            reg.conflicts[key] = dataclasses.replace(old, plugins=(*old.plugins, rec.plugin))
+        return
+    other = reg.entries.get(key)
+    if other is None:
+        reg.entries[key] = rec
+    elif other.plugin != rec.plugin:
+        del reg.entries[key]
+        role = rec.role if isinstance(rec, ModelEntry) else None
+        reg.conflicts[key] = Conflict(reg.kind, rec.name, role, (other.plugin, rec.plugin))
+    else:
+        reg.entries[key] = rec  # one plugin returning a name twice: the later record, as before
 
 
 def load_registries(pm: GanzooPluginManager | None = None) -> Registries:

@@ -6,6 +6,7 @@ the YAML line where known, and a "did you mean" for unknown names and keys.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -15,7 +16,10 @@ from pydantic import BaseModel, ValidationError
 from ganzoo.errors import GanzooError
 from ganzoo.plugin.registry import suggest
 
-__all__ = ["SpecError", "SpecIssue", "issues_from", "locate"]
+__all__ = ["Explain", "SpecError", "SpecIssue", "issues_from", "locate"]
+
+# (unknown name, its spec path) -> why it may be missing, as ": ..." or "" (see Registry.why_missing).
+Explain = Callable[[str, list[str | int]], str]
 
 
 @dataclass(frozen=True)
@@ -72,15 +76,18 @@ def _split_tags(text: str) -> list[str]:
     return [t.strip().strip("'") for t in text.replace(" or ", ",").split(",") if t.strip()]
 
 
-def _unknown_type(given: Any, expected: list[str]) -> str:
-    return f"unknown type {str(given)!r}.{suggest(str(given), expected)} Installed: {', '.join(expected)}"
+def _unknown_type(given: Any, expected: list[str], path: list[str | int], explain: Explain | None) -> str:
+    # Why it is missing (a plugin that failed to load, a name conflict) comes before near names:
+    # "did you mean" would send the author of a broken plugin the wrong way.
+    why = explain(str(given), path) if explain is not None else ""
+    return f"unknown type {str(given)!r}{why}.{suggest(str(given), expected)} Installed: {', '.join(expected)}"
 
 
-def _message(err: Any, path: list[str | int]) -> str:
+def _message(err: Any, path: list[str | int], explain: Explain | None = None) -> str:
     msg: str = err["msg"]
     ctx = err.get("ctx", {})
     if err["type"] == "union_tag_invalid":
-        return _unknown_type(ctx["tag"], _split_tags(str(ctx["expected_tags"])))
+        return _unknown_type(ctx["tag"], _split_tags(str(ctx["expected_tags"])), path, explain)
     if err["type"] == "union_tag_not_found":
         return "missing 'type' (the component name)"
     if err["type"] == "int_parsing_size":  # pydantic's text speaks of strings even for 1e50
@@ -88,7 +95,7 @@ def _message(err: Any, path: list[str | int]) -> str:
     if err["type"] == "literal_error" and "expected" in ctx:
         given, expected = err.get("input"), _split_tags(str(ctx["expected"]))
         if path and path[-1] == "type":  # a slot with a single installed component
-            return _unknown_type(given, expected)
+            return _unknown_type(given, expected, path, explain)
         return f"{msg}.{suggest(str(given), expected)}" if isinstance(given, str) else msg
     return msg
 
@@ -112,8 +119,8 @@ def locate(path: list[str | int] | tuple[str | int, ...], lines: dict[tuple[str 
 
 
 def issues_from(exc: ValidationError, model: type[BaseModel], data: Any, lines: dict[tuple[str | int, ...], int],
-                *, origins: dict[tuple[str, ...], str] | None = None) -> list[SpecIssue]:
-    """pydantic's errors as path-qualified issues, each with its line (or the override it came from)."""
+                explain: Explain | None = None, *, origins: dict[tuple[str, ...], str] | None = None) -> list[SpecIssue]:
+    """pydantic's errors as path-qualified issues; ``explain`` says why an unknown component type is missing."""
     issues = []
     for err in exc.errors(include_url=False):
         path, ctype = _resolve_loc(data, tuple(err["loc"]))
@@ -123,7 +130,7 @@ def issues_from(exc: ValidationError, model: type[BaseModel], data: Any, lines: 
         else:
             if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
                 path.append("type")
-            msg = _message(err, path)
+            msg = _message(err, path, explain)
         dotted = ".".join(str(p) for p in path)
         if ctype:
             dotted += f" (type={ctype})"

@@ -24,7 +24,7 @@ from pydantic import (
 
 from ganzoo.plugin.entries import Entry, LossEntry, ModelEntry, Params
 from ganzoo.plugin.registry import Registries
-from ganzoo.spec.errors import SpecError, SpecIssue, issues_from, locate
+from ganzoo.spec.errors import Explain, SpecError, SpecIssue, issues_from, locate
 from ganzoo.spec.limits import MAX_SEED, MAX_STEPS, oversized_ints
 from ganzoo.spec.overrides import apply_overrides, parse_overrides, set_values
 from ganzoo.spec.sections import InitSpecs, OptimSpecs, TrainSpec
@@ -231,6 +231,22 @@ def _check_task(spec: RunSpecBase, reg: Registries) -> list[SpecIssue]:
     return issues
 
 
+def _why_missing(reg: Registries) -> Explain:
+    """Explain an unknown type at a spec path from the registries: a name conflict, or a plugin that failed to load."""
+
+    def explain(name: str, path: list[str | int]) -> str:
+        head = [p for p in path if isinstance(p, str)]
+        slot = head[0] if head else ""
+        if slot in ("generator", "discriminator"):
+            return reg["model"].why_missing(name, slot)
+        kind = {"task": "task", "data": "dataset", "losses": "loss"}.get(slot)
+        if slot == "eval" and len(head) > 1:
+            kind = {"data": "dataset", "metrics": "metric"}.get(head[1])
+        return reg[kind].why_missing(name) if kind else ""
+
+    return explain
+
+
 def validate_spec(data: Any, reg: Registries, *, source: str | None = None, text: str | None = None, check_inputs: bool = True,
                   origins: dict[str, str] | None = None) -> RunSpecBase:
     """Validate plain data against the registries' ``RunSpec``; raise :class:`SpecError`.
@@ -249,7 +265,7 @@ def validate_spec(data: Any, reg: Registries, *, source: str | None = None, text
     try:
         spec = model.model_validate(data, context={"check_inputs": check_inputs})
     except ValidationError as exc:
-        raise SpecError(issues_from(exc, model, data, lines, origins=where), source) from None
+        raise SpecError(issues_from(exc, model, data, lines, _why_missing(reg), origins=where), source) from None
     # torch takes 64-bit integers; a larger one in a plugin's params would overflow mid-run.
     issues = [SpecIssue(".".join(map(str, path)), f"{value} is out of range (integers must be within ±(2^63 - 1))")
               for path, value in oversized_ints(spec_to_data(spec))]
