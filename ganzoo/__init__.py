@@ -63,6 +63,7 @@ _LAZY: dict[str, str] = {
     "ResumeError": "ganzoo.errors",
     "RunDirError": "ganzoo.errors",
     "PluginError": "ganzoo.errors",
+    "PluginCodeError": "ganzoo.errors",
 }
 
 # Modules a plugin may import besides ``ganzoo`` itself (tests/test_public_api.py enforces it);
@@ -155,6 +156,9 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from ganzoo.errors import (
         GanzooError as GanzooError,
+    )
+    from ganzoo.errors import (
+        PluginCodeError as PluginCodeError,
     )
     from ganzoo.errors import (
         PluginError as PluginError,

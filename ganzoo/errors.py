@@ -20,6 +20,7 @@ __all__ = [
     "ConfigError",
     "DataError",
     "GanzooError",
+    "PluginCodeError",
     "PluginError",
     "ResumeError",
     "RunDirError",
@@ -70,3 +71,26 @@ class RunDirError(GanzooError, RuntimeError):
 
 class PluginError(GanzooError, RuntimeError):
     """A plugin cannot be loaded or registered, or a registry lookup failed."""
+
+
+class PluginCodeError(GanzooError):
+    """Plugin code raised during a run: a task's ``train_step``, a network's forward, a loss, a metric, a preview.
+
+    The message names the step, the phase, the component and the plugin it came
+    from, and where the traceback was written (the run's ``log.txt``); the
+    original exception is the ``__cause__`` (``ganzoo --debug`` prints it).
+
+    Attributes:
+        step: The step being trained (1-based), or the step after which it evaluated or sampled.
+        phase: ``D``, ``D_reg``, ``G``, ``G_reg``, ``eval``, ``sample`` or ``None`` (between phases).
+        component: What raised, e.g. ``the discriminator (dcgan, plugin ganzoo_dcgan)``, if known.
+        plugin: The plugin whose code raised (innermost plugin frame, else the component's), if known.
+        location: ``file:line`` of the innermost frame in that plugin, if any.
+    """
+
+    exit_code = EXIT_FAILURE
+
+    def __init__(self, message: str, *, step: int, phase: str | None, component: str | None = None,
+                 plugin: str | None = None, location: str | None = None) -> None:
+        super().__init__(message)
+        self.step, self.phase, self.component, self.plugin, self.location = step, phase, component, plugin, location

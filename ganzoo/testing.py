@@ -24,6 +24,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess
 
 from pydantic import BaseModel
 
+from ganzoo.errors import PluginCodeError
 from ganzoo.plugin.entries import Entry, LossEntry, ModelEntry
 from ganzoo.plugin.manager import get_plugin_manager
 from ganzoo.plugin.registry import Registries, collect
@@ -59,6 +60,10 @@ def _call(where: str, what: str, fn: Callable[[], Any]) -> Any:
         return fn()
     except PluginCheckError:
         raise
+    except PluginCodeError as exc:  # a run names the step and phase; the plugin's own exception is what to show
+        cause = exc.__cause__ or exc
+        context = ", ".join([f"step {exc.step}"] + [f"phase {exc.phase}"] * bool(exc.phase) + [f"at {exc.location}"] * bool(exc.location))
+        raise PluginCheckError(f"{where}: {what} failed: {type(cause).__name__}: {cause} ({context})") from cause
     except Exception as exc:
         raise PluginCheckError(f"{where}: {what} failed: {type(exc).__name__}: {exc}") from exc
 
@@ -108,9 +113,9 @@ def check_plugin_loads(reg: Registries, plugin: Any) -> str:
     name = _name(plugin, reg)
     specs = sorted(n for n in dir(reg.pm.hook) if n.startswith("ganzoo_") and getattr(reg.pm.hook, n).spec is not None)
     problems = []
-    for f in (f for f in reg.report.failed if f.name == name):
+    for f in reg.report.failures_of(name):  # each failure once, by entry-point or module name
         m = re.search(r"unknown hook '(\w+)'", f.error)  # pluggy's check_pending: a misspelt hook name
-        close = difflib.get_close_matches(m.group(1), specs, n=1) if m else []
+        close = difflib.get_close_matches(m.group(1), specs, n=1) if m and "did you mean" not in f.error else []
         problems.append(f"failed at {f.stage}: {f.error}" + (f" (did you mean {close[0]!r}?)" if close else ""))
     obj = reg.pm.get_plugin(name)
     if obj is None and not problems:

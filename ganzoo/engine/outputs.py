@@ -12,6 +12,7 @@ import torch
 
 from ganzoo.checkpoint import atomic_save, atomic_write
 from ganzoo.engine.device import rng_state, set_rng_state
+from ganzoo.engine.failures import plugin_code
 from ganzoo.images import make_grid, save_grid
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ class RunOutputs:
         gen = self.eval_generator
         was_training = gen.training
         gen.eval()
-        with torch.no_grad(), self.autocast():
+        with torch.no_grad(), self.autocast(), plugin_code(self, self.step, "sample"):
             images = self.task.preview(self, self.spec.train.sample_grid)
         gen.train(was_training)
         path = save_grid(images.float(), self.paths.sample_grid(self.step))
@@ -49,7 +50,7 @@ class RunOutputs:
         ctx = EvalContext(self.task, self.eval_generator, self._eval_dataset, data_key(data_spec), self.device, seed=self.spec.seed)
         state = rng_state()  # evaluation must not perturb training (exact resume)
         try:
-            with self.autocast():
+            with self.autocast(), plugin_code(self, self.step, "eval"):
                 result = evaluate(ctx, self.metrics)
         finally:
             set_rng_state(state)
