@@ -1,4 +1,9 @@
-"""Image conversions and grids. Internally images are float in [-1, 1]."""
+"""Image conversions and grids. Internally images are float in [-1, 1].
+
+Reading user image files safely (a pixel limit checked before decoding, every
+Pillow mode to [0, 1]) and writing results losslessly live in
+:mod:`ganzoo.imageio`; its names are re-exported here, the module plugins import.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,25 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-__all__ = ["to_uint8", "make_grid", "save_grid", "save_images"]
+from ganzoo.imageio import (
+    DEFAULT_MAX_PIXELS,
+    MAX_PIXELS_ENV,
+    ImageData,
+    ImageOutputError,
+    ImageReadError,
+    check_output_dir,
+    check_output_file,
+    load_image,
+    max_pixels,
+    save_image,
+    to_pil,
+)
+
+__all__ = [
+    "to_uint8", "make_grid", "save_grid", "save_images",
+    "DEFAULT_MAX_PIXELS", "MAX_PIXELS_ENV", "ImageData", "ImageOutputError", "ImageReadError", "check_output_dir",
+    "check_output_file", "load_image", "max_pixels", "save_image", "to_pil",
+]
 
 
 def to_uint8(images: torch.Tensor) -> torch.Tensor:
