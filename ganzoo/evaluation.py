@@ -179,18 +179,19 @@ def data_key(data_spec: Any) -> str:
 
 def write_eval_json(run_dir: Path, result: EvalResult, step: int) -> Path:
     """Merge ``result`` into ``RUN/eval.json`` (latest value per metric name, with protocol)."""
-    from ganzoo.checkpoint import atomic_write
+    from ganzoo.fileio import atomic_write_bytes
     from ganzoo.rundir import RunDir
 
     path = RunDir(run_dir).eval
-    current: dict[str, Any] = {}
+    current: Any = {}
     if path.is_file():
         try:
-            current = json.loads(path.read_text())
-        except json.JSONDecodeError:
+            current = json.loads(path.read_bytes())
+        except (OSError, ValueError):  # a damaged eval.json is replaced, not a crash
             current = {}
-    merged = current.get("metrics", {})
+    merged = current.get("metrics", {}) if isinstance(current, dict) else {}
+    merged = merged if isinstance(merged, dict) else {}
     merged.update({k: {"value": v, "protocol": result.protocols[k], "step": step} for k, v in result.values.items()})
     blob = json.dumps({"metrics": merged}, indent=2, sort_keys=True).encode() + b"\n"
-    atomic_write(path, lambda fh: fh.write(blob))
+    atomic_write_bytes(path, blob)
     return path

@@ -9,6 +9,7 @@ RUN/
   checkpoints/step_00000500.pt   (last K)  best.pt
   generator.safetensors          weights for inference (EMA when enabled)
   eval.json
+  .lock                          held by the training process (ganzoo.runlock)
 ```
 
 :class:`RunDir` names every file and folder of that layout and :class:`SweepDir`
@@ -18,6 +19,7 @@ This module imports neither torch nor pydantic, so anything may use it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import platform
 import re
@@ -120,13 +122,18 @@ class RunDir:
         """``eval.json``: the latest value and protocol of each metric."""
         return self.root / "eval.json"
 
+    @property
+    def lock(self) -> Path:
+        """``.lock``: locked (``flock``) by the process training the run; its text names that process (:mod:`ganzoo.runlock`)."""
+        return self.root / ".lock"
+
     def named(self) -> dict[str, Path]:
         """Every fixed file and folder by its attribute name (step files are in :attr:`checkpoints` and :attr:`samples`).
 
         Returns:
             ``{"spec": RUN/spec.yaml, ...}`` in layout order.
         """
-        names = ("spec", "meta", "log", "metrics", "tensorboard", "samples", "checkpoints", "best_checkpoint", "generator", "eval")
+        names = ("spec", "meta", "log", "metrics", "tensorboard", "samples", "checkpoints", "best_checkpoint", "generator", "eval", "lock")
         return {n: getattr(self, n) for n in names}
 
     @staticmethod
@@ -173,6 +180,18 @@ class RunDir:
             step: Training step.
         """
         return self.checkpoints / self.checkpoint_name(step)
+
+    def set_aside_checkpoint(self, path: str | Path, n: int = 0) -> Path:
+        """``checkpoints/step_XXXXXXXX.pt.corrupt``: where ``--resume`` moves an unreadable checkpoint.
+
+        The name is no checkpoint's (:meth:`list_checkpoints` skips it), so the file
+        is kept for inspection but never resumed from or pruned.
+
+        Args:
+            path: The unreadable checkpoint.
+            n: 0 for the plain name; 1, 2, ... for the next free one when it is taken.
+        """
+        return self.checkpoints / (f"{Path(path).name}.corrupt" + (str(n) if n else ""))
 
     def sample_grid(self, step: int) -> Path:
         """``samples/step_XXXXXXXX.png``: the sample grid saved at ``step``.
@@ -236,6 +255,7 @@ class SweepDir:
       runs/VARIANT-sSEED/        one run directory per (variant, seed)
       specs/VARIANT-sSEED.yaml   the resolved spec each run was started from
       logs/VARIANT-sSEED.log     each training process's console output
+      set-aside/VARIANT-sSEED.STAMP   unusable run directories compare moved out of runs/
       results.csv  results.json  results.md  report.html
     ```
 
@@ -281,6 +301,11 @@ class SweepDir:
         return self.root / "logs"
 
     @property
+    def set_aside(self) -> Path:
+        """``set-aside/``: run directories compare found unusable and moved here, by :meth:`set_aside_run`."""
+        return self.root / "set-aside"
+
+    @property
     def results_csv(self) -> Path:
         """``results.csv``: one row per run."""
         return self.root / "results.csv"
@@ -306,7 +331,7 @@ class SweepDir:
         Returns:
             ``{"sweep_file": OUT/sweep.yaml, ...}``.
         """
-        names = ("sweep_file", "runs", "specs", "logs", "results_csv", "results_json", "results_md", "report")
+        names = ("sweep_file", "runs", "specs", "logs", "set_aside", "results_csv", "results_json", "results_md", "report")
         return {n: getattr(self, n) for n in names}
 
     @staticmethod
@@ -364,6 +389,16 @@ class SweepDir:
         """
         return self.logs / f"{self.run_name(variant, seed)}.log"
 
+    def set_aside_run(self, variant: str, seed: int, stamp: str) -> Path:
+        """``set-aside/VARIANT-sSEED.STAMP``: where an unusable run of ``variant`` with ``seed`` is moved.
+
+        Args:
+            variant: Variant name.
+            seed: Seed.
+            stamp: When it was moved (e.g. ``20250101-120000``), so later moves do not collide.
+        """
+        return self.set_aside / f"{self.run_name(variant, seed)}.{stamp}"
+
     def run_dirs(self) -> list[RunDir]:
         """The runs under :attr:`runs` (directories with a ``run.json``), sorted by name."""
         if not self.runs.is_dir():
@@ -382,13 +417,18 @@ META_FILE = RunDir(Path()).meta.name
 def new_run_dir(out: str | Path | None, name: str, root: str | Path = DEFAULT_ROOT) -> Path:
     """Create the run directory.
 
-    With ``out`` given it is used as is (it must be absent or empty, so a
-    finished run is never overwritten); otherwise ``root/NNNNN-name`` with the
-    next free number.
+    With ``out`` given it is used as is (it must be absent, empty, or hold only
+    what a start that failed before its first step left, see
+    :func:`ganzoo.runstate.failed_start`, so a run is never overwritten);
+    otherwise ``root/NNNNN-name`` with the next free number.
     """
     if out is not None:
         path = Path(out)
-        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        from ganzoo.runstate import failed_start
+
+        # An empty directory, or one holding only what a start that failed before its first step
+        # left (a lock file, a log, an empty metrics.jsonl), may be (re)used; anything else may be a run.
+        if path.exists() and (not path.is_dir() or not failed_start(path)):
             raise RunDirError(f"{path} already exists and is not empty; use --resume {path} to continue it, or another --out")
     else:
         base = Path(root)
@@ -405,53 +445,85 @@ def new_run_dir(out: str | Path | None, name: str, root: str | Path = DEFAULT_RO
 
 
 def write_spec(spec: BaseModel, run_dir: Path) -> str:
-    """Write ``spec.yaml`` with the hash in its header; return the hash."""
+    """Write ``spec.yaml`` with the hash in its header; return the hash.
+
+    The file is written atomically, and only when its content changes (a resume
+    with the same spec leaves it untouched).
+    """
+    from ganzoo.fileio import atomic_write_bytes
     from ganzoo.spec.model import spec_hash, spec_to_data
     from ganzoo.spec.yamlio import dump_yaml
 
     digest = spec_hash(spec)
     header = f"# ganzoo resolved spec\n# sha256: {digest}\n"
-    dump_yaml(spec_to_data(spec), RunDir(run_dir).spec, header=header)
+    blob = dump_yaml(spec_to_data(spec), header=header).encode("utf-8")
+    path = RunDir(run_dir).spec
+    try:
+        same = path.read_bytes() == blob
+    except OSError:
+        same = False
+    if not same:
+        atomic_write_bytes(path, blob)
     return digest
 
 
-def write_meta(run_dir: Path, *, spec_digest: str, info: DataInfo, extra: dict[str, Any] | None = None) -> None:
-    """Write ``run.json``: what is needed to rebuild the generator without the data."""
+def write_meta(run_dir: Path, *, spec_digest: str, info: DataInfo, extra: dict[str, Any] | None = None, merge: bool = False) -> None:
+    """Write ``run.json`` atomically: what is needed to rebuild the generator without the data, and the spec record.
+
+    The record is the SHA-256 of ``spec.yaml`` as it is now (write it first), which
+    ``--resume`` checks the file against (:func:`ganzoo.runstate.check_spec_record`).
+
+    Args:
+        run_dir: The run directory.
+        spec_digest: The resolved spec's hash (:func:`write_spec`).
+        info: The data description the networks were built for.
+        extra: More fields (status, parameter counts, init sources).
+        merge: Keep the fields of the existing ``run.json`` these do not replace
+            (a resume keeps the command line the run was started with).
+    """
     import torch
 
     from ganzoo import __version__
+    from ganzoo.fileio import atomic_write_json
+    from ganzoo.runstate import SPEC_RECORD, file_sha256
 
+    paths = RunDir(run_dir)
+    old: dict[str, Any] = {}
+    if merge:
+        with contextlib.suppress(RunDirError):  # an unreadable run.json is replaced whole
+            old = read_meta(run_dir)
     meta = {
         "spec_sha256": spec_digest,
+        SPEC_RECORD: file_sha256(paths.spec),
         "data_info": asdict(info),
         "ganzoo": __version__,
         "torch": torch.__version__,
         "python": platform.python_version(),
-        "command": sys.argv,
+        "command": old.get("command", sys.argv),
         **(extra or {}),
     }
-    RunDir(run_dir).meta.write_text(json.dumps(meta, indent=2) + "\n")
+    atomic_write_json(paths.meta, {**old, **meta})
 
 
 def update_meta(run_dir: Path, **fields: Any) -> None:
     """Merge ``fields`` into ``run.json`` atomically (the status and step a run ended with)."""
-    from ganzoo.checkpoint import atomic_write
+    from ganzoo.fileio import atomic_write_json
 
-    path = RunDir(run_dir).meta
-    try:
-        meta = json.loads(path.read_text()) if path.is_file() else {}
-    except (OSError, json.JSONDecodeError):
-        meta = {}
-    blob = (json.dumps({**meta, **fields}, indent=2) + "\n").encode()
-    atomic_write(path, lambda fh: fh.write(blob))
+    meta: dict[str, Any] = {}
+    with contextlib.suppress(RunDirError):  # a missing or unreadable run.json gets the fields alone
+        meta = read_meta(run_dir)
+    atomic_write_json(RunDir(run_dir).meta, {**meta, **fields})
 
 
 def read_meta(run_dir: Path) -> dict[str, Any]:
-    """Read ``run.json``; a clear error when the directory is not a run."""
+    """Read ``run.json``; a clear error when the directory is not a run or the file is unreadable."""
     path = RunDir(run_dir).meta
     if not path.is_file():
         raise RunDirError(f"{run_dir} is not a ganzoo run directory (no {path.name})")
     try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+        meta = json.loads(path.read_bytes())
+    except (OSError, ValueError) as exc:  # ValueError: bad JSON or bytes that are not UTF-8
         raise RunDirError(f"cannot read {path}: {exc}") from None
+    if not isinstance(meta, dict):
+        raise RunDirError(f"cannot read {path}: not a JSON object")
+    return meta

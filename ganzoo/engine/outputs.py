@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from ganzoo.checkpoint import atomic_save, atomic_write
+from ganzoo.checkpoint import atomic_save
 from ganzoo.engine.device import rng_state, set_rng_state
 from ganzoo.engine.failures import plugin_code
+from ganzoo.fileio import atomic_write_bytes
 from ganzoo.images import make_grid, save_grid
 
 if TYPE_CHECKING:
@@ -83,5 +84,5 @@ class RunOutputs:
         sd = {k: v.detach().cpu().contiguous() for k, v in self.eval_generator.state_dict().items()}
         blob = safetensors_bytes(sd, metadata={"step": str(self.step), "spec_sha256": self.spec_digest})
         path = self.paths.generator
-        atomic_write(path, lambda fh: fh.write(blob))
+        atomic_write_bytes(path, blob)
         return path

@@ -369,15 +369,17 @@ class Run(RunState, RunOutputs):
                 extra["init"] = self.init_report
             write_meta(self.dir, spec_digest=self.spec_digest, info=self.info, extra=extra, merge=self._resumed)
         previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)} if threading.current_thread() is threading.main_thread() else {}
-        self.hook.ganzoo_on_train_start(run=self)
-        self.log_info(
-            f"training {self.spec.name}: {t.steps} steps, batch {t.batch_size}, device {self.device}, precision {t.precision}, "
-            f"start step {self.step}"
-        )
-        self.logger.start_progress(self.step, t.steps)
-        t0, step0 = time.perf_counter(), self.step
         status = "failed"
         try:
+            # Inside the try: a plugin failing at the start marks the run failed (not "running" forever),
+            # and ganzoo.runstate.failed_start then lets the same --out be started again.
+            self.hook.ganzoo_on_train_start(run=self)
+            self.log_info(
+                f"training {self.spec.name}: {t.steps} steps, batch {t.batch_size}, device {self.device}, precision {t.precision}, "
+                f"start step {self.step}"
+            )
+            self.logger.start_progress(self.step, t.steps)
+            t0, step0 = time.perf_counter(), self.step
             budget_start, clock = self.train_seconds, (time.process_time if t.budget_clock == "cpu" else time.perf_counter)
             c0 = clock()
             while self.step < t.steps and self._keep_going(budget_start, clock, c0):

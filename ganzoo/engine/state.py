@@ -9,9 +9,10 @@ import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ganzoo.checkpoint import load_latest, save_checkpoint
+from ganzoo.checkpoint import save_checkpoint
 from ganzoo.engine.build import unwrap_model
 from ganzoo.engine.device import rng_state, set_rng_state
+from ganzoo.engine.resume import ResumePlan, plan_resume, prepare_resume
 from ganzoo.errors import ResumeError
 from ganzoo.rundir import read_meta
 
@@ -88,19 +89,35 @@ class RunState:
         state = self.checkpoint_state()
         return save_checkpoint(state, self.paths.checkpoints, self.step, keep=self.spec.train.keep_checkpoints)
 
-    def resume(self: Run) -> bool:
-        """Load the newest readable checkpoint of this run directory; False if there is none."""
-        ckpt_dir = self.paths.checkpoints
-        for stale in ckpt_dir.glob(".*.tmp") if ckpt_dir.is_dir() else []:
-            stale.unlink(missing_ok=True)  # a write the previous process never finished
-        found = load_latest(ckpt_dir, map_location=self.device)
-        if found is None:
+    def resume(self: Run, plan: ResumePlan | None = None) -> bool:
+        """Continue this run directory from its newest readable checkpoint, as :func:`~ganzoo.engine.resume.plan_resume` decides.
+
+        Args:
+            plan: The decision, made (and prepared) before this run was built; made here when None.
+
+        Returns:
+            True when a checkpoint was loaded; False when the run starts from step 0
+            (no checkpoint yet, or ``--restart``), its ``init`` sources applied.
+
+        Raises:
+            ResumeError: The directory cannot be resumed without losing work, or the
+                checkpoint does not fit this run's networks.
+        """
+        if plan is None:
+            plan = plan_resume(self.dir, map_location=self.device)
+        if self.rank == 0 and not plan.prepared:
+            prepare_resume(plan)
+        self._resumed = True
+        for note in plan.notes:
+            self.log_info(note)
+        if plan.state is None:
             if not self.init_report:
                 self._apply_init()  # nothing to resume: start fresh, from the init sources
                 if self.ema is not None:
                     self.ema.shadow.load_state_dict(unwrap_model(self.nets["generator"]).state_dict())
+            self.logger.truncate_after(0)  # every record is from steps this run will redo
             return False
-        path, state = found
+        path, state = plan.checkpoint, plan.state
         try:
             self.load_state_dict(state)
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:  # a file from another spec, or one missing parts
@@ -111,5 +128,5 @@ class RunState:
             self.init_report = dict(read_meta(self.dir).get("init", {}))
         self.logger.truncate_after(self.step)
         self.hook.ganzoo_on_checkpoint_load(run=self, state=state)
-        self.log_info(f"resumed from {path.name} at step {self.step}")
+        self.log_info(f"resumed from {path.name if path else '?'} at step {self.step}")
         return True
