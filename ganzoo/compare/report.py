@@ -9,6 +9,7 @@ values but refuses to rank by them, and says which protocol fields differ.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import statistics
@@ -18,6 +19,7 @@ from typing import Any
 
 from ganzoo.compare.gather import RunRecord
 from ganzoo.errors import ConfigError
+from ganzoo.fileio import atomic_write_text
 from ganzoo.rundir import SweepDir
 from ganzoo.spec.model import flatten
 
@@ -221,12 +223,13 @@ def write_tables(cmp: Comparison, out: Path) -> dict[str, Path]:
     metric_names = [c.name for c in cmp.columns]
     runs = [r for row in cmp.rows for r in row.runs]
     csv_path = files.results_csv
-    with csv_path.open("w", newline="") as fh:
+    with io.StringIO(newline="") as fh:  # rows go to memory first: results files are written whole (ganzoo.fileio)
         w = csv.writer(fh)
         w.writerow(["variant", "seed", "status", *_RUN_FIELDS, "params_generator", "params_discriminator", *metric_names, "run_dir"])
         for r in runs:
             w.writerow([r.variant, r.seed, r.status, *[getattr(r, f) for f in _RUN_FIELDS], r.parameters.get("generator", ""),
                         r.parameters.get("discriminator", ""), *[r.metrics.get(m, {}).get("value", "") for m in metric_names], str(r.run_dir)])
+        atomic_write_text(csv_path, fh.getvalue())
     payload = {
         "baseline": cmp.baseline,
         "primary": cmp.primary,
@@ -249,9 +252,9 @@ def write_tables(cmp: Comparison, out: Path) -> dict[str, Path]:
     }
     json_path = files.results_json
     # NaN is not JSON; null is what readers expect for "not measured".
-    json_path.write_text(json.dumps(_nan_to_none(payload), indent=2) + "\n")
+    atomic_write_text(json_path, json.dumps(_nan_to_none(payload), indent=2) + "\n")
     md_path = files.results_md
-    md_path.write_text(markdown(cmp))
+    atomic_write_text(md_path, markdown(cmp))
     return {"csv": csv_path, "json": json_path, "md": md_path}
 
 
