@@ -14,6 +14,7 @@ import contextlib
 import errno
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -51,6 +52,8 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], Any], *, error: type[Ga
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as fh:
+            if hasattr(os, "fchmod"):  # mkstemp makes 0600; keep what a plain write would give (no fchmod: Windows)
+                os.fchmod(fh.fileno(), _mode_for(path))
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
@@ -65,6 +68,16 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], Any], *, error: type[Ga
             hint = _HINTS.get(exc.errno or 0, "")
             raise error(f"could not write {path}{hint}: {exc.strerror or exc}; the previous file is intact") from exc
         raise
+
+
+def _mode_for(path: Path) -> int:
+    """The permission bits ``path`` keeps (when it exists) or would get from ``open()`` under the umask."""
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        umask = os.umask(0)  # reading the umask means setting it; put it back at once
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def atomic_write_bytes(path: Path, data: bytes, *, error: type[GanzooError] = RunDirError) -> None:

@@ -178,6 +178,27 @@ def test_spec_yaml_is_rewritten_only_when_it_changes_and_the_record_follows(run:
     assert resume_spec(run, registries, []).train.steps == 5
 
 
+def test_atomic_writes_keep_permissions_and_report_a_full_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ganzoo.fileio import atomic_write_json, atomic_write_text
+
+    path = tmp_path / "x.json"
+    atomic_write_json(path, {"a": 1})
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # as open() would make it, not mkstemp's 0600
+    path.chmod(0o640)
+    atomic_write_text(path, "{}")
+    assert path.stat().st_mode & 0o777 == 0o640 and path.read_text() == "{}"
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(RunDirError, match=r"disk is full.*previous file is intact"):
+        atomic_write_json(path, {"b": 2})
+    assert path.read_text() == "{}" and [p.name for p in tmp_path.iterdir()] == ["x.json"]
+
+
 # --- item 6: killed before the first checkpoint ---------------------------------------------------
 
 
