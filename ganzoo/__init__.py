@@ -23,6 +23,8 @@ _LAZY: dict[str, str] = {
     "DatasetEntry": "ganzoo.plugin.entries",
     "MetricEntry": "ganzoo.plugin.entries",
     "TaskEntry": "ganzoo.plugin.entries",
+    "PLUGIN_API": "ganzoo.plugin.api_version",
+    "require_plugin_api": "ganzoo.plugin.api_version",
     # data contract
     "DataInfo": "ganzoo.data",
     "ImageDataset": "ganzoo.data",
@@ -183,6 +185,12 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from ganzoo.losses import (
         Regularizer as Regularizer,
+    )
+    from ganzoo.plugin.api_version import (  # re-exported lazily by __getattr__ above
+        PLUGIN_API as PLUGIN_API,
+    )
+    from ganzoo.plugin.api_version import (
+        require_plugin_api as require_plugin_api,
     )
     from ganzoo.plugin.entries import (
         DatasetEntry as DatasetEntry,
