@@ -37,6 +37,7 @@ _LAZY: dict[str, str] = {
     "ReconstructionLoss": "ganzoo.losses",
     "LossSet": "ganzoo.losses",
     "Task": "ganzoo.task",
+    "LatentGenerator": "ganzoo.task",
     "StepContext": "ganzoo.context",
     "RunContext": "ganzoo.context",
     "AdversarialRecipe": "ganzoo.adversarial",
@@ -239,6 +240,9 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from ganzoo.spec.model import (  # re-exported lazily by __getattr__ above
         parse_overrides as parse_overrides,
+    )
+    from ganzoo.task import (
+        LatentGenerator as LatentGenerator,
     )
     from ganzoo.task import (  # re-exported lazily by __getattr__ above
         Task as Task,

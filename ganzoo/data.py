@@ -40,14 +40,20 @@ class DataInfo:
 
 
 class ImageDataset(Dataset):
-    """Base class: a map-style dataset of sample dicts with a :class:`DataInfo`."""
+    """Base class: a map-style dataset of sample dicts with a :class:`DataInfo`.
+
+    Attributes:
+        info: ``DataInfo(channels, size, num_classes)``: what model builders receive.
+    """
 
     info: DataInfo
 
     def __len__(self) -> int:  # pragma: no cover - abstract
+        """The number of items (> 0)."""
         raise NotImplementedError
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:  # pragma: no cover - abstract
+        """Item ``index``: ``{"image": (C, H, W) float in [-1, 1]}``, plus an int64 ``"label"`` when ``info.num_classes > 0``."""
         raise NotImplementedError
 
     def for_evaluation(self) -> ImageDataset:

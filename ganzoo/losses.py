@@ -106,13 +106,16 @@ class ReconstructionLoss(Protocol):
     ``mask`` (B, 1, H, W), when given, selects the pixels that count (1 = counted):
     the loss is then averaged over those pixels only, so a hole loss does not
     shrink with the hole's size. Losses that cannot restrict themselves to a
-    region (perceptual ones) ignore it, say so in their description and set the
-    class attribute ``region_aware = False``, so a task that splits losses by
-    region (inpainting) calls them once, over the whole image. (An optional
-    attribute, not a protocol member: losses without it are region-aware.)
+    region (perceptual ones) ignore it and say so in their description.
+
+    Optional:
+        region_aware: ``bool`` class attribute, default ``True``. ``False`` for a
+            loss that ignores ``mask`` (perceptual): a task that splits losses by
+            region (inpainting) then calls it once, over the whole image.
     """
 
     def __call__(self, pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Return the scalar loss (the task multiplies it by the spec's weight)."""
         ...
 
 

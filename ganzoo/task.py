@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import torch
 from torch import nn
@@ -23,22 +23,34 @@ if TYPE_CHECKING:  # pragma: no cover
     from ganzoo.data import DataInfo, ImageDataset
     from ganzoo.spec.model import RunSpecBase
 
-__all__ = ["LossFn", "LossSet", "RunContext", "StepContext", "Task"]
+__all__ = ["LatentGenerator", "LossFn", "LossSet", "RunContext", "StepContext", "Task"]
 
 
 class Task(ABC):
-    """Base class of a training recipe.
+    """Base class of a training recipe: subclass it and implement ``train_step`` and ``sample``.
 
-    Class attributes:
+    ``configure`` runs first (in a run and in :func:`ganzoo.load_generator`),
+    ``setup`` follows in training only, then ``train_step`` once per step;
+    ``sample`` and ``preview`` make images, ``eval_pair`` and
+    ``eval_protocol`` serve evaluation.
+
+    Attributes:
         slots: Networks the task trains, in ``generator``/``discriminator`` slots.
+        samples_real_data: True for tasks whose samples transform real images
+            (inpainting): outside a run, :func:`ganzoo.load_generator` then hands
+            them the run's data via :meth:`attach_data`.
+        info: The data the networks are built for; set by :meth:`configure`.
+
+    Optional:
+        eval_pair: ``eval_pair(generator, batch) -> {"pred", "target"[, "mask"]}``,
+            tensors (B, C, H, W) in [-1, 1] (a mask (B, 1, H, W), 1 = hole), for a
+            task whose outputs pair with targets (super-resolution, inpainting):
+            the reconstruction metrics (PSNR, SSIM, LPIPS) score those pairs.
+            Without it they refuse the task.
     """
 
     slots: tuple[str, ...] = ("generator", "discriminator")
-    #: True for tasks whose samples transform real images (inpainting): outside a
-    #: run, :func:`ganzoo.load_generator` then hands them the run's data via
-    #: :meth:`attach_data`.
     samples_real_data: bool = False
-    #: The data the networks are built for; set by :meth:`configure`.
     info: DataInfo | None = None
 
     def __init__(self, params: Any) -> None:
@@ -91,3 +103,26 @@ class Task(ABC):
     def preview(self, run: RunContext, n: int) -> torch.Tensor:
         """Images for the periodic sample grid; by default fixed-seed samples of the eval generator."""
         return self.sample(run.eval_generator, n, seed=run.spec.seed + 1_000_003, device=run.device)
+
+
+@runtime_checkable
+class LatentGenerator(Protocol):
+    """A generator that noise-to-image tasks train and sample: the ``unconditional`` and ``conditional`` GAN tasks.
+
+    :func:`ganzoo.testing.smoke_model` checks every generator against it
+    (with labels for networks written for the ``conditional`` task).
+
+    Attributes:
+        latent_dim: Size of z: the task draws latents (B, latent_dim).
+
+    Optional:
+        num_classes: ``int``, required by the ``conditional`` task, which calls
+            ``forward(z, y)`` with class labels ``y`` (B,) in [0, num_classes) and
+            checks it against the data's ``info.num_classes``.
+    """
+
+    latent_dim: int
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """Latents (B, latent_dim) to images (B, C, H, W) in [-1, 1] (end with ``tanh``)."""
+        ...
