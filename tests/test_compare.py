@@ -16,7 +16,8 @@ import yaml
 from click.testing import CliRunner
 
 from ganzoo.cli import cli
-from ganzoo.compare.gather import CompareError, RunRecord, canonical_spec, gather_run, group_variants, plan
+from ganzoo.compare.execute import plan
+from ganzoo.compare.gather import CompareError, RunRecord, canonical_spec, gather_run, group_variants
 from ganzoo.compare.report import compare_records, markdown
 from ganzoo.compare.html import svg_plot
 from ganzoo.spec.model import SpecError

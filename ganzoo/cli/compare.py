@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 
@@ -40,33 +41,43 @@ def _run_dirs(paths: list[Path]) -> list[Path]:
 @click.option("--jobs", default=1, show_default=True, type=click.IntRange(1, 64), help="Training processes at once.")
 @click.option("--threads", type=click.IntRange(1, 1024), help="Threads per process (default: CPU count // jobs).")
 @click.option("--rank", "rank_by", metavar="METRIC", help="Metric to rank by (default: the first comparable one).")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override every variant's spec (after the sweep's own set); repeatable.")
+@click.option(
+    "--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override every variant's spec (after the sweep's set); repeatable.",
+)
 @click.option("--no-train", is_flag=True, help="Only gather what has finished; train nothing.")
 @handle_errors
 def compare(
-    paths: tuple[Path, ...], out: Path | None, jobs: int, threads: int | None, rank_by: str | None, overrides: tuple[str, ...], no_train: bool
+    paths: tuple[Path, ...],
+    out: Path | None,
+    jobs: int,
+    threads: int | None,
+    rank_by: str | None,
+    overrides: tuple[str, ...],
+    no_train: bool,
 ) -> None:
     """Compare variants: a SWEEP file (train what is missing, resumably) or finished RUN directories.
 
     Writes results.csv (one row per run), results.json, results.md (mean ± std over
     seeds) and a self-contained report.html (curves, sample grids, spec diffs).
     Scores made under different protocols are shown but never ranked.
+
+    Nothing is deleted: an unusable run directory is moved to OUT/set-aside/
+    and retrained; a run another process is training is skipped. SIGINT and
+    SIGTERM stop the training processes after their checkpoints (exit 130 or
+    143); the same command then resumes them.
     """
-    from ganzoo.compare.gather import (
-        canonical_spec,
-        gather_run,
-        group_variants,
-        run_sweep,
-    )
+    from ganzoo.compare.execute import SweepOutcome, run_sweep
+    from ganzoo.compare.gather import canonical_spec, gather_run, group_variants
     from ganzoo.compare.html import write_html
     from ganzoo.compare.report import compare_records, markdown, write_tables
     from ganzoo.rundir import SweepDir
 
-    codes: dict[str, int] = {}
+    outcome = SweepOutcome()
     baseline = None
     descriptions: dict[str, str] = {}
     if len(paths) == 1 and paths[0].is_file():
         from ganzoo.compare.sweep import expand_sweep, load_sweep
+        from ganzoo.fileio import atomic_write_text
         from ganzoo.spec.model import parse_overrides
         from ganzoo.spec.yamlio import dump_yaml
 
@@ -77,9 +88,16 @@ def compare(
         runs = expand_sweep(sweep, registries(), sweep_file.parent)
         out = out or SweepDir.default(sweep.name).root
         out.mkdir(parents=True, exist_ok=True)
-        dump_yaml(sweep.model_dump(mode="json"), SweepDir(out).sweep_file, header=f"# ganzoo compare: copy of {sweep_file}\n")
+        copy = dump_yaml(sweep.model_dump(mode="json"), header=f"# ganzoo compare: copy of {sweep_file}\n")
+        atomic_write_text(SweepDir(out).sweep_file, copy)
         if not no_train:
-            codes = run_sweep(runs, out, jobs=jobs, threads=threads, echo=lambda m: click.echo(m, err=True))
+            outcome = run_sweep(runs, out, jobs=jobs, threads=threads, echo=lambda m: click.echo(m, err=True))
+            if outcome.signal is not None:  # the user wants out: no report; the runs saved their checkpoints
+                stopped = sum(1 for c in outcome.codes.values() if c == 128 + outcome.signal)
+                name = signal.Signals(outcome.signal).name
+                what = f"{stopped} run(s) stopped after saving a checkpoint; run the same command to continue"
+                click.echo(f"interrupted by {name}: {what}", err=True)
+                sys.exit(128 + outcome.signal)
         records = [gather_run(SweepDir(out).run(r.variant, r.seed).root, variant=r.variant, seed=r.seed) for r in runs]
         baseline = sweep.baseline_name()
         descriptions = {k: v.description for k, v in sweep.variants.items()}
@@ -103,12 +121,13 @@ def compare(
         if out is None:
             out = paths[0] if len(paths) == 1 and given.is_sweep() else SweepDir.default().root
         title = f"ganzoo compare: {', '.join(str(p) for p in paths)}"
+    for rec in records:
+        if rec.status == "unreadable":
+            click.echo(f"warning: {rec.error}", err=True)
     cmp = compare_records(records, baseline=baseline, rank_by=rank_by, descriptions=descriptions)
     files = write_tables(cmp, out)
     html = write_html(cmp, SweepDir(out).report, title=title)
     click.echo(markdown(cmp))
     click.echo(f"wrote {files['csv']}, {files['json']}, {files['md']}, {html}", err=True)
-    if any(c in (130, 143) for c in codes.values()):
-        sys.exit(130)  # interrupted: checkpoints are saved; run the same command to continue
-    if any(codes.values()) or any(r.status == "failed" for r in records):
-        sys.exit(1)
+    if outcome.skipped or any(outcome.codes.values()) or any(r.status in ("failed", "unreadable") for r in records):
+        sys.exit(1)  # the comparison is written, but incomplete

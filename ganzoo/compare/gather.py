@@ -1,37 +1,32 @@
-"""Run what a sweep is missing, and gather finished runs into comparable records.
+"""Gather run directories into comparable records; read only files, never fail on one.
 
-Runs go to ``OUT/runs/VARIANT-sSEED``, one ``ganzoo train`` process each (up to
-``jobs`` at once), with their resolved spec in ``OUT/specs`` and their console
-output in ``OUT/logs``. A finished run with the same spec is reused, an
-unfinished one is resumed, and one made from a different spec is never
-overwritten. Gathering reads only files (``spec.yaml``, ``run.json``,
-``metrics.jsonl``, ``eval.json``), so finished runs can be compared even after
-the plugins that made them are gone.
+Gathering reads only files (``spec.yaml``, ``run.json``, ``metrics.jsonl``,
+``eval.json``), so finished runs can be compared even after the plugins that
+made them are gone. A corrupt or malformed file makes its run ``unreadable``
+(named in :attr:`RunRecord.error`), never an exception: the others are still
+compared. Training what a sweep is missing is :mod:`ganzoo.compare.execute`.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
 import statistics
-import subprocess
-import sys
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
-from ganzoo.compare.sweep import SweepRun
-from ganzoo.errors import GanzooError
+from ganzoo.errors import GanzooError, RunDirError
 from ganzoo.rundir import RunDir, SweepDir
-from ganzoo.spec.model import spec_hash, spec_to_data
-from ganzoo.spec.yamlio import dump_yaml
+from ganzoo.runlock import lock_holder
 
-__all__ = ["RunRecord", "CompareError", "run_sweep", "gather_run", "plan"]
+__all__ = ["RunRecord", "CompareError", "gather_run", "canonical_spec", "group_variants", "UNREADABLE_ADVICE"]
+
+# How to fix an unreadable run, for its message (formatted with ``run_dir``).
+UNREADABLE_ADVICE = "left out; run the sweep's `ganzoo compare` again to set it aside and retrain it, or delete {run_dir}"
 
 
 class CompareError(GanzooError, RuntimeError):
@@ -46,7 +41,7 @@ class RunRecord:
     variant: str
     seed: int
     run_dir: Path
-    status: str  # completed | interrupted | failed | running | missing
+    status: str  # completed | interrupted | failed | running | missing | unreadable
     spec: dict[str, Any] = field(default_factory=dict)
     step: int = 0
     d_updates: int = 0
@@ -58,7 +53,7 @@ class RunRecord:
     peak_mem_mb: float = float("nan")
     parameters: dict[str, int] = field(default_factory=dict)
     samples: Path | None = None
-    error: str = ""
+    error: str = ""  # why the run is unreadable (or who is training it)
 
     @property
     def done(self) -> bool:
@@ -70,39 +65,83 @@ def _median(values: list[float]) -> float:
     return statistics.median(finite) if finite else float("nan")
 
 
-def gather_run(run_dir: str | Path, *, variant: str | None = None, seed: int | None = None) -> RunRecord:
-    """Read one run directory into a :class:`RunRecord` (status ``missing`` if it is not a run)."""
-    run_dir = Path(run_dir)
-    paths = RunDir(run_dir)
-    meta_path, spec_path = paths.meta, paths.spec
-    if not meta_path.is_file() or not spec_path.is_file():
-        return RunRecord(run_dir.name, variant or run_dir.name, seed or 0, run_dir, "missing")
-    meta = json.loads(meta_path.read_text())
-    spec = yaml.safe_load(spec_path.read_text()) or {}
-    rec = RunRecord(
-        key=run_dir.name,
-        variant=variant or str(spec.get("name", run_dir.name)),
-        seed=int(spec.get("seed", 0)) if seed is None else seed,
-        run_dir=run_dir,
-        status=str(meta.get("status", "completed" if paths.generator.is_file() else "running")),
-        spec=spec,
-        step=int(meta.get("step", 0)),
-        d_updates=int(meta.get("d_updates", 0)),
-        train_seconds=float(meta.get("train_seconds", float("nan"))),
-        parameters={k: int(v) for k, v in meta.get("parameters", {}).items()},
-    )
+class _Unreadable(RunDirError):
+    """A file of a run cannot be used; the message names it and why (caught in :func:`gather_run`)."""
+
+    def __init__(self, path: Path, why: str) -> None:
+        super().__init__(f"{path} {why}")
+
+
+_KINDS = {list: "a list", str: "a string", type(None): "null", bool: "a boolean", int: "a number", float: "a number"}
+
+
+def _kind(value: Any) -> str:
+    return _KINDS.get(type(value), type(value).__name__)
+
+
+def _json_object(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise _Unreadable(path, f"is not valid JSON ({exc.msg}, line {exc.lineno})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _Unreadable(path, f"cannot be read ({getattr(exc, 'strerror', None) or exc})") from None
+    if not isinstance(data, dict):
+        raise _Unreadable(path, f"holds {_kind(data)}, not a JSON object")
+    return data
+
+
+def _spec_mapping(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise _Unreadable(path, f"is not valid YAML ({str(exc).splitlines()[0]})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _Unreadable(path, f"cannot be read ({getattr(exc, 'strerror', None) or exc})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise _Unreadable(path, f"holds {_kind(data)}, not a mapping")
+    return data
+
+
+def _number(record: dict[str, Any], key: str, default: float, path: Path, cast: Callable[[Any], Any] = float) -> Any:
+    value = record.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _Unreadable(path, f"has {key} = {value!r}, not a number")
+    return cast(value)
+
+
+def _read_meta(rec: RunRecord, path: Path) -> None:
+    meta = _json_object(path)
+    rec.status = str(meta.get("status", "completed" if RunDir(rec.run_dir).generator.is_file() else "running"))
+    rec.step = _number(meta, "step", 0, path, int)
+    rec.d_updates = _number(meta, "d_updates", 0, path, int)
+    rec.train_seconds = _number(meta, "train_seconds", float("nan"), path)
+    params = meta.get("parameters", {})
+    if not isinstance(params, dict):
+        raise _Unreadable(path, f"has parameters = {params!r}, not a mapping")
+    rec.parameters = {str(k): _number(params, k, 0, path, int) for k in params}
+
+
+def _read_metrics(rec: RunRecord, path: Path) -> None:
     rates: list[float] = []
     imgs: list[float] = []
     peaks: list[float] = []
-    jsonl = paths.metrics
-    for line in jsonl.read_text().splitlines() if jsonl.is_file() else []:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _Unreadable(path, f"cannot be read ({getattr(exc, 'strerror', None) or exc})") from None
+    for i, line in enumerate(lines, 1):
         try:
             r = json.loads(line)
         except json.JSONDecodeError:
-            continue  # a line cut by a kill
-        step = int(r.get("step", 0))
+            continue  # a line cut by a kill (a resumed run appends after it)
+        if not isinstance(r, dict):
+            raise _Unreadable(path, f"line {i} holds {_kind(r)}, not a JSON object")
+        step = _number(r, "step", 0, path, int)
         for k, v in r.items():
-            if k in ("kind", "step", "time") or not isinstance(v, (int, float)):
+            if k in ("kind", "step", "time") or isinstance(v, bool) or not isinstance(v, (int, float)):
                 continue
             if k == "steps_per_s":
                 rates.append(float(v))
@@ -115,97 +154,62 @@ def gather_run(run_dir: str | Path, *, variant: str | None = None, seed: int | N
     # Median over log intervals: robust to the first (warm-up) and any eval-stalled interval.
     rec.steps_per_s, rec.img_per_s = _median(rates), _median(imgs)
     rec.peak_mem_mb = max(peaks) if peaks else float("nan")
-    ev = paths.eval
-    if ev.is_file():
-        rec.metrics = dict(json.loads(ev.read_text()).get("metrics", {}))
+
+
+def _read_eval(rec: RunRecord, path: Path) -> None:
+    if not path.is_file():
+        return
+    metrics = _json_object(path).get("metrics", {})
+    if not isinstance(metrics, dict):
+        raise _Unreadable(path, f"has metrics = {_kind(metrics)}, not a mapping")
+    for name, entry in metrics.items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("protocol", {}), dict):
+            raise _Unreadable(path, f"has a malformed entry for {name!r} (want {{value, protocol, ...}})")
+        _number(entry, "value", float("nan"), path)
+    rec.metrics = dict(metrics)
+
+
+def gather_run(run_dir: str | Path, *, variant: str | None = None, seed: int | None = None) -> RunRecord:
+    """Read one run directory into a :class:`RunRecord`.
+
+    Its status is ``missing`` when it is not a run (no ``spec.yaml`` or
+    ``run.json``), ``running`` while another process holds its lock, and
+    ``unreadable`` when one of its files is corrupt or malformed (a cut JSON
+    line in ``metrics.jsonl`` is skipped, not an error): then
+    :attr:`RunRecord.error` names the file, says why, and how to fix it, and
+    the run is left out of the statistics. Nothing here raises for a bad file.
+
+    Args:
+        run_dir: The run directory.
+        variant: Its variant (default: the spec's ``name``).
+        seed: Its seed (default: the spec's ``seed``).
+    """
+    run_dir = Path(run_dir)
+    paths = RunDir(run_dir)
+    holder = lock_holder(run_dir)
+    rec = RunRecord(run_dir.name, variant or run_dir.name, seed or 0, run_dir, "missing")
+    if not paths.meta.is_file() or not paths.spec.is_file():
+        if holder is not None:
+            rec.status, rec.error = "running", f"being trained by {holder.describe()}"
+        return rec
+    try:
+        rec.spec = _spec_mapping(paths.spec)
+        if variant is None:
+            rec.variant = str(rec.spec.get("name", run_dir.name))
+        if seed is None:
+            rec.seed = _number(rec.spec, "seed", 0, paths.spec, int)
+        _read_meta(rec, paths.meta)
+        _read_metrics(rec, paths.metrics)
+        _read_eval(rec, paths.eval)
+    except _Unreadable as exc:
+        rec.status, rec.error = "unreadable", f"{exc}; {UNREADABLE_ADVICE.format(run_dir=run_dir)}"
+        rec.metrics, rec.curves = {}, {}
+    if holder is not None:  # files read mid-write by a live trainer are not its verdict
+        rec.status, rec.error = "running", f"being trained by {holder.describe()}"
+        return rec
     grids = paths.list_sample_grids()
     rec.samples = grids[-1][1] if grids else None
     return rec
-
-
-def plan(runs: list[SweepRun], out: Path) -> dict[str, str]:
-    """What each run needs: ``done``, ``resume`` or ``train``.
-
-    Raises:
-        CompareError: A run directory exists but was made from a different spec.
-    """
-    actions: dict[str, str] = {}
-    for r in runs:
-        paths = SweepDir(out).run(r.variant, r.seed)
-        run_dir = paths.root
-        if not paths.spec.is_file():
-            actions[r.key] = "train"
-            continue
-        header = paths.spec.read_text().splitlines()[1:2]
-        if header != [f"# sha256: {spec_hash(r.spec)}"]:
-            raise CompareError(
-                f"{run_dir} was trained from a different spec than variant {r.variant!r} seed {r.seed} now gives; "
-                "delete that directory, or give the changed variant a new name, so that no finished run is overwritten"
-            )
-        status = gather_run(run_dir).status
-        actions[r.key] = "done" if status == "completed" else ("resume" if paths.checkpoints.is_dir() else "train")
-    return actions
-
-
-def _launch(r: SweepRun, action: str, out: Path, threads: int, extra_env: dict[str, str]) -> tuple[str, int]:
-    sweep_dir = SweepDir(out)
-    run_dir = sweep_dir.run(r.variant, r.seed).root
-    spec_file = sweep_dir.spec_file(r.variant, r.seed)
-    spec_file.parent.mkdir(parents=True, exist_ok=True)
-    dump_yaml(spec_to_data(r.spec), spec_file, header=f"# ganzoo compare: variant {r.variant}, seed {r.seed}\n")
-    if action == "resume":
-        args = ["train", "--resume", str(run_dir)]
-    else:
-        if run_dir.exists():
-            shutil.rmtree(run_dir)  # started but never checkpointed: nothing to keep (its console log is in logs/)
-        args = ["train", str(spec_file), "--out", str(run_dir)]
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), **extra_env}
-    log = sweep_dir.log_file(r.variant, r.seed)
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("a") as fh:
-        fh.write(f"$ ganzoo {' '.join(args)}\n")
-        fh.flush()
-        proc = subprocess.run([sys.executable, "-m", "ganzoo", *args], stdout=fh, stderr=subprocess.STDOUT, env=env, check=False)
-    return r.key, proc.returncode
-
-
-def run_sweep(
-    runs: list[SweepRun],
-    out: Path,
-    *,
-    jobs: int = 1,
-    threads: int | None = None,
-    env: dict[str, str] | None = None,
-    echo: Callable[[str], None] = print,
-) -> dict[str, int]:
-    """Train or resume every run that is not finished; returns ``{key: exit status}`` of those launched.
-
-    Args:
-        runs: The expanded sweep.
-        out: The sweep's output directory.
-        jobs: Processes at once.
-        threads: Intra-op threads per process (default: CPU count // jobs, at least 1).
-        env: Extra environment for the training processes.
-        echo: Progress lines go here.
-    """
-    actions = plan(runs, out)
-    todo = [r for r in runs if actions[r.key] != "done"]
-    for r in runs:
-        if actions[r.key] == "done":
-            echo(f"{r.key}: finished earlier, reused")
-    if not todo:
-        return {}
-    threads = threads or max(1, (os.cpu_count() or 1) // jobs)
-    echo(f"{len(todo)} run(s) to train, {jobs} at a time, {threads} thread(s) each; logs in {SweepDir(out).logs}")
-    codes: dict[str, int] = {}
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(_launch, r, actions[r.key], out, threads, env or {}) for r in todo]
-        for r, fut in zip(todo, futures, strict=True):
-            key, code = fut.result()
-            codes[key] = code
-            log = SweepDir(out).log_file(r.variant, r.seed).relative_to(out)
-            echo(f"{key}: {'done' if code == 0 else f'exit {code} (see {log})'}")
-    return codes
 
 
 def canonical_spec(spec: dict[str, Any], reg: Any) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 
 from ganzoo.compare.report import Comparison, fmt, table
+from ganzoo.fileio import atomic_write_text
 
 __all__ = ["svg_plot", "write_html"]
 
@@ -113,7 +114,9 @@ def write_html(cmp: Comparison, path: Path, *, title: str) -> Path:
         if row.variant == cmp.baseline:
             continue
         items = "".join(f"<tr><td><code>{html.escape(k)}</code></td><td>{html.escape(repr(a))}</td><td>{html.escape(repr(b))}</td></tr>"
-                        for k, (a, b) in row.diff.items()) or "<tr><td colspan='3'>identical</td></tr>"
+                        for k, (a, b) in row.diff.items())
+        if not items:
+            items = f"<tr><td colspan='3'>{'identical' if any(r.spec for r in row.runs) else 'no readable run'}</td></tr>"
         parts.append(f"<h3>{html.escape(row.variant)}</h3><p>{html.escape(row.description)}</p>"
                      f"<table><tr><th>path</th><th>{html.escape(cmp.baseline)}</th><th>{html.escape(row.variant)}</th></tr>{items}</table>")
 
@@ -123,7 +126,6 @@ def write_html(cmp: Comparison, path: Path, *, title: str) -> Path:
             parts.append(f"<tr><td>{html.escape(r.key)}</td><td>{html.escape(r.status)}</td><td>{r.step}</td>"
                          f"<td>{fmt(r.img_per_s, 3)}</td><td><code>{html.escape(str(r.run_dir))}</code></td></tr>")
     parts.append("</table></body></html>")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(parts))
+    atomic_write_text(path, "".join(parts))
     return path
 
