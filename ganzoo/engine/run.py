@@ -338,8 +338,9 @@ class Run(RunState, RunOutputs):
         if self._stop_signal is not None:  # a second Ctrl-C: stop now; files are written atomically
             signal.signal(signum, signal.SIG_DFL)
             raise KeyboardInterrupt
+        # No I/O here: the handler can interrupt a write to log.txt, and re-entering the
+        # same buffered file raises. The loop logs the stop when it sees the flag.
         self._stop_signal = signum
-        self.log_info(f"received {signal.Signals(signum).name}: finishing step {self.step + 1}, then saving a checkpoint")
 
     def _keep_going(self, budget_start: float, clock: Any, c0: float) -> bool:
         """False once a signal arrived or the time budget is spent.
@@ -356,6 +357,9 @@ class Run(RunState, RunOutputs):
         if not within:
             self._timed_out = True
             self.log_info(f"time budget of {limit:g}s reached at step {self.step}")
+        if not no_signal:
+            name = signal.Signals(self._stop_signal).name if self._stop_signal is not None else "a stop signal on another rank"
+            self.log_info(f"received {name}: stopping at step {self.step}, saving a checkpoint")
         return no_signal and within
 
     def fit(self) -> str:
