@@ -121,8 +121,10 @@ def output_path(image: ganzoo_images.ImageData, out: str | None, *, lossy: bool,
                    f"or {ganzoo_images.DEFAULT_MAX_PIXELS:,}).")
 @click.option("--lossy", is_flag=True, help="Allow a lossy --out (.jpg, .webp): the known pixels then change.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file (default: refuse before any work).")
+@click.option("--checkpoint", default=None, metavar="latest|best|PATH",
+              help="Weights from a checkpoint instead of the finished run's export (works on unfinished runs).")
 def inpaint(run: str, image: str, mask_path: str, out: str | None, device: str, max_pixels: int | None, lossy: bool,
-            overwrite: bool) -> None:
+            overwrite: bool, checkpoint: str | None) -> None:
     """Fill the holes of IMAGE with a trained inpainting RUN; known pixels are kept exactly.
 
     The mask follows ganzoo's convention, 1 = hole: in a mask file white is the
@@ -135,18 +137,18 @@ def inpaint(run: str, image: str, mask_path: str, out: str | None, device: str, 
       ganzoo inpaint runs/00003-pconv-faces face.png --mask holes.png --out filled.png
     """
     try:
-        _inpaint(run, Path(image), Path(mask_path), out, device, max_pixels, lossy, overwrite)
+        _inpaint(run, Path(image), Path(mask_path), out, device, max_pixels, lossy, overwrite, checkpoint)
     except GanzooError as exc:  # a bad run directory, file or mask; also when the command runs outside `ganzoo`
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
 
 
 def _inpaint(run: str, image_path: Path, mask_path: Path, out: str | None, device: str, max_pixels: int | None, lossy: bool,
-             overwrite: bool) -> None:
+             overwrite: bool, checkpoint: str | None = None) -> None:
     from ganzoo import load_generator
 
     limit = ganzoo_images.max_pixels(max_pixels)
-    gen = load_generator(run, device=device)
+    gen = load_generator(run, device=device, checkpoint=checkpoint)
     task_type = gen.spec.task.type
     if task_type != "inpainting":
         raise InputError(f"{run} was trained for task {task_type!r}; `ganzoo inpaint` needs an inpainting run", 2)

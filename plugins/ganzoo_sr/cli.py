@@ -80,8 +80,10 @@ def _note(message: str) -> None:
 @click.option("--max-memory", "max_memory", type=click.FloatRange(0, None, min_open=True), default=None, metavar="GB",
               help="Memory one image may use on the device and the host (default: 80% of what is free).")
 @click.option("--overwrite", is_flag=True, help="Replace existing output files (default: refuse before any work).")
+@click.option("--checkpoint", default=None, metavar="latest|best|PATH",
+              help="Weights from a checkpoint instead of the finished run's export (works on unfinished runs).")
 def upscale(run: str, images: tuple[str, ...], out: str, device: str, tile: int | None, tile_pad: int, max_pixels: int | None,
-            max_memory: float | None, overwrite: bool) -> None:
+            max_memory: float | None, overwrite: bool, checkpoint: str | None) -> None:
     """Upscale IMAGES with a trained super-resolution RUN (EMA weights when the run used EMA).
 
     Every input is read first, each refused over the pixel limit before it is
@@ -102,20 +104,20 @@ def upscale(run: str, images: tuple[str, ...], out: str, device: str, tile: int 
       ganzoo upscale runs/00005-esrgan-x4 *.jpg --out big/ --tile 128 --device cuda
     """
     try:
-        _upscale(run, [Path(p) for p in images], Path(out), device, tile, tile_pad, max_pixels, max_memory, overwrite)
+        _upscale(run, [Path(p) for p in images], Path(out), device, tile, tile_pad, max_pixels, max_memory, overwrite, checkpoint)
     except GanzooError as exc:  # also when the command runs outside the `ganzoo` group
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
 
 
 def _upscale(run: str, inputs: list[Path], out_dir: Path, device: str, tile: int | None, tile_pad: int, max_pixels: int | None,
-             max_memory: float | None, overwrite: bool) -> None:
+             max_memory: float | None, overwrite: bool, checkpoint: str | None = None) -> None:
     from ganzoo.api import load_generator
     from ganzoo_sr.memory import available_memory, bytes_per_output_pixel, host_available, plan_upscale
 
     limit = ganzoo_images.max_pixels(max_pixels)  # a bad $GANZOO_MAX_IMAGE_PIXELS: before loading anything
     ganzoo_images.check_output_dir(out_dir)  # --out under a file or read-only: before any compute
-    gen = load_generator(run, device=device)  # not a run, unfinished, corrupt weights: a GanzooError, one message
+    gen = load_generator(run, device=device, checkpoint=checkpoint)  # not a run, unfinished, corrupt weights: a GanzooError
     task = gen.task
     if not hasattr(task, "upscale"):
         _fail(f"{run} was trained with task {gen.spec.task.type!r}; upscale needs a super-resolution run")

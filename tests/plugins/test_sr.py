@@ -347,6 +347,25 @@ def test_upscale_cli(psnr_run: Path, tmp_path: Path, sr_cli: Any) -> None:
     assert not (tmp_path / "none").exists()
 
 
+def test_upscale_from_a_checkpoint_of_an_unfinished_run(psnr_run: Path, tmp_path: Path, sr_cli: Any) -> None:
+    import shutil
+
+    from PIL import Image
+
+    from ganzoo import RunDir
+
+    unfinished = tmp_path / "unfinished"
+    shutil.copytree(psnr_run, unfinished)
+    RunDir(unfinished).generator.unlink()  # as after Ctrl-C: checkpoints, no export
+    Image.fromarray(np.full((8, 8, 3), 120, np.uint8)).save(tmp_path / "in.png")
+    result = sr_cli("upscale", unfinished, tmp_path / "in.png", "--out", tmp_path / "a")
+    assert result.exit_code == 2 and "--checkpoint latest" in result.output
+    result = sr_cli("upscale", unfinished, tmp_path / "in.png", "--out", tmp_path / "b", "--checkpoint", "latest")
+    assert result.exit_code == 0, result.output
+    with Image.open(tmp_path / "b" / "in_x4.png") as img:
+        assert img.size == (32, 32)
+
+
 def test_sr_eval_cli_on_heldout(psnr_run: Path, tmp_path: Path, sr_cli: Any) -> None:
     result = sr_cli("sr-eval", psnr_run, "--data-set", "split=heldout", "--data-set", "size=48", "--json", tmp_path / "h.json")
     assert result.exit_code == 0, result.output
