@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import tomllib  # stdlib from 3.11; ruff's isort files it as third party for the 3.10 floor
 
+import ganzoo
 from ganzoo.cli.scaffold import KINDS, ScaffoldError, new_plugin, plugin_names, render
 from ganzoo.spec.model import load_spec
 from ganzoo.testing import check_entry, check_plugin_loads, components_of, registries_with
@@ -83,8 +84,12 @@ def generated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Gener
 def test_each_kind_generates_clean_code_whose_records_and_spec_validate(kind: str, generated: Generate) -> None:
     """Generation only, in-process: cheap checks of every kind; the end-to-end test below installs all of them at once."""
     root, module = generated(f"probe_{kind}", [kind])
+    allowed = {"ganzoo", *ganzoo.PUBLIC_MODULES}
     for path in root.rglob("*.py"):
-        ast.parse(path.read_text(), str(path))  # a SyntaxError names the file
+        tree = ast.parse(path.read_text(), str(path))  # a SyntaxError names the file
+        # Generated code, the task included, uses the documented API only: `ganzoo` and its public modules.
+        used = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module and n.module.startswith("ganzoo")}
+        assert used <= allowed | {module.__name__} | {f"{module.__name__}.{p.stem}" for p in root.rglob("*.py")}, (path, used)
     if shutil.which("ruff"):
         proc = subprocess.run(["ruff", "check", "--no-cache", "."], cwd=root, capture_output=True, text=True)
         assert proc.returncode == 0, proc.stdout + proc.stderr  # with the generated pyproject's [tool.ruff]

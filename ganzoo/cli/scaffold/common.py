@@ -45,7 +45,7 @@ select = ["E", "W", "F", "I", "B", "UP", "SIM", "RUF"]
 README = '''\
 # $dist
 
-A [ganzoo](https://github.com/ganzoo/ganzoo) plugin: $summary, all named `$component`.
+A ganzoo plugin: $summary, all named `$component`.
 
 ```bash
 python -m pip install -e ".[test]"  # registers the plugin (entry point in pyproject.toml)
