@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import html
 import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ganzoo.compare.report import Comparison, fmt, table
@@ -26,7 +27,9 @@ code{background:#f4f4f4;padding:1px 3px}.note{color:#a33}
 """
 
 
-def svg_plot(series: dict[str, list[tuple[float, float]]], colors: dict[str, str], title: str, *, width: int = 420, height: int = 240) -> str:
+def svg_plot(
+    series: Mapping[str, Sequence[tuple[float, float]]], colors: dict[str, str], title: str, *, width: int = 420, height: int = 240
+) -> str:
     """Line plot of ``{label: [(x, y), ...]}`` as an inline SVG string (linear axes, min/max ticks)."""
     pts = [(x, y) for s in series.values() for x, y in s if math.isfinite(y)]
     if not pts:
@@ -56,7 +59,8 @@ def svg_plot(series: dict[str, list[tuple[float, float]]], colors: dict[str, str
             continue
         path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in good)
         color = colors.get(label, "#000")
-        out.append(f'<polyline fill="none" stroke="{color}" stroke-width="1.5" points="{path}"><title>{html.escape(label)}</title></polyline>')
+        out.append(f'<polyline fill="none" stroke="{color}" stroke-width="1.5" points="{path}">'
+                   f'<title>{html.escape(label)}</title></polyline>')
         if len(good) == 1:
             out.append(f'<circle cx="{sx(good[0][0]):.1f}" cy="{sy(good[0][1]):.1f}" r="3" fill="{color}"/>')
     out.append("</svg>")

@@ -136,11 +136,11 @@ def compare_records(
                 row.diff = {k: (ref.get(k), own.get(k)) for k in sorted(set(ref) | set(own)) if ref.get(k) != own.get(k)}
     ranked = [c for c in columns if c.comparable and c.higher_is_better is not None]
     if rank_by is not None:
-        col = next((c for c in columns if c.name == rank_by), None)
-        if col is None:
+        chosen = next((c for c in columns if c.name == rank_by), None)
+        if chosen is None:
             raise ConfigError(f"no metric {rank_by!r} in these runs (they have: {', '.join(c.name for c in columns) or 'none'})")
-        if not col.comparable:
-            raise ConfigError(f"cannot rank by {rank_by}: {col.note}")
+        if not chosen.comparable:
+            raise ConfigError(f"cannot rank by {rank_by}: {chosen.note}")
         primary: str | None = rank_by
     else:
         primary = ranked[0].name if ranked else None
@@ -211,7 +211,8 @@ def markdown(cmp: Comparison) -> str:
         lines.append("| " + " | ".join([name, *cells[1:]]) + " |")
     if cmp.primary:
         col = next(c for c in cmp.columns if c.name == cmp.primary)
-        lines.append(f"\nRanked by {cmp.primary} ({'higher' if col.higher_is_better else 'lower'} is better); mean ± sample std over seeds.")
+        better = "higher" if col.higher_is_better else "lower"
+        lines.append(f"\nRanked by {cmp.primary} ({better} is better); mean ± sample std over seeds.")
     lines.extend(f"- {n}" for n in cmp.notes)
     return "\n".join(lines) + "\n"
 
@@ -227,8 +228,9 @@ def write_tables(cmp: Comparison, out: Path) -> dict[str, Path]:
         w = csv.writer(fh)
         w.writerow(["variant", "seed", "status", *_RUN_FIELDS, "params_generator", "params_discriminator", *metric_names, "run_dir"])
         for r in runs:
+            values = [r.metrics.get(m, {}).get("value", "") for m in metric_names]
             w.writerow([r.variant, r.seed, r.status, *[getattr(r, f) for f in _RUN_FIELDS], r.parameters.get("generator", ""),
-                        r.parameters.get("discriminator", ""), *[r.metrics.get(m, {}).get("value", "") for m in metric_names], str(r.run_dir)])
+                        r.parameters.get("discriminator", ""), *values, str(r.run_dir)])
         atomic_write_text(csv_path, fh.getvalue())
     payload = {
         "baseline": cmp.baseline,

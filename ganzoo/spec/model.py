@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional, Protocol, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol, Union
 
 import yaml
 from pydantic import (
@@ -30,7 +30,10 @@ from ganzoo.spec.overrides import apply_overrides, parse_overrides, set_values
 from ganzoo.spec.sections import InitSpecs, OptimSpecs, TrainSpec
 from ganzoo.spec.yamlio import SpecYAMLError, line_map, load_yaml
 
-__all__ = ["SpecError", "SpecIssue", "RunSpec", "spec_model", "load_spec", "validate_spec", "apply_overrides", "parse_overrides", "set_values", "spec_hash", "json_schema"]
+__all__ = [
+    "SpecError", "SpecIssue", "RunSpec", "spec_model", "load_spec", "validate_spec", "apply_overrides", "parse_overrides", "set_values",
+    "spec_hash", "json_schema",
+]
 
 
 class Component(BaseModel):
@@ -100,7 +103,7 @@ class RunSpecBase(BaseModel):
 
     def component_params(self, slot: str) -> Params:
         """The validated params model of a slot such as ``"generator"``."""
-        return getattr(self, slot).params  # type: ignore[no-any-return]
+        return getattr(self, slot).params
 
 
 RunSpec = RunSpecBase  # the public name; a concrete class comes from spec_model()
@@ -109,7 +112,7 @@ RunSpec = RunSpecBase  # the public name; a concrete class comes from spec_model
 def _member(entry: Entry, base: type[Component], prefix: str) -> type[Component]:
     required = any(f.is_required() for f in entry.params.model_fields.values())
     params_field: Any = (entry.params, ...) if required else (entry.params, Field(default_factory=entry.params))
-    return create_model(  # type: ignore[call-overload,no-any-return]
+    return create_model(
         f"{prefix}_{entry.name}".replace("-", "_"),
         __base__=base,
         __doc__=entry.description or None,
@@ -122,7 +125,8 @@ class _NoneInstalled(Component):
     @model_validator(mode="before")
     @classmethod
     def _fail(cls, data: Any) -> Any:
-        raise ValueError("no component of this kind is installed (no plugin provides one: is the ganzoo distribution installed, e.g. `pip install -e .`? `ganzoo plugins` lists what loaded)")
+        raise ValueError("no component of this kind is installed (no plugin provides one: is the ganzoo distribution installed, "
+                         "e.g. `pip install -e .`? `ganzoo plugins` lists what loaded)")
 
 
 def _union(entries: list[Entry], base: type[Component], prefix: str) -> Any:
@@ -131,7 +135,8 @@ def _union(entries: list[Entry], base: type[Component], prefix: str) -> Any:
         return _NoneInstalled
     if len(members) == 1:
         return members[0]
-    return Annotated[Union[tuple(members)], Field(discriminator="type")]  # type: ignore[return-value]
+    # Union over a tuple built at run time: the `X | Y` spelling cannot take a variable number of members.
+    return Annotated[Union[tuple(members)], Field(discriminator="type")]  # noqa: UP007
 
 
 def _task_before(data: Any) -> Any:
@@ -142,6 +147,11 @@ def _task_before(data: Any) -> Any:
 
 
 _SPEC_CACHE: dict[str, type[RunSpecBase]] = {}
+
+
+def _list_of(item: Any) -> Any:
+    """``list[item]`` for a type built at run time (a union of the installed components)."""
+    return list.__class_getitem__(item)
 
 
 def spec_model(reg: Registries) -> type[RunSpecBase]:
@@ -165,17 +175,17 @@ def spec_model(reg: Registries) -> type[RunSpecBase]:
     Losses = create_model(
         "LossesSpec",
         __base__=Params,
-        adversarial=(Optional[Adv], Field(None, description="Adversarial objective.")),
-        regularizers=(list[Reg], Field(default_factory=list, description="Penalties with their own phases (GP, R1).")),
-        reconstruction=(list[Rec], Field(default_factory=list, description="Pixel or perceptual losses against a target.")),
+        adversarial=(Adv | None, Field(None, description="Adversarial objective.")),
+        regularizers=(_list_of(Reg), Field(default_factory=list, description="Penalties with their own phases (GP, R1).")),
+        reconstruction=(_list_of(Rec), Field(default_factory=list, description="Pixel or perceptual losses against a target.")),
     )
     Eval = create_model(
         "EvalSpec",
         __base__=Params,
         every=(int, Field(0, ge=0, le=MAX_STEPS, description="Evaluate every N steps (0: only at the end, if metrics are set).")),
-        data=(Optional[Data], Field(None, description="Dataset to evaluate on, e.g. a held-out split; default: the training data.")),
-        metrics=(list[Metric], Field(default_factory=list, description="Metrics to compute.")),
-        best=(Optional[str], Field(None, description="Metric name that selects the best checkpoint.")),
+        data=(Data | None, Field(None, description="Dataset to evaluate on, e.g. a held-out split; default: the training data.")),
+        metrics=(_list_of(Metric), Field(default_factory=list, description="Metrics to compute.")),
+        best=(str | None, Field(None, description="Metric name that selects the best checkpoint.")),
         best_mode=(Literal["min", "max"], Field("min", description="Whether lower or higher is better.")),
     )
     model = create_model(
@@ -184,7 +194,7 @@ def spec_model(reg: Registries) -> type[RunSpecBase]:
         task=(Task, Field(description="Training recipe.")),
         data=(Data, Field(description="Training dataset.")),
         generator=(Gen, Field(description="Generator network.")),
-        discriminator=(Optional[Disc], Field(None, description="Discriminator network (if the task uses one).")),
+        discriminator=(Disc | None, Field(None, description="Discriminator network (if the task uses one).")),
         losses=(Losses, Field(default_factory=Losses, description="Loss terms.")),
         eval=(Eval, Field(default_factory=Eval, description="Periodic evaluation.")),
     )
@@ -206,7 +216,7 @@ def json_schema(reg: Registries) -> dict[str, Any]:
 def _check_task(spec: RunSpecBase, reg: Registries) -> list[SpecIssue]:
     """Cross-field checks: what the task requires, and model/task compatibility."""
     issues: list[SpecIssue] = []
-    task_name = spec.task.type  # type: ignore[attr-defined]
+    task_name = spec.task.type
     task = reg["task"].get(task_name)
     for req in getattr(task, "requires", ()):
         node: Any = spec
@@ -214,7 +224,7 @@ def _check_task(spec: RunSpecBase, reg: Registries) -> list[SpecIssue]:
             node = getattr(node, part, None)
         if node is None or node == []:
             issues.append(SpecIssue(req, f"required by task {task_name!r}"))
-    has_d, has_adv = spec.discriminator is not None, spec.losses.adversarial is not None  # type: ignore[attr-defined]
+    has_d, has_adv = spec.discriminator is not None, spec.losses.adversarial is not None
     if has_d and not has_adv:
         issues.append(SpecIssue("discriminator", "a discriminator trains only with an adversarial loss: set losses.adversarial "
                                                  "(e.g. {type: non-saturating}) or remove the discriminator"))

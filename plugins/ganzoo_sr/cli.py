@@ -239,18 +239,18 @@ def sr_eval(run: str, data_set: tuple[str, ...], device: str, json_out: str | No
     reg = load_registries()
     gen = load_generator(run, device=device, registries=reg)  # errors are GanzooErrors: `ganzoo` prints one message
     spec = gen.spec
-    params = {**spec.data.params.model_dump(), **parse_overrides(list(data_set))}  # type: ignore[attr-defined]
+    params = {**spec.data.params.model_dump(), **parse_overrides(list(data_set))}
     try:
         data_spec = spec.data.model_validate({"type": spec.data.type, "params": params})  # type: ignore[attr-defined]
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:]) or 'params'}: {e['msg']}" for e in exc.errors(include_url=False))
         raise ConfigError(f"--data-set: {problems}") from None
     dataset = reg.build("dataset", data_spec.type, data_spec.params)
-    metrics = [reg.build("metric", m.type, m.params) for m in spec.eval.metrics]  # type: ignore[attr-defined]
+    metrics = [reg.build("metric", m.type, m.params) for m in spec.eval.metrics]
     if not metrics:
         _fail(f"{run}'s spec has no eval.metrics")
     ctx = EvalContext(gen.task, gen.module, dataset, data_key(data_spec), gen.device, seed=spec.seed)
-    result = evaluate(ctx, metrics)  # type: ignore[arg-type]
+    result = evaluate(ctx, metrics)
     for key, value in result.values.items():
         click.echo(f"{key} = {value:.4f}  (n={result.protocols[key].get('n')}, data {data_spec.type} {json.dumps(params, default=str)})")
     if json_out:
