@@ -76,6 +76,7 @@ PUBLIC_MODULES: tuple[str, ...] = (
     "ganzoo.checkpoint",
     "ganzoo.errors",
     "ganzoo.evaluation",
+    "ganzoo.fileio",
     "ganzoo.images",
     "ganzoo.losses",
     "ganzoo.metrics",
