@@ -46,8 +46,11 @@ _SECTION = re.compile(r"^(Args|Attributes|Optional|Returns|Raises|Example):\s*$"
 _ENTRY = re.compile(r"^(\w+)(?: \([^)]*\))?:\s*(.*)$")
 
 
-class ReferenceDrift(Exception):
-    """The code and its docstrings disagree (an undocumented argument or member, or a stale one)."""
+class ReferenceDrift(AssertionError):
+    """The code and its docstrings disagree (an undocumented argument or member, or a stale one).
+
+    A failed check for ganzoo's developers (raised in its tests and by this module's command), not a user's error.
+    """
 
 
 def _load(path: str) -> Any:
