@@ -13,13 +13,16 @@ from ganzoo.errors import ResumeError
 from ganzoo.plugin.entries import Entry
 from ganzoo.plugin.registry import Registries, load_registries
 from ganzoo.rundir import RunDir, RunDirError, read_meta
-from ganzoo.spec.model import RunSpecBase, SpecError, SpecIssue, load_spec as _load_spec, read_spec_data, spec_diff, validate_spec
+from ganzoo.spec.model import RunSpecBase, SpecError, SpecIssue, read_spec_data, spec_diff, validate_spec
+from ganzoo.spec.model import load_spec as _load_spec
 from ganzoo.spec.sections import RESUME_MUTABLE
 
 __all__ = ["create", "list_components", "load_spec", "load_run_spec", "resume_spec", "load_generator", "LoadedGenerator", "train"]
 
 
-def create(kind: str, name: str, params: dict[str, Any] | None = None, *args: Any, role: str | None = None, registries: Registries | None = None) -> Any:
+def create(
+    kind: str, name: str, params: dict[str, Any] | None = None, *args: Any, role: str | None = None, registries: Registries | None = None
+) -> Any:
     """Build a registered component, timm-style: ``create("model", "dcgan", {"width": 32}, info, role="generator")``."""
     reg = registries or load_registries()
     return reg.build(kind, name, params, *args, role=role)
@@ -56,14 +59,16 @@ def load_spec(path: str | Path, overrides: list[str] | None = None, registries: 
 
 def load_run_spec(run_dir: str | Path, reg: Registries, *, check_inputs: bool = True) -> RunSpecBase:
     """The resolved spec saved in a run directory (``check_inputs``: see :func:`ganzoo.checks_inputs`)."""
-    path = RunDir(run_dir).spec
+    path = RunDir(Path(run_dir)).spec
     if not path.is_file():
         raise RunDirError(f"{run_dir} is not a ganzoo run directory (no {path.name})")
     data, text = read_spec_data(path)  # a corrupt spec.yaml is a SpecError naming the file, as for any spec
     return validate_spec(data, reg, source=str(path), text=text, check_inputs=check_inputs)
 
 
-def resume_spec(run_dir: str | Path, reg: Registries, overrides: list[str], *, spec_path: str | Path | None = None, allow_changes: bool = False) -> RunSpecBase:
+def resume_spec(
+    run_dir: str | Path, reg: Registries, overrides: list[str], *, spec_path: str | Path | None = None, allow_changes: bool = False
+) -> RunSpecBase:
     """The spec to resume ``run_dir`` with.
 
     It is the run's saved spec (or ``spec_path``) with ``overrides``; any
@@ -118,7 +123,8 @@ def _generator_weights(paths: RunDir, checkpoint: str | Path | None, load_file: 
     else:
         source = paths.best_checkpoint if checkpoint == "best" else Path(checkpoint)
         if not source.is_file():
-            raise RunDirError(f"checkpoint {source} does not exist" + (" (the run has no eval.best metric)" if checkpoint == "best" else ""))
+            why = " (the run has no eval.best metric)" if checkpoint == "best" else ""
+            raise RunDirError(f"checkpoint {source} does not exist{why}")
         state = load_checkpoint(source)
     try:
         weights = state["ema"]["shadow"] if "ema" in state else state["nets"]["generator"]
@@ -184,10 +190,10 @@ def load_generator(
         gen.load_state_dict(weights)
     except Exception as exc:  # noqa: BLE001 - architecture mismatch
         raise RunDirError(f"cannot load the generator from {source}: {str(exc).splitlines()[0]}") from None
-    task = reg.build("task", spec.task.type, spec.task.params)  # type: ignore[attr-defined]
+    task = reg.build("task", spec.task.type, spec.task.params)
     task.configure(spec, info)
     if getattr(task, "samples_real_data", False):
-        data_spec = spec.eval.data or spec.data  # type: ignore[attr-defined]
+        data_spec = spec.eval.data or spec.data
         task.attach_data(lambda: for_evaluation(reg.build("dataset", data_spec.type, data_spec.params)))
     return LoadedGenerator(gen.to(dev).eval(), task, spec, info, dev, step=step, source=source)
 

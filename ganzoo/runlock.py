@@ -38,7 +38,7 @@ from ganzoo.rundir import RunDir
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: no flock; runs go unlocked (see the module docstring)
-    fcntl = None  # type: ignore[assignment]
+    fcntl = None  # type: ignore[assignment]  # no flock on this platform: runs are not locked (see the docstring)
 
 __all__ = ["LockHolder", "RunLock", "lock_holder", "busy_message", "check_unlocked"]
 

@@ -16,7 +16,8 @@ __all__ = ["list_cmd", "plugins", "schema", "show"]
 @click.command(name="list")
 @click.argument("kind", required=False)
 @click.argument("pattern", required=False, default="*")
-@click.option("--json", "as_json", type=click.Path(dir_okay=False, allow_dash=True), help="Write every component with its params schema as JSON to this file ('-': stdout).")
+@click.option("--json", "as_json", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Write every component with its params schema as JSON to this file ('-': stdout).")
 @handle_errors
 def list_cmd(kind: str | None, pattern: str, as_json: str | None) -> None:
     """List registered components, optionally of one KIND (models, losses, datasets, metrics, tasks).

@@ -24,13 +24,13 @@ from ganzoo.errors import GanzooError, PluginCodeError
 from ganzoo.plugin.blame import plugin_files
 
 if TYPE_CHECKING:
-    from ganzoo.engine.run import Run
+    from ganzoo.engine.core import RunCore
 
 __all__ = ["describe", "plugin_code"]
 
 
 @contextlib.contextmanager
-def plugin_code(run: Run, step: int, phase: str | None = None) -> Iterator[None]:
+def plugin_code(run: RunCore, step: int, phase: str | None = None) -> Iterator[None]:
     """Run plugin code; an exception becomes a :class:`PluginCodeError` naming the step, phase, component and plugin.
 
     GanzooErrors (a plugin's own ``ConfigError``, a non-finite run) and
@@ -60,7 +60,7 @@ def _first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {lines[0]}" + (" ..." if len(lines) > 1 else "")
 
 
-def _label(run: Run, kind: str, name: str, role: str | None = None) -> tuple[str, str]:
+def _label(run: RunCore, kind: str, name: str, role: str | None = None) -> tuple[str, str]:
     """``(type name, plugin)`` of a built component; the plugin is empty if the registry does not know it."""
     try:
         return name, run.reg[kind].get(name, role).plugin
@@ -68,7 +68,7 @@ def _label(run: Run, kind: str, name: str, role: str | None = None) -> tuple[str
         return name, ""
 
 
-def _components(run: Run) -> dict[int, tuple[str, str, str]]:
+def _components(run: RunCore) -> dict[int, tuple[str, str, str]]:
     """``id(object) -> (what, type name, plugin)`` for every object a frame's ``self`` may be."""
     spec = run.spec
     found: dict[int, tuple[str, str, str]] = {}
@@ -105,7 +105,7 @@ def _components(run: Run) -> dict[int, tuple[str, str, str]]:
     return found
 
 
-def describe(run: Run, exc: Exception, step: int) -> PluginCodeError:
+def describe(run: RunCore, exc: Exception, step: int) -> PluginCodeError:
     """The :class:`PluginCodeError` for ``exc``; its traceback is written to ``log.txt`` (rank 0)."""
     try:
         components = _components(run)

@@ -17,15 +17,17 @@ from ganzoo.fileio import atomic_write_bytes
 from ganzoo.images import make_grid, save_grid
 
 if TYPE_CHECKING:
-    from ganzoo.engine.run import Run
+    from ganzoo.engine.core import RunCore as _Base  # the run's attributes, declared for type checkers
+else:
+    _Base = object
 
 __all__ = ["RunOutputs"]
 
 
-class RunOutputs:
+class RunOutputs(_Base):
     """Artefacts of a :class:`~ganzoo.engine.run.Run` (a mixin; ``self`` is the run)."""
 
-    def save_samples(self: Run) -> Path | None:
+    def save_samples(self) -> Path | None:
         if self.rank != 0:
             return None
         gen = self.eval_generator
@@ -38,7 +40,7 @@ class RunOutputs:
         self.logger.image(self.step, "samples", make_grid(images.float()))
         return path
 
-    def evaluate(self: Run) -> dict[str, float]:
+    def evaluate(self) -> dict[str, float]:
         """Run the spec's metrics on the eval generator; log, write ``eval.json``, track the best checkpoint."""
         from ganzoo.evaluation import EvalContext, data_key, evaluate, write_eval_json
 
@@ -57,12 +59,13 @@ class RunOutputs:
             set_rng_state(state)
         self.logger.scalars(self.step, result.values, kind="eval")
         write_eval_json(self.dir, result, self.step)
-        self.log_info("eval step {}: {} ({:.1f}s)".format(self.step, "  ".join(f"{k}={v:.4g}" for k, v in result.values.items()), result.seconds))
+        values = "  ".join(f"{k}={v:.4g}" for k, v in result.values.items())
+        self.log_info(f"eval step {self.step}: {values} ({result.seconds:.1f}s)")
         self.hook.ganzoo_on_eval(run=self, step=self.step, metrics=dict(result.values))
         self._track_best(result.values)
         return result.values
 
-    def _track_best(self: Run, values: dict[str, float]) -> None:
+    def _track_best(self, values: dict[str, float]) -> None:
         ev = self.spec.eval
         if not ev.best or ev.best not in values:
             if ev.best:
@@ -77,7 +80,7 @@ class RunOutputs:
             atomic_save(state, self.paths.best_checkpoint)
             self.log_info(f"new best {ev.best}={value:.4g} at step {self.step}: {self.paths.best_checkpoint.relative_to(self.dir)}")
 
-    def export_generator(self: Run) -> Path:
+    def export_generator(self) -> Path:
         """Write ``generator.safetensors`` (EMA weights when enabled) for inference."""
         from safetensors.torch import save as safetensors_bytes
 

@@ -2,7 +2,8 @@
 
 Reading order: ``Run.__init__`` (build) -> ``Run.fit`` (loop) -> ``Run.optimize``
 (one phase's update). Checkpoint state and ``init`` weights live in
-:mod:`ganzoo.engine.state`, samples/evaluation/export in :mod:`ganzoo.engine.outputs`. One step is one generator update; discriminator updates
+:mod:`ganzoo.engine.state`, samples/evaluation/export in :mod:`ganzoo.engine.outputs`. One step is one
+generator update; discriminator updates
 are counted separately in ``d_updates``.
 """
 
@@ -12,26 +13,27 @@ import contextlib
 import signal
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pluggy
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from ganzoo.engine.build import build_losses, build_networks, unwrap_model
 from ganzoo.data import ImageDataset, ResumableSampler
+from ganzoo.engine.build import build_losses, build_networks, unwrap_model
+from ganzoo.engine.device import autocast, check_precision, peak_memory_mb, seed_everything, select_device
 from ganzoo.engine.distributed import DistInfo, all_true, all_true_each, rank_rows
 from ganzoo.engine.ema import EMA
 from ganzoo.engine.failures import plugin_code
 from ganzoo.engine.logging import RunLogger, step_summary
-from ganzoo.plugin.registry import Registries
 from ganzoo.engine.outputs import RunOutputs
 from ganzoo.engine.state import CHECKPOINT_FORMAT, RunState
-from ganzoo.rundir import RunDir, update_meta, write_meta, write_spec
 from ganzoo.errors import EXIT_FAILURE, ConfigError, GanzooError
-from ganzoo.engine.device import autocast, check_precision, peak_memory_mb, seed_everything, select_device
+from ganzoo.plugin.registry import Registries
+from ganzoo.rundir import RunDir, update_meta, write_meta, write_spec
 from ganzoo.spec.model import RunSpecBase
 from ganzoo.task import Task
 
@@ -287,7 +289,7 @@ class Run(RunState, RunOutputs):
             # Compilation is lazy (at the first forward); a graph that fails to compile
             # then runs eagerly with a warning instead of killing the run.
             torch._dynamo.config.suppress_errors = True
-            self.nets = {k: torch.compile(v) for k, v in self.nets.items()}  # type: ignore[misc]
+            self.nets = {k: torch.compile(v) for k, v in self.nets.items()}  # type: ignore[misc]  # compile's overloads return a callable, not a Module
         except Exception as exc:  # noqa: BLE001 - compile is an optimisation, never a requirement
             self.log_info(f"torch.compile is unavailable here ({type(exc).__name__}: {exc}); training eagerly")
 
@@ -372,7 +374,8 @@ class Run(RunState, RunOutputs):
             if self.init_report:
                 extra["init"] = self.init_report
             write_meta(self.dir, spec_digest=self.spec_digest, info=self.info, extra=extra, merge=self._resumed)
-        previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)} if threading.current_thread() is threading.main_thread() else {}
+        in_main = threading.current_thread() is threading.main_thread()  # signal handlers can only be set there
+        previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)} if in_main else {}
         status = "failed"
         try:
             # Inside the try: a plugin failing at the start marks the run failed (not "running" forever),
@@ -432,7 +435,8 @@ class Run(RunState, RunOutputs):
         finally:
             if self.rank == 0:
                 with contextlib.suppress(OSError, GanzooError):  # a full disk must not mask the real error
-                    update_meta(self.dir, status=status, step=self.step, d_updates=self.d_updates, train_seconds=round(self.train_seconds, 3))
+                    update_meta(self.dir, status=status, step=self.step, d_updates=self.d_updates,
+                                train_seconds=round(self.train_seconds, 3))
             self.hook.ganzoo_on_train_end(run=self, status=status)
             for s, h in previous.items():
                 signal.signal(s, h)

@@ -17,28 +17,31 @@ from ganzoo.errors import ResumeError
 from ganzoo.rundir import read_meta
 
 if TYPE_CHECKING:
-    from ganzoo.engine.run import Run
+    from ganzoo.engine.core import RunCore as _Base  # the run's attributes, declared for type checkers
+else:
+    _Base = object
 
 __all__ = ["RunState", "CHECKPOINT_FORMAT"]
 
 CHECKPOINT_FORMAT = 1
 
 
-class RunState:
+class RunState(_Base):
     """Checkpoint state of a :class:`~ganzoo.engine.run.Run` (a mixin; ``self`` is the run)."""
 
-    def _apply_init(self: Run) -> None:
+    def _apply_init(self) -> None:
         """Load the spec's ``init`` sources (before EMA, DDP and compile see the networks)."""
         from ganzoo.engine.warmstart import apply_init
 
-        for slot, src in self.spec.init:  # type: ignore[attr-defined]
+        for slot, src in self.spec.init:
             if src is not None and slot in self.nets:
                 report = apply_init(unwrap_model(self.nets[slot]), src, slot)
                 self.init_report[slot] = report.as_dict()
                 skipped = len(report.missing) + len(report.unexpected) + len(report.mismatched)
-                self.log_info(f"{slot} initialised from {report.file} ({report.loaded} tensors" + (f", {skipped} skipped)" if skipped else ")"))
+                extra = f", {skipped} skipped" if skipped else ""
+                self.log_info(f"{slot} initialised from {report.file} ({report.loaded} tensors{extra})")
 
-    def state_dict(self: Run) -> dict[str, Any]:
+    def state_dict(self) -> dict[str, Any]:
         state: dict[str, Any] = {
             "format": CHECKPOINT_FORMAT,
             "step": self.step,
@@ -58,14 +61,14 @@ class RunState:
             state["ema"] = self.ema.state_dict()
         return state
 
-    def load_state_dict(self: Run, state: dict[str, Any]) -> None:
-        for k, v in self.nets.items():
-            unwrap_model(v).load_state_dict(state["nets"][k])
-        for k, v in self.optimizers.items():
-            v.load_state_dict(state["optim"][k])
-        for k, v in self.scalers.items():
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for k, net in self.nets.items():
+            unwrap_model(net).load_state_dict(state["nets"][k])
+        for k, opt in self.optimizers.items():
+            opt.load_state_dict(state["optim"][k])
+        for k, scaler in self.scalers.items():
             if k in state.get("scalers", {}):
-                v.load_state_dict(state["scalers"][k])
+                scaler.load_state_dict(state["scalers"][k])
         if self.ema is not None and "ema" in state:
             self.ema.load_state_dict(state["ema"])
         self.step, self.d_updates = int(state["step"]), int(state["d_updates"])
@@ -77,19 +80,19 @@ class RunState:
         self._batches = None
         set_rng_state(state["rng"])
 
-    def checkpoint_state(self: Run) -> dict[str, Any]:
+    def checkpoint_state(self) -> dict[str, Any]:
         """:meth:`state_dict` plus what plugins add through ``ganzoo_on_checkpoint_save``."""
         state = self.state_dict()
         self.hook.ganzoo_on_checkpoint_save(run=self, state=state)
         return state
 
-    def save_checkpoint(self: Run) -> Path | None:
+    def save_checkpoint(self) -> Path | None:
         if self.rank != 0:
             return None
         state = self.checkpoint_state()
         return save_checkpoint(state, self.paths.checkpoints, self.step, keep=self.spec.train.keep_checkpoints)
 
-    def resume(self: Run, plan: ResumePlan | None = None) -> bool:
+    def resume(self, plan: ResumePlan | None = None) -> bool:
         """Continue this run directory from its newest readable checkpoint, as :func:`~ganzoo.engine.resume.plan_resume` decides.
 
         Args:

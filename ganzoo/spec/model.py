@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol, Union
 
@@ -129,7 +130,7 @@ class _NoneInstalled(Component):
                          "e.g. `pip install -e .`? `ganzoo plugins` lists what loaded)")
 
 
-def _union(entries: list[Entry], base: type[Component], prefix: str) -> Any:
+def _union(entries: Sequence[Entry], base: type[Component], prefix: str) -> Any:
     members = [_member(e, base, prefix) for e in sorted(entries, key=lambda e: e.name)]
     if not members:
         return _NoneInstalled
@@ -160,13 +161,13 @@ def spec_model(reg: Registries) -> type[RunSpecBase]:
     if key in _SPEC_CACHE:
         return _SPEC_CACHE[key]
     models = list(reg["model"])
-    losses: list[LossEntry] = list(reg["loss"])  # type: ignore[arg-type]
+    losses = [e for e in reg["loss"] if isinstance(e, LossEntry)]
     gens = [m for m in models if isinstance(m, ModelEntry) and m.role == "generator"]
     discs = [m for m in models if isinstance(m, ModelEntry) and m.role == "discriminator"]
     Task = _union(list(reg["task"]), Component, "Task")
     Data = _union(list(reg["dataset"]), Component, "Data")
-    Gen = _union(gens, Component, "Generator")  # type: ignore[arg-type]
-    Disc = _union(discs, Component, "Discriminator")  # type: ignore[arg-type]
+    Gen = _union(gens, Component, "Generator")
+    Disc = _union(discs, Component, "Discriminator")
     Adv = _union([x for x in losses if x.loss_kind == "adversarial"], WeightedComponent, "Adversarial")
     Reg = _union([x for x in losses if x.loss_kind == "regularizer"], WeightedComponent, "Regularizer")
     Rec = _union([x for x in losses if x.loss_kind == "reconstruction"], WeightedComponent, "Reconstruction")

@@ -241,6 +241,7 @@ def sr_eval(run: str, data_set: tuple[str, ...], device: str, json_out: str | No
     spec = gen.spec
     params = {**spec.data.params.model_dump(), **parse_overrides(list(data_set))}
     try:
+        # The slot is a pydantic model at run time; RunSpec types its sections as protocols.
         data_spec = spec.data.model_validate({"type": spec.data.type, "params": params})  # type: ignore[attr-defined]
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:]) or 'params'}: {e['msg']}" for e in exc.errors(include_url=False))

@@ -152,7 +152,9 @@ class SuperResolution(Task):
     # ---------------------------------------------------------------- inference
 
     @torch.no_grad()
-    def upscale(self, generator: nn.Module, lr: Tensor, *, device: torch.device | str = "cpu", tile: int | None = None, tile_pad: int = 8) -> Tensor:
+    def upscale(
+        self, generator: nn.Module, lr: Tensor, *, device: torch.device | str = "cpu", tile: int | None = None, tile_pad: int = 8
+    ) -> Tensor:
         """SR of (B, C, h, w) LR in [-1, 1], clamped; with ``tile``, in LR tiles of that side plus ``tile_pad`` context.
 
         Memory without tiling grows with the image area times the generator's width
@@ -170,7 +172,8 @@ class SuperResolution(Task):
                 t1, l1 = min(top + tile + tile_pad, h), min(left + tile + tile_pad, w)
                 sr = generator(lr[..., t0:t1, l0:l1].to(device)).float().clamp(-1, 1).cpu()  # (B, C, (t1-t0)s, (l1-l0)s)
                 bottom, right = min(top + tile, h), min(left + tile, w)
-                out[..., top * s : bottom * s, left * s : right * s] = sr[..., (top - t0) * s : (bottom - t0) * s, (left - l0) * s : (right - l0) * s]
+                inner = sr[..., (top - t0) * s : (bottom - t0) * s, (left - l0) * s : (right - l0) * s]  # the tile without its padding
+                out[..., top * s : bottom * s, left * s : right * s] = inner
         return out
 
     def eval_protocol(self) -> dict[str, Any]:
