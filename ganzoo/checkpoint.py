@@ -7,7 +7,7 @@ Checkpoints are plain dicts of tensors and numbers loaded with
 from __future__ import annotations
 
 import contextlib
-import warnings
+import sys
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -154,9 +154,22 @@ def find_readable(
     return None, unreadable
 
 
-def load_latest(directory: Path, map_location: str | torch.device = "cpu") -> tuple[Path, dict[str, Any]] | None:
-    """Load the newest readable checkpoint; corrupt ones are reported (a warning) and skipped."""
+def load_latest(
+    directory: Path, map_location: str | torch.device = "cpu", *, report: Callable[[str], None] | None = None
+) -> tuple[Path, dict[str, Any]] | None:
+    """Load the newest readable checkpoint; unreadable newer ones are skipped and reported.
+
+    Args:
+        directory: The checkpoints folder.
+        map_location: Where tensors are loaded to.
+        report: Called with one line per skipped file; default: a ``note:`` line on
+            stderr (a message for the user, not a Python warning with a source line).
+    """
     found, unreadable = find_readable(directory, map_location)
     for _, why in unreadable:
-        warnings.warn(f"{why}; trying the previous checkpoint", stacklevel=2)
+        (report or _note)(f"{why}; trying the previous checkpoint")
     return found
+
+
+def _note(message: str) -> None:
+    sys.stderr.write(f"note: {message}\n")

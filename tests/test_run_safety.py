@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import torch
+import yaml
 
 from ganzoo import hookimpl
 from ganzoo.api import load_generator, load_run_spec, resume_spec, train
@@ -394,3 +395,37 @@ def test_fuzz_damaged_run_directories_resume_or_refuse(finished: Path, registrie
             assert json.loads(RunDir(run_dir).meta.read_text())["status"] == "completed"
         shutil.rmtree(run_dir)
     assert counts["refuse"] >= 40 and counts["accept"] >= 40 and counts["trained"] >= 10, counts
+
+
+def test_a_full_disk_while_logging_is_one_message_and_keeps_checkpoints(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A log line that cannot be written (ENOSPC) stops the run with a RunDirError naming the file, not an OSError traceback."""
+    import errno
+
+    from click.testing import CliRunner
+
+    from ganzoo.cli import cli
+    from ganzoo.engine import logging as run_logging
+    from tests.conftest import TINY_SPEC
+
+    real_scalars = run_logging.RunLogger.scalars
+
+    def scalars(self: Any, step: int, values: dict[str, float], *, kind: str = "train") -> None:
+        if step >= 3:
+            self._jsonl = _Full()
+        real_scalars(self, step, values, kind=kind)
+
+    class _Full:
+        def write(self, text: str) -> int:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(run_logging.RunLogger, "scalars", scalars)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump({**TINY_SPEC, "train": {**TINY_SPEC["train"], "steps": 4, "checkpoint_every": 2, "tensorboard": False}}))
+    result = CliRunner().invoke(cli, ["train", str(spec), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 2, result.output
+    assert "could not write" in result.output and "metrics.jsonl" in result.output and "the disk is full" in result.output
+    assert "Traceback" not in result.output
+    assert RunDir(tmp_path / "run").list_checkpoints()[-1][0] == 2  # the checkpoint before the failure is intact

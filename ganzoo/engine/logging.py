@@ -5,15 +5,19 @@ Only rank 0 writes; other ranks get a logger whose methods do nothing.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import math
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from ganzoo.errors import RunDirError
 from ganzoo.rundir import RunDir
 
 __all__ = ["RunLogger", "format_duration", "step_summary"]
@@ -22,6 +26,19 @@ __all__ = ["RunLogger", "format_duration", "step_summary"]
 def _fmt(v: float) -> str:
     return f"{v:.4g}" if math.isfinite(v) else str(v)
 
+
+
+@contextlib.contextmanager
+def _writing(path: Path) -> Iterator[None]:
+    """A failed write of a log line (a full disk, a file-size limit) becomes one message naming the file.
+
+    The checkpoints already written are untouched; resuming continues from the newest.
+    """
+    try:
+        yield
+    except OSError as exc:
+        hint = {errno.ENOSPC: " (the disk is full)", errno.EFBIG: " (the file would exceed the file-size limit)"}.get(exc.errno or 0, "")
+        raise RunDirError(f"could not write {path}{hint}: {exc.strerror or exc}; the checkpoints written so far are intact") from exc
 
 class RunLogger:
     """Writes the human log, the JSON-lines metrics and TensorBoard events of one run.
@@ -82,7 +99,8 @@ class RunLogger:
         if not self.enabled:
             return
         line = f"[{time.strftime('%Y-%m-%d %H:%M:%S')}] {message}"
-        self._log.write(line + "\n")
+        with _writing(self.paths.log):
+            self._log.write(line + "\n")
         if self._bar is not None:
             self._bar.write(line, file=sys.stderr)
         else:
@@ -93,7 +111,8 @@ class RunLogger:
         if not self.enabled:
             return
         record = {"kind": kind, "step": step, "time": round(time.time(), 3), **{k: float(v) for k, v in values.items()}}
-        self._jsonl.write(json.dumps(record, allow_nan=True) + "\n")
+        with _writing(self.paths.metrics):
+            self._jsonl.write(json.dumps(record, allow_nan=True) + "\n")
         if self._tb is not None:
             for k, v in values.items():
                 self._tb.add_scalar(f"{kind}/{k}", float(v), step)
