@@ -54,3 +54,20 @@ def test_a_built_wheel_carries_the_catalogue(tmp_path: Path) -> None:
     for spec in spec_names():
         assert f"ganzoo/zoo/specs/{spec}.yaml" in names, spec
     assert "ganzoo/zoo/specs/sweeps/digits-objectives.yaml" in names
+
+
+def test_a_sweep_can_name_its_base_by_registry_name(tmp_path: Path) -> None:
+    from ganzoo.compare.sweep import expand_sweep, load_sweep
+    from ganzoo.plugin.registry import load_registries
+
+    sweep = tmp_path / "s.yaml"
+    sweep.write_text("name: s\nbase: dcgan-digits\nseeds: [0]\nvariants:\n  vanilla: {}\n  lsgan: {spec: lsgan}\n")
+    runs = expand_sweep(load_sweep(sweep), load_registries(), tmp_path)
+    assert [r.spec.losses.adversarial.type for r in runs] == ["non-saturating", "least-squares"]
+
+
+def test_list_never_cuts_a_name_when_piped() -> None:
+    result = CliRunner().invoke(cli, ["list", "losses"])
+    assert result.exit_code == 0
+    names = [line.split()[1] for line in result.output.splitlines() if line.startswith("loss ")]
+    assert "relativistic-average" in names and "gradient-penalty" in names

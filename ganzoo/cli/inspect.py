@@ -43,14 +43,23 @@ def list_cmd(kind: str | None, pattern: str, as_json: str | None) -> None:
         else:
             Path(as_json).write_text(text)
         return
-    entries = list_components(kind, pattern, registries=reg)
+    entries = sorted(list_components(kind, pattern, registries=reg), key=lambda e: (e.kind, e.name))
+    rows = [(e.kind, e.name, getattr(e, "role", None) or getattr(e, "loss_kind", None) or "", e.plugin, e.description) for e in entries]
+    out = console()
+    # Names are what users type: never cut them. A table needs room for the widest name, kind,
+    # role and plugin plus some description; narrower (or piped) output gets one plain line each.
+    fixed = sum(max([len(r[i]) for r in rows] + [len(h)]) for i, h in enumerate(("kind", "name", "role", "plugin"))) + 13
+    if not out.is_terminal or out.width < fixed + 20:
+        for k, name, role, plugin, description in rows:
+            click.echo("  ".join(x for x in (k, name, f"({role})" if role else "", f"[{plugin}]", description) if x))
+        return
     table = Table(title=f"ganzoo components{f' ({kind})' if kind else ''}")
-    for col in ("kind", "name", "role", "plugin", "description"):
-        table.add_column(col, overflow="fold")
-    for e in sorted(entries, key=lambda e: (e.kind, e.name)):
-        role = getattr(e, "role", None) or getattr(e, "loss_kind", None) or ""
-        table.add_row(e.kind, e.name, role, e.plugin, e.description)
-    console().print(table)
+    for col in ("kind", "name", "role", "plugin"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("description", overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    out.print(table)
 
 
 @click.command()

@@ -36,7 +36,7 @@ _NAME = r"^[A-Za-z0-9._-]+$"
 class VariantSpec(Params):
     """One variant: overrides of the base spec, or another spec file."""
 
-    spec: str | None = Field(None, description="A spec file to use instead of the base (relative to the sweep file).")
+    spec: str | None = Field(None, description="A spec file (relative to the sweep file) or registry name to use instead of the base.")
     set: dict[str, Any] = Field(default_factory=dict, description="Dotted overrides, e.g. {losses.adversarial.type: hinge}.")
     description: str = Field("", description="One line for the report.")
 
@@ -45,7 +45,7 @@ class SweepSpec(Params):
     """A comparison: variants of a base spec, each trained with every seed."""
 
     name: str = Field(pattern=_NAME, description="Sweep name; the default output directory is runs/compare-NAME.")
-    base: str = Field(min_length=1, description="The base spec file (relative to the sweep file).")
+    base: str = Field(min_length=1, description="The base spec file (relative to the sweep file), or a registry spec's name.")
     seeds: list[int] = Field([0], min_length=1, description="Seeds; each variant trains once per seed (mean ± std over them).")
     set: dict[str, Any] = Field(default_factory=dict, description="Dotted overrides applied to every variant first.")
     variants: dict[str, VariantSpec] = Field(min_length=1, description="Variant name -> its overrides.")
@@ -100,7 +100,11 @@ def load_sweep(path: str | Path) -> SweepSpec:
 
 
 def _spec_data(ref: str, root: Path, where: str) -> dict[str, Any]:
+    from ganzoo.zoo import resolve_spec
+
     path = (root / ref).resolve() if not Path(ref).is_absolute() else Path(ref)
+    if not path.is_file() and resolve_spec(ref) != Path(ref):  # a registry spec's name: `base: dcgan-digits`
+        path = resolve_spec(ref)
     if not path.is_file():
         raise SpecError([SpecIssue(where, f"spec file {path} does not exist")], "sweep")
     data, _ = read_spec_data(path)
