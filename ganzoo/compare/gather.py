@@ -22,6 +22,7 @@ import yaml
 from ganzoo.errors import GanzooError, RunDirError
 from ganzoo.rundir import RunDir, SweepDir
 from ganzoo.runlock import lock_holder
+from ganzoo.spec.yamlio import load_yaml
 
 __all__ = ["RunRecord", "CompareError", "gather_run", "canonical_spec", "group_variants", "UNREADABLE_ADVICE"]
 
@@ -79,30 +80,29 @@ def _kind(value: Any) -> str:
     return _KINDS.get(type(value), type(value).__name__)
 
 
-def _json_object(path: Path) -> dict[str, Any]:
+def _mapping(path: Path, parse: Callable[[str], Any], fmt: str) -> dict[str, Any]:
+    """The top-level mapping of a run's JSON or YAML file; anything else is :class:`_Unreadable`, naming why."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise _Unreadable(path, f"is not valid JSON ({exc.msg}, line {exc.lineno})") from None
+        data = parse(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        first = f"{exc.msg}, line {exc.lineno}" if isinstance(exc, json.JSONDecodeError) else str(exc).splitlines()[0]
+        raise _Unreadable(path, f"is not valid {fmt} ({first})") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise _Unreadable(path, f"cannot be read ({getattr(exc, 'strerror', None) or exc})") from None
+    if data is None and fmt == "YAML":
+        return {}
     if not isinstance(data, dict):
-        raise _Unreadable(path, f"holds {_kind(data)}, not a JSON object")
+        raise _Unreadable(path, f"holds {_kind(data)}, not a {'JSON object' if fmt == 'JSON' else 'mapping'}")
     return data
+
+
+def _json_object(path: Path) -> dict[str, Any]:
+    return _mapping(path, json.loads, "JSON")
 
 
 def _spec_mapping(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise _Unreadable(path, f"is not valid YAML ({str(exc).splitlines()[0]})") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise _Unreadable(path, f"cannot be read ({getattr(exc, 'strerror', None) or exc})") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise _Unreadable(path, f"holds {_kind(data)}, not a mapping")
-    return data
+    # The spec loader refuses duplicate keys and alias bombs, as for every spec ganzoo reads.
+    return _mapping(path, load_yaml, "YAML")
 
 
 def _number(record: dict[str, Any], key: str, default: float, path: Path, cast: Callable[[Any], Any] = float) -> Any:
