@@ -150,6 +150,18 @@ def _image_folder(tmp_path: Path) -> dict:
     return {"root": str(folder), "size": 16}
 
 
+def _sr_paired(tmp_path: Path) -> dict:
+    from PIL import Image
+
+    hr, lr = tmp_path / "hr", tmp_path / "lr"
+    hr.mkdir()
+    lr.mkdir()
+    for i in range(2):
+        Image.fromarray(np.full((40, 40, 3), 40 * i, np.uint8)).save(hr / f"{i}.png")
+        Image.fromarray(np.full((10, 10, 3), 40 * i, np.uint8)).save(lr / f"{i}x4.png")
+    return {"hr": str(hr), "lr": str(lr), "scale": 4, "crop": 16}
+
+
 def _local_mnist(tmp_path: Path) -> dict:
     from tests.plugins.test_data import _write_idx
 
@@ -164,6 +176,7 @@ def _local_mnist(tmp_path: Path) -> dict:
 _SMOKE_PARAMS: dict[str, Callable[[Path], dict]] = {
     "loss:perceptual": lambda _: {"weights": "random"},  # no ImageNet VGG19 here: a same-architecture random one
     "dataset:image-folder": _image_folder,
+    "dataset:sr-paired": _sr_paired,
     "dataset:torchvision": _local_mnist,
     "metric:fd-timm": lambda _: {"model": "resnet18", "allow_random": True},
 }

@@ -1,5 +1,5 @@
 """Super-resolution: the ``super-resolution`` task, SRResNet/RRDB/bicubic generators, the VGG-style D,
-the ``sr-photos`` dataset and the ``ganzoo upscale`` / ``ganzoo sr-eval`` commands.
+the ``sr-photos`` and ``sr-paired`` datasets and the ``ganzoo upscale`` / ``ganzoo sr-eval`` commands.
 
 Hook implementations only; networks, data and torch are imported when a component is built.
 See docs/super-resolution.md.
@@ -14,6 +14,7 @@ from ganzoo import DatasetEntry, ModelEntry, TaskEntry, hookimpl
 from ganzoo_sr.params import (
     BicubicParams,
     RRDBParams,
+    SRPairedParams,
     SRPhotosParams,
     SRResNetParams,
     SRTaskParams,
@@ -65,6 +66,12 @@ def _sr_photos(params: SRPhotosParams) -> Any:
     return build_sr_photos(params)
 
 
+def _sr_paired(params: SRPairedParams) -> Any:
+    from ganzoo_sr.paired import build_sr_paired
+
+    return build_sr_paired(params)
+
+
 @hookimpl
 def ganzoo_tasks() -> Iterable[TaskEntry]:
     return [
@@ -99,6 +106,8 @@ def ganzoo_datasets() -> Iterable[DatasetEntry]:
     return [
         DatasetEntry(name="sr-photos", build=_sr_photos, params=SRPhotosParams,
                      description="scikit-image's bundled photos: random HR crops (train) or fixed tiles of held-out photos (no download)."),
+        DatasetEntry(name="sr-paired", build=_sr_paired, params=SRPairedParams,
+                     description="Your own HR and LR folders, matched by file stem (DIV2K's 0001x4 too), sizes checked; paired crops."),
     ]
 
 

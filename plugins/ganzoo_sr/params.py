@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from ganzoo import Params
+from ganzoo import Params, checks_inputs
 
 __all__ = [
     "HELDOUT_PHOTOS",
     "TRAIN_PHOTOS",
     "BicubicParams",
     "RRDBParams",
+    "SRPairedParams",
     "SRPhotosParams",
     "SRResNetParams",
     "SRTaskParams",
@@ -92,3 +94,42 @@ class SRPhotosParams(Params):
     )
     size: int = Field(96, ge=16, le=512, description="Crop/tile side in pixels (a multiple of 12 suits scales 2, 3 and 4 alike).")
     samples: int = Field(1000, ge=1, le=1_000_000, description="Items per epoch of the train split (each a fresh random crop).")
+
+
+class SRPairedParams(Params):
+    """Paired HR and LR image folders (BasicSR's paired dataset): files matched by stem, sizes checked."""
+
+    hr: Path = Field(..., description="Folder of high-resolution images (top level only; hidden files skipped); '~' is expanded.")
+    lr: Path = Field(..., description="Folder of the low-resolution partners, one per HR image, matched by file stem.")
+    scale: Literal[2, 3, 4, 8] = Field(4, description="HR side / LR side; the task's scale must match.")
+    lr_suffix: str = Field(
+        "", max_length=64,
+        description="Suffix of LR stems: '0001.png' pairs with '0001<lr_suffix>.*'. Default '': the same stem, else "
+        "'0001x<scale>' (DIV2K's naming).",
+    )
+    channels: Literal[1, 3] = Field(3, description="1 converts to grey (BT.601 luma), 3 to RGB (grey files are repeated).")
+    crop: int | None = Field(
+        None, ge=8, le=2048,
+        description="HR crop side (a multiple of scale): random paired crops for training, fixed ones for evaluation; "
+        "null: whole images, which must then all share one size.",
+    )
+    samples: int | None = Field(
+        None, ge=1, le=1_000_000, description="Items per epoch (item i is pair i mod n); null: one per pair."
+    )
+    max_image_pixels: int | None = Field(
+        89_478_485, gt=0, description="Decompression-bomb guard: images with more pixels raise an error; null disables it."
+    )
+
+    @field_validator("hr", "lr")
+    @classmethod
+    def _check_folder(cls, v: Path, info: ValidationInfo) -> Path:
+        v = v.expanduser()
+        if checks_inputs(info) and not v.is_dir():
+            raise ValueError(f"{info.field_name} folder {str(v)!r} does not exist or is not a directory")
+        return v
+
+    @model_validator(mode="after")
+    def _crop_fits_scale(self) -> SRPairedParams:
+        if self.crop is not None and self.crop % self.scale:
+            raise ValueError(f"crop {self.crop} is not a multiple of scale {self.scale}")
+        return self
