@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from ganzoo import Params
 
-__all__ = ["AUGMENT_POLICIES", "parse_policy", "GanTaskParams", "UnconditionalParams", "ConditionalParams"]
+__all__ = ["AUGMENT_POLICIES", "parse_policy", "AdaParams", "GanTaskParams", "UnconditionalParams", "ConditionalParams"]
 
 AUGMENT_POLICIES: tuple[str, ...] = ("color", "translation", "cutout")
 """DiffAugment policy names; :mod:`ganzoo_gan.diffaugment` implements each."""
@@ -34,6 +34,22 @@ def parse_policy(text: str) -> tuple[str, ...]:
     return names
 
 
+class AdaParams(Params):
+    """Adaptive discriminator augmentation (StyleGAN2-ADA): how the augmentation probability p is steered."""
+
+    target: float = Field(0.6, gt=0.0, lt=1.0, description="Target of the overfitting heuristic r_t = E[sign(D(x_real))] (paper: 0.6).")
+    interval: int = Field(4, ge=1, description="D updates between adjustments of p (paper: 4).")
+    kimg: float = Field(
+        500.0,
+        gt=0.0,
+        description=(
+            "Thousands of real images over which p can rise from 0 to 1 (paper: 500). "
+            "A CPU run sees far fewer images: lower it (e.g. 10) for p to move within a short run."
+        ),
+    )
+    p_init: float = Field(0.0, ge=0.0, le=1.0, description="Augmentation probability at the start.")
+
+
 class GanTaskParams(Params):
     """Parameters shared by the adversarial generation tasks."""
 
@@ -45,11 +61,25 @@ class GanTaskParams(Params):
             "applied to real and fake images wherever D sees them. Empty: none."
         ),
     )
+    ada: AdaParams | None = Field(
+        None,
+        description=(
+            "Adaptive discriminator augmentation (Karras et al. 2020): x-flip, 90-degree rotation, integer translation, "
+            "isotropic scaling and (RGB) brightness/contrast/saturation, each per sample with a probability p steered "
+            "by D's real logits. null: off. Not with augment."
+        ),
+    )
 
     @field_validator("augment")
     @classmethod
     def _check_augment(cls, value: str) -> str:
         return ",".join(parse_policy(value))  # canonical form, so equal policies hash equally
+
+    @model_validator(mode="after")
+    def _one_augmentation(self) -> GanTaskParams:
+        if self.ada is not None and self.augment:
+            raise ValueError("augment (DiffAugment) and ada (adaptive augmentation) cannot both be set; choose one")
+        return self
 
 
 class UnconditionalParams(GanTaskParams):

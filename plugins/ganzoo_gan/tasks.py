@@ -2,7 +2,8 @@
 
 :class:`AdversarialTask` holds the recipe once; :class:`Unconditional` and
 :class:`Conditional` only say how (and whether) class labels condition the
-networks. DiffAugment, when set, is applied wherever D sees an image.
+networks. DiffAugment or adaptive augmentation (ADA), when set, is applied
+wherever D sees an image.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from ganzoo import AdversarialRecipe, ConfigError, CriticInputs, Latents, RunContext, StepContext, Task, unwrap_model
+from ganzoo_gan.ada import AdaController, ada_augment
 from ganzoo_gan.diffaugment import diff_augment
 
 __all__ = ["AdversarialTask", "Unconditional", "Conditional", "class_labels"]
@@ -54,6 +56,10 @@ class AdversarialTask(Task):
     def __init__(self, params: Any) -> None:
         super().__init__(params)
         self.policy: tuple[str, ...] = tuple(n for n in params.augment.split(",") if n)  # validated by the params
+        ada = getattr(params, "ada", None)
+        self.ada: AdaController | None = (
+            None if ada is None else AdaController(target=ada.target, interval=ada.interval, kimg=ada.kimg, p_init=ada.p_init)
+        )
 
     # ---------------------------------------------------------------- conditioning hooks
 
@@ -76,7 +82,9 @@ class AdversarialTask(Task):
     # ---------------------------------------------------------------- the recipe
 
     def augment(self, x: Tensor) -> Tensor:
-        """The DiffAugment policy; the identity when none is set."""
+        """The DiffAugment policy or ADA at the current p; the identity when neither is set."""
+        if self.ada is not None:
+            return ada_augment(x, self.ada.p)
         return diff_augment(x, self.policy) if self.policy else x
 
     def critic(self, D: nn.Module, y: Labels) -> Callable[[Tensor], Tensor]:
@@ -98,10 +106,15 @@ class AdversarialTask(Task):
             real, y_real = sample
             z = ctx.randn(real.shape[0], latent)  # (B, Z): this rank's share of the global noise
             y_fake = self.fake_labels(real.shape[0], ctx)
+            critic = self.critic(D, y_real)
+            if self.ada is not None:
+                # p changes only here: before the D update that follows every ``interval``-th one.
+                self.ada.maybe_update()
+                critic = self.ada.recording(critic, real)  # records sign(D(real)) of the D loss; penalties see it too
             return CriticInputs(
                 real=real,
                 fake=lambda: self.generate(G, z, y_fake),
-                critic=self.critic(D, y_real),
+                critic=critic,
                 critic_fake=self.critic(D, y_fake),
                 # Penalties compare real and fake under one conditioning: the fakes take the real labels.
                 penalty_fake=None if y_fake is None else lambda: self.generate(G, z, y_real),
@@ -113,6 +126,8 @@ class AdversarialTask(Task):
         latents = Latents(z=z, generate=lambda z: self.generate(G, z, y_fake))
 
         def objective(fake: Tensor, terms: dict[str, Tensor]) -> Tensor:
+            if self.ada is not None:
+                terms["ada_p"] = torch.tensor(self.ada.p, device=fake.device)  # logged as G/ada_p: the p this G update saw
             return self.recipe.adversarial_term(terms, self.critic(D, y_fake)(fake), lambda: self.critic(D, y_real)(real))
 
         self.recipe.latent_generator_phase(ctx, latents, objective)
