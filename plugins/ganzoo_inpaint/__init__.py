@@ -19,6 +19,7 @@ from ganzoo_inpaint.params import (
     InpaintingParams,
     PartialConvParams,
     PatchDiscParams,
+    PyramidParams,
     TeleaParams,
 )
 
@@ -35,20 +36,21 @@ def _gated(params: GatedConvParams, info: Any) -> Any:
     from ganzoo_inpaint.nets import GatedConvGenerator
 
     return GatedConvGenerator(
-        info.channels, params.width, tuple(params.dilations), params.two_stage, params.attention, params.attention_rate
+        info.channels, params.width, tuple(params.dilations), params.two_stage, params.attention, params.attention_rate,
+        params.start, params.fill_iters,
     )
 
 
 def _pconv(params: PartialConvParams, info: Any) -> Any:
     from ganzoo_inpaint.nets import PartialConvUNet
 
-    return PartialConvUNet(info.channels, params.width, params.depth, params.batch_norm)
+    return PartialConvUNet(info.channels, params.width, params.depth, params.batch_norm, params.start, params.fill_iters)
 
 
 def _context_encoder(params: ContextEncoderParams, info: Any) -> Any:
     from ganzoo_inpaint.nets import ContextEncoder
 
-    return ContextEncoder(info.channels, info.size, params.width, params.bottleneck)
+    return ContextEncoder(info.channels, info.size, params.width, params.bottleneck, params.start, params.fill_iters)
 
 
 def _patch(params: PatchDiscParams, info: Any) -> Any:
@@ -61,6 +63,12 @@ def _biharmonic(params: BiharmonicParams, info: Any) -> Any:
     from ganzoo_inpaint.baselines import Biharmonic
 
     return Biharmonic()
+
+
+def _pyramid(params: PyramidParams, info: Any) -> Any:
+    from ganzoo_inpaint.baselines import Pyramid
+
+    return Pyramid(params.iters)
 
 
 def _telea(params: TeleaParams, info: Any) -> Any:
@@ -100,6 +108,8 @@ def ganzoo_models() -> Iterable[ModelEntry]:
                    description="SN-PatchGAN (DeepFill v2): spectral-norm 5x5 stride-2 convs on image + mask, logits per patch."),
         ModelEntry(name="biharmonic", role="generator", tasks=_TASKS, build=_biharmonic, params=BiharmonicParams,
                    description="Baseline: scikit-image biharmonic inpainting; no trainable parameters."),
+        ModelEntry(name="pyramid", role="generator", tasks=_TASKS, build=_pyramid, params=PyramidParams,
+                   description="Baseline: push-pull pyramid fill + harmonic (Jacobi) smoothing, batched torch; no trainable parameters."),
         ModelEntry(name="telea", role="generator", tasks=_TASKS, build=_telea, params=TeleaParams,
                    description="Baseline: OpenCV Telea fast-marching inpainting; no trainable parameters (needs ganzoo[inpaint])."),
     ]

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["Biharmonic", "Telea"]
+__all__ = ["Biharmonic", "Pyramid", "Telea"]
 
 
 def _to_numpy(x: torch.Tensor) -> np.ndarray:
@@ -39,6 +39,25 @@ class Biharmonic(nn.Module):
             else:
                 out[i] = inpaint_biharmonic(img.transpose(1, 2, 0), hole, channel_axis=-1).transpose(2, 0, 1)
         return torch.from_numpy(out).clamp_(-1, 1).to(masked.device, masked.dtype)  # (B, C, H, W)
+
+
+class Pyramid(nn.Module):
+    """``ganzoo_inpaint.fill.pyramid_fill``: push-pull pyramid fill + ``iters`` harmonic (Jacobi) steps, batched in torch.
+
+    Runs on the input's device and dtype; the known pixels are returned unchanged.
+
+    Args:
+        iters: Jacobi iterations after the push-pull fill.
+    """
+
+    def __init__(self, iters: int = 40) -> None:
+        super().__init__()
+        self.iters = iters
+
+    def forward(self, masked: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        from ganzoo_inpaint.fill import pyramid_fill
+
+        return pyramid_fill(masked.detach(), mask.detach(), self.iters).clamp(-1, 1)  # (B, C, H, W)
 
 
 class Telea(nn.Module):

@@ -5,6 +5,11 @@ image with holes set to 0, ``mask`` (B, 1, H, W) is 1 in the hole. It returns
 its raw prediction (B, C, H, W) in [-1, 1]; the task composites it with the
 known pixels. The fully convolutional generators take any size (they pad to a
 multiple of their stride internally, the padding counting as hole).
+
+With ``start="fill"`` a generator adds its network output, as a correction, to a
+classical fill of the holes (``ganzoo_inpaint.fill.pyramid_fill`` of the masked
+input); its output layer is zero-initialised, so a fresh network returns the fill.
+The network's input and layers are the published ones either way.
 """
 
 from __future__ import annotations
@@ -15,8 +20,20 @@ from torch import nn
 
 from ganzoo import DataError
 from ganzoo_inpaint.attention import ContextualAttention
+from ganzoo_inpaint.fill import pyramid_fill
 
 __all__ = ["ContextEncoder", "GatedConv2d", "GatedConvGenerator", "PartialConv2d", "PartialConvUNet", "PatchDiscriminator"]
+
+
+def _check_start(start: str) -> None:
+    if start not in ("none", "fill"):
+        raise ValueError(f"start must be 'none' or 'fill', got {start!r}")
+
+
+def _zero_(layer: nn.Module) -> None:
+    """Zero a conv's weight and bias in place (no random numbers drawn), so its output is 0."""
+    for p in layer.parameters(recurse=False):
+        nn.init.zeros_(p)
 
 
 def _pad_to_multiple(masked: torch.Tensor, mask: torch.Tensor, multiple: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -132,6 +149,8 @@ class GatedConvGenerator(nn.Module):
         two_stage: Add the refinement network.
         attention: Add the contextual-attention branch to the refinement network (needs ``two_stage``).
         attention_rate: Contextual attention matches patches on features pooled by this factor (1 or 2).
+        start: ``"none"`` (published) or ``"fill"``: every stage returns ``pyramid_fill + its correction``.
+        fill_iters: Jacobi iterations of the fill.
     """
 
     def __init__(
@@ -142,8 +161,11 @@ class GatedConvGenerator(nn.Module):
         two_stage: bool = False,
         attention: bool = False,
         attention_rate: int = 1,
+        start: str = "none",
+        fill_iters: int = 40,
     ) -> None:
         super().__init__()
+        _check_start(start)
         if attention and not two_stage:
             raise ValueError("contextual attention is a branch of the refinement network: it needs two_stage=True")
         self.coarse = _GatedStage(channels + 1, channels, width, dilations)
@@ -155,16 +177,29 @@ class GatedConvGenerator(nn.Module):
         elif two_stage:
             self.refine = _GatedStage(channels + 1, channels, width, dilations)
         self.num_stages = 1 if self.refine is None else 2
+        self.start, self.fill_iters = start, fill_iters
+        if start == "fill":  # zeroed after every layer is built: the random draws are those of start="none"
+            _zero_(self.coarse[-2])
+            if isinstance(self.refine, _AttentionRefinement):
+                _zero_(self.refine.decoder[-2])
+            elif self.refine is not None:
+                _zero_(self.refine[-2])
 
     def forward(self, masked: torch.Tensor, mask: torch.Tensor, *, stages: bool = False) -> torch.Tensor | tuple[torch.Tensor, ...]:
         """The filled image (B, C, H, W); with ``stages=True`` a tuple of every stage's output, coarse first."""
         h, w = masked.shape[-2:]
         x, m = _pad_to_multiple(masked, mask, self.multiple)  # (B, C, H', W'), (B, 1, H', W')
+        base = None
+        if self.start == "fill":
+            base = _pad_to_multiple(pyramid_fill(masked, mask, self.fill_iters), mask, self.multiple)[0]  # (B, C, H', W')
         coarse = self.coarse(torch.cat([x, m], dim=1))  # (B, C, H', W')
+        if base is not None:
+            coarse = base + coarse  # the fill plus the stage's correction
         outs = [coarse]
         if self.refine is not None:
             x = torch.cat([torch.where(m > 0.5, coarse, x), m], dim=1)  # coarse guess in the hole, known pixels elsewhere
-            outs.append(self.refine(x, m) if isinstance(self.refine, _AttentionRefinement) else self.refine(x))  # (B, C, H', W')
+            refined = self.refine(x, m) if isinstance(self.refine, _AttentionRefinement) else self.refine(x)  # (B, C, H', W')
+            outs.append(refined if base is None else base + refined)
         outs = [o[..., :h, :w] for o in outs]  # (B, C, H, W) each
         return tuple(outs) if stages else outs[-1]
 
@@ -230,10 +265,15 @@ class PartialConvUNet(nn.Module):
         width: First encoder layer's channels (doubled per level, capped at 8x).
         depth: Encoder levels.
         batch_norm: Use batch norm as the paper.
+        start: ``"none"`` (published) or ``"fill"``: return ``pyramid_fill + tanh(network)``.
+        fill_iters: Jacobi iterations of the fill.
     """
 
-    def __init__(self, channels: int, width: int = 16, depth: int = 4, batch_norm: bool = True) -> None:
+    def __init__(
+        self, channels: int, width: int = 16, depth: int = 4, batch_norm: bool = True, start: str = "none", fill_iters: int = 40
+    ) -> None:
         super().__init__()
+        _check_start(start)
         self.multiple = 2**depth
         chans = [channels] + [width * min(2**i, 8) for i in range(depth)]  # level 0 is the image
         kernels = [7, 5, 5] + [3] * max(0, depth - 3)
@@ -251,6 +291,12 @@ class PartialConvUNet(nn.Module):
             )
             for i in range(depth)
         )  # dec[i] produces level i from level i + 1 and the skip at level i
+        self.start, self.fill_iters = start, fill_iters
+        if start == "fill":  # zeroed after every layer is built: the random draws are those of start="none"
+            last = self.dec[0]
+            assert isinstance(last, _PConvBlock)
+            _zero_(last.pconv.conv)
+            _zero_(last.pconv)  # its bias
 
     def forward(self, masked: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         h, w = masked.shape[-2:]
@@ -268,7 +314,8 @@ class PartialConvUNet(nn.Module):
             x = torch.cat([up, skip], dim=1)  # (B, c_{i+1} + c_i, H_i, W_i)
             cat_valid = torch.cat([up_valid.expand(-1, up.shape[1], -1, -1), skip_valid.expand(-1, skip.shape[1], -1, -1)], dim=1)
             x, valid = self.dec[i](x, cat_valid)  # (B, c_i, H_i, W_i)
-        return torch.tanh(x)[..., :h, :w]  # (B, C, H, W)
+        out = torch.tanh(x)[..., :h, :w]  # (B, C, H, W)
+        return out if self.start == "none" else pyramid_fill(masked, mask, self.fill_iters) + out
 
 
 # ---------------------------------------------------------------- context encoder (Pathak et al. 2016)
@@ -303,10 +350,15 @@ class ContextEncoder(nn.Module):
         size: Input side the network is built for.
         width: First layer's channels.
         bottleneck: Side of the bottleneck map.
+        start: ``"none"`` (published) or ``"fill"``: return ``pyramid_fill + tanh(network)``.
+        fill_iters: Jacobi iterations of the fill.
     """
 
-    def __init__(self, channels: int, size: int, width: int = 16, bottleneck: int = 4) -> None:
+    def __init__(
+        self, channels: int, size: int, width: int = 16, bottleneck: int = 4, start: str = "none", fill_iters: int = 40
+    ) -> None:
         super().__init__()
+        _check_start(start)
         levels = 1
         while bottleneck * 2**levels < size:
             levels += 1
@@ -324,6 +376,9 @@ class ContextEncoder(nn.Module):
             dec += [nn.ConvTranspose2d(chans[i], chans[i - 1], 4, 2, 1, bias=False), nn.BatchNorm2d(chans[i - 1]), nn.ReLU()]
         dec += [nn.ConvTranspose2d(chans[0], channels, 4, 2, 1), nn.Tanh()]
         self.decoder = nn.Sequential(*dec)
+        self.start, self.fill_iters = start, fill_iters
+        if start == "fill":  # zeroed after every layer is built: the random draws are those of start="none"
+            _zero_(self.decoder[-2])
 
     def forward(self, masked: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         h, w = masked.shape[-2:]
@@ -332,7 +387,8 @@ class ContextEncoder(nn.Module):
                              f"bottleneck has a fixed size), got {h}x{w}; resize the image")
         x, m = _pad_to_multiple(masked, mask, self.multiple)
         z = self.encoder(torch.cat([x, m], dim=1))  # (B, c, s, s)
-        return self.decoder(self.fc(z))[..., :h, :w]  # (B, C, H, W)
+        out = self.decoder(self.fc(z))[..., :h, :w]  # (B, C, H, W)
+        return out if self.start == "none" else pyramid_fill(masked, mask, self.fill_iters) + out
 
 
 # ---------------------------------------------------------------- SN-PatchGAN (DeepFill v2)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -18,8 +18,22 @@ __all__ = [
     "MaskParams",
     "PartialConvParams",
     "PatchDiscParams",
+    "PyramidParams",
     "TeleaParams",
 ]
+
+
+def _start_field() -> Any:
+    return Field(
+        "none",
+        description="'none': the published architecture. 'fill': start from a classical fill of the holes (push-pull pyramid "
+        "+ fill_iters harmonic Jacobi steps, ganzoo_inpaint.fill) and predict a correction added to it; the output layer "
+        "is zero-initialised, so a fresh network returns exactly the fill.",
+    )
+
+
+def _fill_iters_field() -> Any:
+    return Field(40, ge=0, le=10000, description="With start: fill, Jacobi (harmonic) iterations smoothing the push-pull fill.")
 
 
 def _check_range(value: tuple[float, float], name: str, low: float, high: float) -> tuple[float, float]:
@@ -146,6 +160,8 @@ class GatedConvParams(Params):
         "full-resolution patches back (4x4 at stride 2 for 2, as DeepFill at 256 px; 3x3 for 1, which keeps all 8x8 feature "
         "locations of a 32 px image). 2 pads inputs to multiples of 8.",
     )
+    start: Literal["none", "fill"] = _start_field()
+    fill_iters: int = _fill_iters_field()
 
     @property
     def num_stages(self) -> int:
@@ -174,6 +190,8 @@ class PartialConvParams(Params):
     batch_norm: bool = Field(
         True, description="Batch norm after every partial conv but the first encoder and last decoder layer, as in the paper."
     )
+    start: Literal["none", "fill"] = _start_field()
+    fill_iters: int = _fill_iters_field()
 
 
 class ContextEncoderParams(Params):
@@ -183,6 +201,8 @@ class ContextEncoderParams(Params):
     bottleneck: int = Field(
         4, ge=2, le=16, description="Side of the bottleneck feature map (Pathak: 4); the input side is a power-of-two multiple of it."
     )
+    start: Literal["none", "fill"] = _start_field()
+    fill_iters: int = _fill_iters_field()
 
 
 class PatchDiscParams(Params):
@@ -198,6 +218,12 @@ class PatchDiscParams(Params):
 
 class BiharmonicParams(Params):
     """The biharmonic inpainting baseline (scikit-image; no parameters)."""
+
+
+class PyramidParams(Params):
+    """The push-pull pyramid + harmonic (Jacobi) fill baseline, in torch (ganzoo_inpaint.fill.pyramid_fill)."""
+
+    iters: int = Field(40, ge=0, le=10000, description="Jacobi (harmonic) iterations smoothing the push-pull fill.")
 
 
 class TeleaParams(Params):
