@@ -31,6 +31,8 @@ _LAZY: dict[str, str] = {
     "TensorImageDataset": "ganzoo.data",
     "EmptyDatasetError": "ganzoo.data",
     "for_evaluation": "ganzoo.data",
+    "require_classes": "ganzoo.data",
+    "check_labels": "ganzoo.data",
     # losses and tasks
     "AdversarialLoss": "ganzoo.losses",
     "Regularizer": "ganzoo.losses",
@@ -131,7 +133,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ganzoo.context import (
         StepContext as StepContext,
     )
-    from ganzoo.data import (  # re-exported lazily by __getattr__ above
+    from ganzoo.data import (
         DataInfo as DataInfo,
     )
     from ganzoo.data import (
@@ -143,8 +145,14 @@ if TYPE_CHECKING:  # pragma: no cover
     from ganzoo.data import (
         TensorImageDataset as TensorImageDataset,
     )
+    from ganzoo.data import (  # re-exported lazily by __getattr__ above
+        check_labels as check_labels,
+    )
     from ganzoo.data import (
         for_evaluation as for_evaluation,
+    )
+    from ganzoo.data import (
+        require_classes as require_classes,
     )
     from ganzoo.engine.build import (  # re-exported lazily by __getattr__ above
         unwrap_model as unwrap_model,

@@ -15,9 +15,12 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from ganzoo.errors import DataError
+from ganzoo.errors import ConfigError, DataError
 
-__all__ = ["DataInfo", "ImageDataset", "TensorImageDataset", "ResumableSampler", "EmptyDatasetError", "for_evaluation"]
+__all__ = [
+    "DataInfo", "ImageDataset", "TensorImageDataset", "ResumableSampler", "EmptyDatasetError", "for_evaluation", "require_classes",
+    "check_labels",
+]
 
 
 class EmptyDatasetError(DataError):
@@ -38,6 +41,36 @@ class DataInfo:
     size: int
     num_classes: int = 0
 
+
+
+def require_classes(info: DataInfo, model: str) -> int:
+    """``info.num_classes`` for a class-conditional network, refusing unlabelled (or single-class) data.
+
+    Args:
+        info: The data the network is built for.
+        model: The network's registry name, for the message.
+
+    Raises:
+        ConfigError: Fewer than 2 classes.
+    """
+    if info.num_classes < 2:
+        raise ConfigError(
+            f"{model} is class-conditional and needs labelled data with at least 2 classes, got num_classes={info.num_classes}; "
+            "use a labelled dataset such as 'digits'"
+        )
+    return info.num_classes
+
+
+def check_labels(y: torch.Tensor, batch: int, num_classes: int) -> None:
+    """Check that ``y`` holds ``batch`` integer class indices, as a conditional network's forward expects.
+
+    Raises:
+        ValueError: Another shape or a floating-point or boolean dtype (a bug in the caller, not bad user input).
+    """
+    if y.ndim != 1 or y.shape[0] != batch:
+        raise ValueError(f"expected labels of shape ({batch},), got {tuple(y.shape)}")
+    if y.dtype.is_floating_point or y.dtype == torch.bool:
+        raise ValueError(f"labels must be integer class indices in 0..{num_classes - 1}, got dtype {y.dtype}")
 
 class ImageDataset(Dataset):
     """Base class: a map-style dataset of sample dicts with a :class:`DataInfo`.

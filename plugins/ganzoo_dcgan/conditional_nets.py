@@ -10,31 +10,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ganzoo import ConfigError, DataInfo
+from ganzoo import DataInfo, check_labels, require_classes
 from ganzoo_dcgan.nets import apply_spectral_norm, discriminator_blocks, generator_layers, hidden_widths, init_dcgan_weights
 
-__all__ = ["ConditionalGenerator", "ProjectionDiscriminator", "check_classes"]
-
-
-def check_classes(info: DataInfo, model: str) -> int:
-    """Return ``info.num_classes``, refusing unlabelled (or single-class) data.
-
-    Raises:
-        ConfigError: Fewer than 2 classes (a ``ValueError``).
-    """
-    if info.num_classes < 2:
-        raise ConfigError(
-            f"{model} is class-conditional and needs labelled data with at least 2 classes, got num_classes={info.num_classes}; "
-            "use a labelled dataset such as 'digits'"
-        )
-    return info.num_classes
-
-
-def _check_labels(y: Tensor, batch: int, num_classes: int) -> None:
-    if y.ndim != 1 or y.shape[0] != batch:
-        raise ValueError(f"expected labels of shape ({batch},), got {tuple(y.shape)}")
-    if y.dtype.is_floating_point or y.dtype == torch.bool:
-        raise ValueError(f"labels must be integer class indices in 0..{num_classes - 1}, got dtype {y.dtype}")
+__all__ = ["ConditionalGenerator", "ProjectionDiscriminator"]
 
 
 class ConditionalGenerator(nn.Module):
@@ -56,7 +35,7 @@ class ConditionalGenerator(nn.Module):
         self, info: DataInfo, *, latent_dim: int = 100, embed_dim: int = 32, width: int = 64, max_width: int = 512, batch_norm: bool = True
     ) -> None:
         super().__init__()
-        self.num_classes = check_classes(info, "cdcgan")
+        self.num_classes = require_classes(info, "cdcgan")
         self.latent_dim = latent_dim
         widths = hidden_widths(info.size, width, max_width)
         self.embed = nn.Embedding(self.num_classes, embed_dim)  # N(0, 1) init: the same scale as z
@@ -77,7 +56,7 @@ class ConditionalGenerator(nn.Module):
             z = z.flatten(1)  # (B, Z)
         if z.ndim != 2 or z.shape[1] != self.latent_dim:
             raise ValueError(f"expected z of shape (B, {self.latent_dim}) or (B, {self.latent_dim}, 1, 1), got {tuple(z.shape)}")
-        _check_labels(y, z.shape[0], self.num_classes)
+        check_labels(y, z.shape[0], self.num_classes)
         h = torch.cat([z, self.embed(y).to(z.dtype)], dim=1)  # (B, Z + E)
         return self.net(h[:, :, None, None])  # (B, Z + E, 1, 1) -> (B, C, H, W)
 
@@ -100,7 +79,7 @@ class ProjectionDiscriminator(nn.Module):
         self, info: DataInfo, *, width: int = 64, max_width: int = 512, batch_norm: bool = False, spectral_norm: bool = True
     ) -> None:
         super().__init__()
-        self.num_classes = check_classes(info, "projection")
+        self.num_classes = require_classes(info, "projection")
         widths = hidden_widths(info.size, width, max_width)[::-1]  # size/2 -> 4x4
         self.trunk = nn.Sequential(*discriminator_blocks(info.channels, widths, batch_norm))
         features = widths[-1]
@@ -128,7 +107,7 @@ class ProjectionDiscriminator(nn.Module):
         Returns:
             (B,) logits; higher means "real, of class y".
         """
-        _check_labels(y, x.shape[0], self.num_classes)
+        check_labels(y, x.shape[0], self.num_classes)
         phi = self.features(x)  # (B, F)
         projection = (self.embed(y).to(phi.dtype) * phi).sum(dim=1)  # (B,)
         return self.psi(phi).squeeze(1) + projection  # (B,)

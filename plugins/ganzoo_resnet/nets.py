@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from ganzoo import ConfigError, DataInfo
+from ganzoo import ConfigError, DataInfo, check_labels, require_classes
 
 __all__ = [
     "SIZES",
@@ -51,27 +51,6 @@ def check_size(size: int, model: str) -> int:
     if size not in SIZES:
         raise ConfigError(f"{model} supports image sizes {' and '.join(map(str, SIZES))} px, got {size}")
     return int(math.log2(size // BOTTOM))
-
-
-def check_classes(info: DataInfo, model: str) -> int:
-    """Return ``info.num_classes``, refusing unlabelled (or single-class) data.
-
-    Raises:
-        ConfigError: Fewer than 2 classes.
-    """
-    if info.num_classes < 2:
-        raise ConfigError(
-            f"{model} is class-conditional and needs labelled data with at least 2 classes, got num_classes={info.num_classes}; "
-            "use a labelled dataset such as 'digits'"
-        )
-    return info.num_classes
-
-
-def _check_labels(y: Tensor, batch: int, num_classes: int) -> None:
-    if y.ndim != 1 or y.shape[0] != batch:
-        raise ValueError(f"expected labels of shape ({batch},), got {tuple(y.shape)}")
-    if y.dtype.is_floating_point or y.dtype == torch.bool:
-        raise ValueError(f"labels must be integer class indices in 0..{num_classes - 1}, got dtype {y.dtype}")
 
 
 def _flat_latent(z: Tensor, latent_dim: int) -> Tensor:
@@ -239,7 +218,7 @@ class ConditionalResNetGenerator(ResNetGenerator):
     """
 
     def __init__(self, info: DataInfo, *, latent_dim: int = 128, width: int = 128) -> None:
-        num_classes = check_classes(info, "resnet-sngan-cond")
+        num_classes = require_classes(info, "resnet-sngan-cond")
         super().__init__(info, latent_dim=latent_dim, width=width, num_classes=num_classes)
         self.num_classes = num_classes
 
@@ -256,7 +235,7 @@ class ConditionalResNetGenerator(ResNetGenerator):
         z = _flat_latent(z, self.latent_dim)
         if y is None:
             raise ValueError("resnet-sngan-cond is class-conditional: call it as G(z, y)")
-        _check_labels(y, z.shape[0], self.num_classes)
+        check_labels(y, z.shape[0], self.num_classes)
         return self._generate(z, y)
 
 
@@ -318,7 +297,7 @@ class ResNetProjectionDiscriminator(ResNetDiscriminator):
     embed: nn.Embedding
 
     def __init__(self, info: DataInfo, *, width: int = 128) -> None:
-        num_classes = check_classes(info, "resnet-projection")
+        num_classes = require_classes(info, "resnet-projection")
         super().__init__(info, width=width, num_classes=num_classes)
         self.num_classes = num_classes
 
@@ -334,7 +313,7 @@ class ResNetProjectionDiscriminator(ResNetDiscriminator):
         """
         if y is None:
             raise ValueError("resnet-projection is class-conditional: call it as D(x, y)")
-        _check_labels(y, x.shape[0], self.num_classes)
+        check_labels(y, x.shape[0], self.num_classes)
         h = self.features(x)  # (B, W)
         projection = (self.embed(y).to(h.dtype) * h).sum(dim=1)  # (B,)
         return self.linear(h).squeeze(1) + projection
