@@ -1,9 +1,13 @@
-"""``ganzoo inpaint RUN IMG --mask MASK``: fill the holes of one image file with a trained run.
+"""``ganzoo inpaint RUN IMG --mask MASK``: fill the holes of an image file (or a folder of them) with a trained run.
 
-Mask files are images whose **white pixels are the hole** and black pixels are
-kept; {0, 1}-valued files (1 = hole) are accepted too. Anything else (grey
-levels from JPEG or anti-aliasing, a different size) is refused with a message
-naming the convention, before any network runs.
+The work is ``ganzoo.inpaint`` (ganzoo/inpainting_api.py), the Python API, on
+the file's own samples; this module reads and writes files. Mask files are
+images whose **white pixels are the hole** and black pixels are kept; {0, 1}
+files (1 = hole) are accepted too; grey levels (anti-aliasing, JPEG) are
+thresholded at mid-grey with a note; a mask that is mostly grey, coloured or of
+another size is refused with a message naming the convention, before any
+network runs. With a folder IMAGE, --mask is a folder and masks are matched to
+images by file-name stem.
 
 The output keeps the input's mode and every known pixel bit for bit: the
 network's prediction is quantised to the file's own sample type and copied into
@@ -17,6 +21,7 @@ float image is written as a float TIFF. Output is lossless (PNG, TIFF) unless
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,15 +29,17 @@ import click
 
 import ganzoo.images as ganzoo_images
 from ganzoo.errors import DataError, GanzooError
+from ganzoo_inpaint.resize import DEFAULT_MAX_SIDE
 
 if TYPE_CHECKING:  # imported when the command runs: `ganzoo --help` must not pay for torch
     import torch
 
-__all__ = ["inpaint", "read_image", "read_mask"]
+__all__ = ["inpaint", "output_path", "read_image"]
 
 _CONVENTION = "white (255) = hole to fill, black (0) = known pixel; or values 0/1 with 1 = hole"
 _LOSSLESS = (".png", ".tif", ".tiff")
 _LOSSY = (".jpg", ".jpeg", ".webp")
+_READABLE = (".bmp", ".gif", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp")
 
 
 class InputError(DataError):
@@ -52,39 +59,6 @@ def read_image(path: Path, channels: int, *, limit: int | None = None) -> torch.
     if colour.shape[-1] != channels:  # the ITU-R 601 luma Pillow's "L" uses, or grey repeated
         colour = colour @ np.array([[0.299], [0.587], [0.114]], np.float32) if channels == 1 else np.repeat(colour, 3, axis=-1)
     return torch.from_numpy(np.ascontiguousarray(colour.transpose(2, 0, 1)))[None] * 2 - 1
-
-
-def read_mask(path: Path, size: tuple[int, int], *, limit: int | None = None) -> torch.Tensor:
-    """(1, 1, H, W) float mask, 1 = hole, from a mask image whose white pixels are the hole.
-
-    White is the file's largest value (255, 65535 or 1.0); alpha is ignored.
-
-    Raises:
-        ImageReadError: Unreadable or over the pixel limit (exit 1).
-        InputError: Wrong size or not binary (exit 2).
-    """
-    import numpy as np
-    import torch
-
-    mask = ganzoo_images.load_image(path, limit=limit, what="mask")
-    planes = mask.native[..., : mask.channels]  # (H, W, c) in the file's own sample type
-    arr = planes[..., 0]
-    if mask.size != size:
-        raise InputError(f"mask {path} is {arr.shape[1]}x{arr.shape[0]} but the image is {size[1]}x{size[0]}; "
-                         f"they must match ({_CONVENTION})", 2)
-    values = set(np.unique(planes).tolist())
-    if mask.channels > 1 and not (planes == arr[..., None]).all():
-        values |= {-1.0}  # coloured pixels: neither black nor white
-    white = mask.max_value
-    if values <= {0, white}:
-        hole = arr == white
-    elif values <= {0, 1}:
-        hole = arr == 1
-    else:
-        shown = sorted(v for v in values if v >= 0)[:6]
-        raise InputError(f"mask {path} is not binary: {len(values)} grey levels or colours such as {shown} (JPEG or anti-aliasing?); "
-                         f"threshold it and save as PNG ({_CONVENTION})", 2)
-    return torch.from_numpy(hole.astype(np.float32))[None, None]
 
 
 def output_path(image: ganzoo_images.ImageData, out: str | None, *, lossy: bool, overwrite: bool) -> Path:
@@ -110,12 +84,16 @@ def output_path(image: ganzoo_images.ImageData, out: str | None, *, lossy: bool,
 
 @click.command(name="inpaint")
 @click.argument("run", type=click.Path(file_okay=False, exists=True))
-@click.argument("image", type=click.Path(dir_okay=False, exists=True))
-@click.option("--mask", "mask_path", required=True, type=click.Path(dir_okay=False, exists=True),
-              help="Mask image of the same size: white (255) = hole to fill, black (0) = keep.")
-@click.option("--out", type=click.Path(dir_okay=False),
-              help="Output file, .png or .tif (default: IMAGE's name with -inpainted.png, next to it); .jpg/.webp need --lossy.")
+@click.argument("image", type=click.Path(exists=True))
+@click.option("--mask", "mask_path", required=True, type=click.Path(exists=True),
+              help="Mask image of the same size (white = hole to fill, black = keep), or with a folder IMAGE a folder of "
+                   "masks matched to the images by file name stem.")
+@click.option("--out", type=click.Path(),
+              help="Output file, .png or .tif (default: IMAGE's name with -inpainted.png, next to it); .jpg/.webp need --lossy. "
+                   "With a folder IMAGE: the output folder (default: IMAGE-inpainted), one lossless file per image.")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, mps or auto.")
+@click.option("--max-side", "max_side", type=click.IntRange(0, None), default=DEFAULT_MAX_SIDE, show_default=True,
+              help="Images with a longer side are filled on a copy downscaled to it, the fill upsampled into the holes; 0: never.")
 @click.option("--max-pixels", "max_pixels", type=click.IntRange(1, None), default=None,
               help=f"Refuse an image or mask over this many pixels, checked before decoding (default: ${ganzoo_images.MAX_PIXELS_ENV} "
                    f"or {ganzoo_images.DEFAULT_MAX_PIXELS:,}).")
@@ -123,78 +101,142 @@ def output_path(image: ganzoo_images.ImageData, out: str | None, *, lossy: bool,
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file (default: refuse before any work).")
 @click.option("--checkpoint", default=None, metavar="latest|best|PATH",
               help="Weights from a checkpoint instead of the finished run's export (works on unfinished runs).")
-def inpaint(run: str, image: str, mask_path: str, out: str | None, device: str, max_pixels: int | None, lossy: bool,
+def inpaint(run: str, image: str, mask_path: str, out: str | None, device: str, max_side: int, max_pixels: int | None, lossy: bool,
             overwrite: bool, checkpoint: str | None) -> None:
-    """Fill the holes of IMAGE with a trained inpainting RUN; known pixels are kept exactly.
+    """Fill the holes of IMAGE (a file, or a folder of them) with a trained inpainting RUN; known pixels are kept exactly.
 
     The mask follows ganzoo's convention, 1 = hole: in a mask file white is the
-    hole. A mask of another size, or with grey levels, is refused (exit 2). The
-    output has IMAGE's mode (grey, RGB, alpha, 16-bit) whatever the run's
-    channels, and is lossless unless --lossy; an existing file needs --overwrite.
+    hole. Anti-aliased or JPEG masks are thresholded at mid-grey (with a note);
+    a mask of another size, coloured, or mostly grey (a photo, noise) is refused
+    (exit 2). Any image size works: the image is padded to the network's
+    multiple by reflection and cropped back, and above --max-side filled on a
+    downscaled copy. The output has IMAGE's mode (grey, RGB, alpha, 16-bit)
+    whatever the run's channels, and is lossless unless --lossy; an existing
+    file needs --overwrite.
 
     \b
-    Example:
+    Examples:
       ganzoo inpaint runs/00003-pconv-faces face.png --mask holes.png --out filled.png
+      ganzoo inpaint runs/00003-pconv-faces photos/ --mask masks/ --out filled/
     """
+    options = _Options(device, max_side, ganzoo_images.max_pixels(max_pixels), lossy, overwrite, checkpoint)
     try:
-        _inpaint(run, Path(image), Path(mask_path), out, device, max_pixels, lossy, overwrite, checkpoint)
+        if Path(image).is_dir():
+            _inpaint_folder(run, Path(image), Path(mask_path), out, options)
+        else:
+            _inpaint(run, Path(image), Path(mask_path), out, options)
     except GanzooError as exc:  # a bad run directory, file or mask; also when the command runs outside `ganzoo`
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
 
 
-def _inpaint(run: str, image_path: Path, mask_path: Path, out: str | None, device: str, max_pixels: int | None, lossy: bool,
-             overwrite: bool, checkpoint: str | None = None) -> None:
+@dataclass(frozen=True)
+class _Options:
+    device: str
+    max_side: int
+    limit: int
+    lossy: bool
+    overwrite: bool
+    checkpoint: str | None
+
+
+def _note(text: str) -> None:
+    click.echo(f"note: {text}", err=True)
+
+
+def _generator(run: str, options: _Options) -> Any:
     from ganzoo import load_generator
 
-    limit = ganzoo_images.max_pixels(max_pixels)
-    gen = load_generator(run, device=device, checkpoint=checkpoint)
+    gen = load_generator(run, device=options.device, checkpoint=options.checkpoint)
     task_type = gen.spec.task.type
     if task_type != "inpainting":
         raise InputError(f"{run} was trained for task {task_type!r}; `ganzoo inpaint` needs an inpainting run", 2)
+    return gen
+
+
+def _read(image_path: Path, limit: int) -> ganzoo_images.ImageData:
     image = ganzoo_images.load_image(image_path, limit=limit)
     if not image.lossless:
         raise InputError(f"{'; '.join(image.notes)}: its known pixels could not be written back unchanged; "
                          "convert it to 8-bit RGB (or grey) PNG first", 2)
-    mask = read_mask(mask_path, image.size, limit=limit)  # (1, 1, H, W)
-    target = output_path(image, out, lossy=lossy, overwrite=overwrite)
+    return image
+
+
+def _fill(gen: Any, image: ganzoo_images.ImageData, mask_path: Path, options: _Options) -> Any:
+    """IMAGE's native samples with the holes filled: ganzoo.inpaint on the file's own samples (the Python API's code)."""
+    from ganzoo import inpaint as fill
+
     for note in image.notes:
-        click.echo(f"note: {note}", err=True)
-    if image.channels != gen.info.channels:
-        how = "R, G and B are filled one at a time" if image.channels == 3 else "the grey image is filled as RGB and the mean kept"
-        click.echo(f"note: the run is {'grey' if gen.info.channels == 1 else 'RGB'}: {how}", err=True)
-    result = _fill(gen, image, mask)
+        _note(note)
+    return fill(gen, image.native, mask_path, max_side=options.max_side, max_pixels=options.limit, note=_note)
+
+
+def _inpaint(run: str, image_path: Path, mask_path: Path, out: str | None, options: _Options) -> None:
+    if mask_path.is_dir():
+        raise InputError(f"--mask {mask_path} is a folder: with a folder of masks, IMAGE must be a folder of images too", 2)
+    gen = _generator(run, options)
+    image = _read(image_path, options.limit)
+    target = output_path(image, out, lossy=options.lossy, overwrite=options.overwrite)
+    result = _fill(gen, image, mask_path, options)
     if target.suffix.lower() in _LOSSY:
-        result = _eight_bit(result, image.max_value, keep_alpha=target.suffix.lower() == ".webp")
-        ganzoo_images.save_image(ganzoo_images.to_pil(result), target, quality=95)
-        click.echo(f"note: {target.suffix} is lossy: {_drift(target, image, mask, limit)}", err=True)
+        small = _eight_bit(result, image.max_value, keep_alpha=target.suffix.lower() == ".webp")
+        ganzoo_images.save_image(ganzoo_images.to_pil(small), target, quality=95)
+        click.echo(f"note: {target.suffix} is lossy: {_drift(target, image, result, options.limit)}", err=True)
     else:
         ganzoo_images.save_image(ganzoo_images.to_pil(result), target)
     click.echo(f"wrote {target}")
 
 
-def _fill(gen: Any, image: ganzoo_images.ImageData, mask: torch.Tensor) -> Any:
-    """IMAGE's native samples with the holes replaced by the run's prediction, quantised to the same type."""
-    import numpy as np
-    import torch
+def _pairs(images_dir: Path, masks_dir: Path) -> list[tuple[Path, Path]]:
+    """(image, mask) files matched by stem; an image without a mask is an error, a mask without an image a note."""
+    if not masks_dir.is_dir():
+        raise InputError(f"IMAGE {images_dir} is a folder, so --mask must be a folder of masks too, not {masks_dir}", 2)
 
-    x = torch.from_numpy(image.colour().transpose(2, 0, 1))[None].mul_(2).sub_(1).to(gen.device)  # (1, c, H, W)
-    m = mask.to(gen.device)
-    with torch.no_grad():
-        if image.channels == gen.info.channels:
-            pred = gen.task.inpaint(gen.module, x, m)
-        elif image.channels == 3:  # a grey run: each channel is a grey image
-            pred = torch.cat([gen.task.inpaint(gen.module, x[:, c : c + 1], m) for c in range(3)], 1)
-        else:  # an RGB run on grey: fill as RGB, keep the mean
-            pred = gen.task.inpaint(gen.module, x.expand(1, 3, *x.shape[-2:]).contiguous(), m).mean(1, keepdim=True)
-    filled = ((pred[0].float().clamp(-1, 1) + 1) / 2).permute(1, 2, 0).cpu().numpy()  # (H, W, c) in [0, 1]
-    native = image.native
-    if native.dtype.kind != "f":  # round to the file's levels: 255 or 65535
-        filled = np.round(filled * image.max_value).astype(native.dtype)
-    hole = mask[0, 0].cpu().numpy() > 0.5  # (H, W)
-    result = native.copy()  # known pixels and alpha: the file's own samples, untouched
-    result[hole, : image.channels] = filled[hole]
-    return result
+    def files(folder: Path) -> dict[str, Path]:
+        found: dict[str, Path] = {}
+        for path in sorted(folder.iterdir()):
+            if path.is_file() and not path.name.startswith(".") and path.suffix.lower() in _READABLE:
+                if path.stem in found:
+                    raise InputError(f"{found[path.stem].name} and {path.name} in {folder} share the name {path.stem!r}; "
+                                     "images and masks are matched by name, so keep one", 2)
+                found[path.stem] = path
+        return found
+
+    images, masks = files(images_dir), files(masks_dir)
+    if not images:
+        raise InputError(f"no image files in {images_dir} (looked for {', '.join(_READABLE)})", 2)
+    missing = sorted(set(images) - set(masks))
+    if missing:
+        shown = ", ".join(images[s].name for s in missing[:5]) + (" ..." if len(missing) > 5 else "")
+        raise InputError(f"{len(missing)} of {len(images)} images in {images_dir} have no mask of the same name in {masks_dir}: "
+                         f"{shown}", 2)
+    extra = sorted(set(masks) - set(images))
+    if extra:
+        _note(f"{len(extra)} masks in {masks_dir} have no image and are ignored (first: {masks[extra[0]].name})")
+    return [(images[s], masks[s]) for s in sorted(images)]
+
+
+def _inpaint_folder(run: str, images_dir: Path, masks_dir: Path, out: str | None, options: _Options) -> None:
+    """Every image of IMAGES_DIR with the mask of the same stem; outputs are checked up front, a bad pair is reported and skipped."""
+    pairs = _pairs(images_dir, masks_dir)
+    out_dir = ganzoo_images.check_output_dir(Path(out) if out else images_dir.with_name(images_dir.name + "-inpainted"))
+    if out_dir.resolve() == images_dir.resolve():
+        raise InputError(f"--out {out_dir} is the images' own folder; write the results elsewhere", 2)
+    gen = _generator(run, options)
+    failed: list[GanzooError] = []
+    for image_path, mask_path in pairs:
+        try:
+            image = _read(image_path, options.limit)
+            name = image_path.stem + (".tif" if image.native.dtype.kind == "f" else ".png")
+            target = output_path(image, str(out_dir / name), lossy=False, overwrite=options.overwrite)
+            ganzoo_images.save_image(ganzoo_images.to_pil(_fill(gen, image, mask_path, options)), target)
+            click.echo(f"wrote {target}")
+        except GanzooError as exc:
+            click.echo(f"error: {image_path.name}: {exc}", err=True)
+            failed.append(exc)
+    if failed:
+        click.echo(f"error: {len(failed)} of {len(pairs)} images were not inpainted (see above)", err=True)
+        sys.exit(failed[0].exit_code)
 
 
 def _eight_bit(native: Any, max_value: float, *, keep_alpha: bool) -> Any:
@@ -207,12 +249,12 @@ def _eight_bit(native: Any, max_value: float, *, keep_alpha: bool) -> Any:
     return np.round(np.clip(arr.astype(np.float32) / max_value, 0, 1) * 255).astype(np.uint8)
 
 
-def _drift(target: Path, image: ganzoo_images.ImageData, mask: torch.Tensor, limit: int) -> str:
-    """How far the known pixels moved in the lossy file, measured by reading it back."""
+def _drift(target: Path, image: ganzoo_images.ImageData, result: Any, limit: int) -> str:
+    """How far the known pixels (those the fill left as they were) moved in the lossy file, measured by reading it back."""
     import numpy as np
 
     back = ganzoo_images.load_image(target, limit=limit).colour()
-    known = mask[0, 0].cpu().numpy() < 0.5
+    known = (result[..., : image.channels] == image.native[..., : image.channels]).all(axis=-1)
     moved = np.abs(back[..., : image.channels] - image.colour()[..., : back.shape[2]])[known]
     levels = int(np.round(moved.max() * 255)) if moved.size else 0
     return f"the known pixels now differ from {image.path.name} by up to {levels} of 255 levels"

@@ -363,6 +363,7 @@ class ContextEncoder(nn.Module):
         while bottleneck * 2**levels < size:
             levels += 1
         self.size, self.levels = size, levels
+        self.fixed_side = size  # the only input side it takes (ganzoo_inpaint.resize resizes to it)
         self.multiple = 2**levels
         chans = [width * min(2**i, 8) for i in range(levels)]
         enc: list[nn.Module] = [nn.Conv2d(channels + 1, chans[0], 4, 2, 1), nn.LeakyReLU(0.2)]

@@ -34,6 +34,7 @@ from ganzoo import (
 )
 from ganzoo_inpaint.masks import check_mask, composite, content_seeds, hole_bounds, masked_input, masks_from_seeds, show_holes
 from ganzoo_inpaint.params import InpaintingParams
+from ganzoo_inpaint.resize import fill_any_size
 
 __all__ = ["Inpainting", "grid_triplets"]
 
@@ -185,6 +186,17 @@ class Inpainting(Task):
         mask = check_mask(mask, image, self.params.max_hole_fraction)
         pred = generator(masked_input(image, mask), mask)  # (B, C, H, W)
         return composite(pred.float(), image, mask)
+
+    @torch.no_grad()
+    def inpaint_any_size(self, generator: nn.Module, image: Tensor, mask: Tensor, *, max_side: int) -> Tensor:
+        """Fill one image of any size (ganzoo.inpainting_api.Inpainter); known pixels kept exactly.
+
+        ``image`` (1, C, H, W) in [-1, 1], ``mask`` (1, 1, H, W), 1 = hole. See
+        :func:`ganzoo_inpaint.resize.fill_any_size`: reflection padding to the network's
+        multiple, and above ``max_side`` a downscaled fill upsampled into the holes.
+        """
+        check_mask(mask, image, self.params.max_hole_fraction)
+        return fill_any_size(lambda x, m: self.inpaint(generator, x, m), unwrap_model(generator), image, mask, max_side)
 
     def eval_pair(self, generator: nn.Module, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         """Composited prediction, target and mask; masks are the batch's own or the deterministic eval masks."""
