@@ -1,4 +1,4 @@
-"""Bundled datasets: ``digits``, ``faces``, ``image-folder`` and ``torchvision``.
+"""Bundled datasets: ``digits``, ``faces``, ``image-folder``, ``inpaint-photos`` and ``torchvision``.
 
 Only hook implementations live here; the loaders (and torch) are imported when a
 dataset is built, so listing components stays fast.
@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ganzoo import DatasetEntry, hookimpl
-from ganzoo_data.params import DigitsParams, FacesParams, ImageFolderParams, TorchvisionParams
+from ganzoo_data.params import DigitsParams, FacesParams, ImageFolderParams, InpaintPhotosParams, TorchvisionParams
 
 if TYPE_CHECKING:  # pragma: no cover
     from ganzoo import ImageDataset
@@ -33,6 +33,12 @@ def _image_folder(params: ImageFolderParams) -> ImageDataset:
     from ganzoo_data.folder import build_image_folder
 
     return build_image_folder(params)
+
+
+def _inpaint_photos(params: InpaintPhotosParams) -> ImageDataset:
+    from ganzoo_data.crops import build_inpaint_photos
+
+    return build_inpaint_photos(params)
 
 
 def _torchvision(params: TorchvisionParams) -> ImageDataset:
@@ -61,7 +67,13 @@ def ganzoo_datasets() -> list[DatasetEntry]:
             name="image-folder",
             build=_image_folder,
             params=ImageFolderParams,
-            description="every image file under a directory, resized and centre-cropped, unlabelled",
+            description="every image file under a directory, resized and centre-cropped (or random crops), unlabelled",
+        ),
+        DatasetEntry(
+            name="inpaint-photos",
+            build=_inpaint_photos,
+            params=InpaintPhotosParams,
+            description="bundled scikit-image/scikit-learn photos and LFW faces: random training crops, held-out tiles (no download)",
         ),
         DatasetEntry(
             name="torchvision",

@@ -20,6 +20,7 @@ import torch
 from PIL import Image, ImageOps
 
 from ganzoo import DataError, DataInfo, EmptyDatasetError, ImageDataset, TensorImageDataset
+from ganzoo_data.crops import RandomCrops
 from ganzoo_data.params import ImageFolderParams
 
 __all__ = [
@@ -85,6 +86,35 @@ def _to_mode(im: Image.Image, mode: str) -> Image.Image:
     return im.convert(mode)
 
 
+def _decode(path: Path, channels: int, max_pixels: int | None) -> Image.Image:
+    with _own_pixel_limit(), _open_checked(path, max_pixels) as im:
+        im.load()  # truncated or corrupt pixel data fails here, not at open
+        img = ImageOps.exif_transpose(im)  # camera photos store their rotation in EXIF
+        return _to_mode(img, "L" if channels == 1 else "RGB")
+
+
+def _chw(img: Image.Image) -> torch.Tensor:
+    arr = np.array(img, dtype=np.uint8)  # a writable copy: torch warns on read-only PIL buffers
+    arr = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)  # (C, H, W)
+    return torch.from_numpy(np.ascontiguousarray(arr))
+
+
+def decode_for_crops(path: Path, *, crop: int, size: int, channels: int, max_pixels: int | None) -> torch.Tensor:
+    """Decode one image whole, its shorter side brought into [crop, size] (bicubic): (C, H, W) uint8, for random crops.
+
+    Raises:
+        ImageTooLargeError: The image exceeds ``max_pixels``.
+        Exception: Whatever PIL raises for an unreadable or truncated file.
+    """
+    img = _decode(path, channels, max_pixels)
+    short = min(img.size)
+    target = size if short > size else crop if short < crop else short
+    if target != short:
+        w, h = img.size
+        img = img.resize((max(target, round(w * target / short)), max(target, round(h * target / short))), Image.Resampling.BICUBIC)
+    return _chw(img)
+
+
 def decode_image(path: Path, *, size: int, channels: int, max_pixels: int | None) -> torch.Tensor:
     """Decode one image file, resize its shorter side to ``size`` and centre-crop.
 
@@ -101,15 +131,9 @@ def decode_image(path: Path, *, size: int, channels: int, max_pixels: int | None
         ImageTooLargeError: The image exceeds ``max_pixels``.
         Exception: Whatever PIL raises for an unreadable or truncated file.
     """
-    with _own_pixel_limit(), _open_checked(path, max_pixels) as im:
-        im.load()  # truncated or corrupt pixel data fails here, not at open
-        img = ImageOps.exif_transpose(im)  # camera photos store their rotation in EXIF
-        img = _to_mode(img, "L" if channels == 1 else "RGB")
+    img = _decode(path, channels, max_pixels)
     # fit = centre-crop to the target aspect, then resize: the same as shorter-side resize + centre crop.
-    img = ImageOps.fit(img, (size, size), method=Image.Resampling.BICUBIC)
-    arr = np.array(img, dtype=np.uint8)  # a writable copy: torch warns on read-only PIL buffers
-    arr = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)  # (C, H, W)
-    return torch.from_numpy(np.ascontiguousarray(arr))
+    return _chw(ImageOps.fit(img, (size, size), method=Image.Resampling.BICUBIC))
 
 
 def _check_header(path: Path, max_pixels: int | None) -> None:
@@ -222,7 +246,27 @@ class LazyImageFolderDataset(ImageDataset):
         return view
 
 
-def build_image_folder(params: ImageFolderParams) -> ImageFolderDataset | LazyImageFolderDataset:
+def _random_crops(params: ImageFolderParams, files: list[Path], decoded: list[torch.Tensor],
+                  skipped: list[tuple[str, str]]) -> RandomCrops:
+    """Random crops of the kept files (ganzoo_data.crops): preloaded whole images, or decoded on access."""
+    crop, n = int(params.crop or 0), len(files)
+
+    def decode(i: int) -> torch.Tensor:
+        path = files[i % n]
+        try:
+            return decode_for_crops(path, crop=crop, size=params.size, channels=params.channels, max_pixels=params.max_image_pixels)
+        except (ImageTooLargeError, MemoryError):
+            raise
+        except Exception as err:  # PIL raises many types on bad data
+            raise DataError(f"cannot decode image {path}: {_reason(err)} (use preload: true to skip such files up front)") from err
+
+    source = (lambda i: decoded[i % n]) if params.preload else decode
+    data = RandomCrops(source, crop=crop, samples=params.samples or n, channels=params.channels, hflip=params.hflip)
+    data.files, data.skipped = files, skipped  # as the other image-folder datasets
+    return data
+
+
+def build_image_folder(params: ImageFolderParams) -> ImageFolderDataset | LazyImageFolderDataset | RandomCrops:
     """Build an unlabelled dataset from the image files under ``params.root``.
 
     Args:
@@ -250,7 +294,10 @@ def build_image_folder(params: ImageFolderParams) -> ImageFolderDataset | LazyIm
     skipped: list[tuple[str, str]] = []
     for path in files:
         try:
-            if params.preload:
+            if params.preload and params.crop is not None:
+                decoded.append(decode_for_crops(path, crop=params.crop, size=params.size, channels=params.channels,
+                                                max_pixels=params.max_image_pixels))
+            elif params.preload:
                 decoded.append(decode_image(path, size=params.size, channels=params.channels, max_pixels=params.max_image_pixels))
             else:
                 _check_header(path, params.max_image_pixels)
@@ -271,6 +318,8 @@ def build_image_folder(params: ImageFolderParams) -> ImageFolderDataset | LazyIm
     if not kept:
         first, why = skipped[0]
         raise EmptyDatasetError(f"none of the {len(files)} image files under {where} could be read (first: {first}: {why})")
+    if params.crop is not None:
+        return _random_crops(params, kept, decoded, skipped)
     if not params.preload:
         return LazyImageFolderDataset(
             kept, size=params.size, channels=params.channels, max_pixels=params.max_image_pixels, skipped=skipped, hflip=params.hflip

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from ganzoo import Params, checks_inputs
 
-__all__ = ["DigitsParams", "FacesParams", "ImageFolderParams", "TorchvisionParams", "DEFAULT_EXTENSIONS"]
+__all__ = ["DigitsParams", "FacesParams", "ImageFolderParams", "InpaintPhotosParams", "TorchvisionParams", "DEFAULT_EXTENSIONS"]
 
 DEFAULT_EXTENSIONS: tuple[str, ...] = (".bmp", ".gif", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp")
 
@@ -52,7 +52,20 @@ class ImageFolderParams(Params):
     """Parameters of the ``image-folder`` dataset (any directory of image files)."""
 
     root: Path = Field(..., description="Directory holding the images; '~' is expanded and it must exist.")
-    size: int = Field(64, ge=8, le=1024, description="Output side: the shorter side is resized to this, then centre-cropped.")
+    size: int = Field(
+        64, ge=8, le=1024,
+        description="Output side: the shorter side is resized to this, then centre-cropped. With crop: the largest shorter "
+        "side kept (larger images are downscaled to it; smaller ones keep their resolution, down to crop).",
+    )
+    crop: int | None = Field(
+        None, ge=8, le=1024,
+        description="Random crops of this side instead of one centre crop: each image's shorter side is brought into "
+        "[crop, size] (down to size, or up to crop), and every item is a fresh random crop (seeded by the run; the "
+        "evaluation view seeds crop i by i). Null: centre crops at size.",
+    )
+    samples: int | None = Field(
+        None, gt=0, description="With crop: items per epoch, item i a crop of image i mod n (default: one per image)."
+    )
     channels: Literal[1, 3] = Field(3, description="1 converts to grayscale (L), 3 to RGB.")
     recursive: bool = Field(True, description="Also collect images in subdirectories (hidden ones are skipped).")
     extensions: tuple[str, ...] = Field(
@@ -66,6 +79,14 @@ class ImageFolderParams(Params):
     )
     hflip: bool = Field(False, description="Randomly mirror images horizontally (augmentation).")
     preload: bool = Field(True, description="Decode every image up front into memory; false decodes on access.")
+
+    @model_validator(mode="after")
+    def _crop_fits(self) -> ImageFolderParams:
+        if self.crop is not None and self.crop > self.size:
+            raise ValueError(f"crop {self.crop} exceeds size {self.size} (the largest shorter side kept)")
+        if self.samples is not None and self.crop is None:
+            raise ValueError("samples needs crop: without random crops every image is one fixed item")
+        return self
 
     @field_validator("root")
     @classmethod
@@ -85,6 +106,25 @@ class ImageFolderParams(Params):
                 raise ValueError(f"empty extension in {v!r}")
             out.append(ext if ext.startswith(".") else "." + ext)
         return tuple(sorted(set(out)))
+
+
+class InpaintPhotosParams(Params):
+    """Parameters of ``inpaint-photos``: bundled photos (and faces) as random training crops or fixed held-out tiles."""
+
+    split: Literal["train", "heldout"] = Field(
+        "train",
+        description="train: random crops of 12 photos (10 scikit-image, china and flower) and LFW faces 0-79; heldout: a "
+        "fixed centred grid of tiles of chelsea and coffee and faces 80-99, never in train.",
+    )
+    size: int = Field(64, ge=16, le=256, description="Crop (and tile) side in pixels.")
+    channels: Literal[1, 3] = Field(3, description="3: RGB; 1: ITU-R 601 luma.")
+    samples: int = Field(2048, gt=0, description="Train split: items (random crops) per epoch.")
+    hflip: bool = Field(True, description="Train split: mirror each crop with probability 1/2 (never when scored).")
+    faces: bool = Field(
+        True,
+        description="Include the LFW faces (25 px, upscaled bicubically to size, so blurry): in train all 80 share one slot "
+        "of the photo rotation (1/13 of the crops); in heldout faces 80-99 follow the tiles.",
+    )
 
 
 class TorchvisionParams(Params):

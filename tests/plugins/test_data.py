@@ -25,11 +25,11 @@ from ganzoo_data.tv import build_torchvision
 # --- plugin surface ---------------------------------------------------------
 
 
-def test_hook_registers_four_datasets() -> None:
+def test_hook_registers_five_datasets() -> None:
     pm = get_plugin_manager(entry_points=False, extra=[("data", ganzoo_data)])
     assert not pm.ganzoo_report.failed
     (entries,) = pm.hook.ganzoo_datasets()
-    assert [e.name for e in entries] == ["digits", "faces", "image-folder", "torchvision"]
+    assert [e.name for e in entries] == ["digits", "faces", "image-folder", "inpaint-photos", "torchvision"]
     assert all(e.kind == "dataset" and e.description for e in entries)
 
 
