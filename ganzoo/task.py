@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ganzoo.data import DataInfo, ImageDataset
     from ganzoo.spec.model import RunSpecBase
 
-__all__ = ["LatentGenerator", "LossFn", "LossSet", "RunContext", "StepContext", "Task"]
+__all__ = ["LatentGenerator", "LossFn", "LossSet", "RunContext", "StepContext", "Task", "TruncatableGenerator"]
 
 
 class Task(ABC):
@@ -125,4 +125,27 @@ class LatentGenerator(Protocol):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """Latents (B, latent_dim) to images (B, C, H, W) in [-1, 1] (end with ``tanh``)."""
+        ...
+
+
+@runtime_checkable
+class TruncatableGenerator(Protocol):
+    """A :class:`LatentGenerator` whose samples can be truncated towards its average latent (StyleGAN's psi).
+
+    ``ganzoo sample --truncation PSI`` sets ``truncation_psi`` on such a
+    generator before sampling, and refuses any other generator. The generator
+    applies it in its intermediate latent space: ``w = w_avg + psi * (w - w_avg)``
+    (psi = 1: none; psi = 0: every sample is the average image). This differs
+    from the GAN tasks' ``truncation`` param, which scales z.
+
+    Attributes:
+        latent_dim: Size of z, as for :class:`LatentGenerator`.
+        truncation_psi: The psi ``forward`` applies (1.0 by default).
+    """
+
+    latent_dim: int
+    truncation_psi: float
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """Latents (B, latent_dim) to images (B, C, H, W) in [-1, 1], truncated by ``truncation_psi``."""
         ...

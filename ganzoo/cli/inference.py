@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from ganzoo.cli.common import console, handle_errors, registries
+from ganzoo.errors import ConfigError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ganzoo.api import LoadedGenerator
 
 __all__ = ["eval_cmd", "sample"]
 
@@ -22,8 +28,12 @@ __all__ = ["eval_cmd", "sample"]
 @click.option("--class", "label", type=int, default=None, help="Class to sample (conditional runs); default: every class in turn.")
 @click.option("--checkpoint", default=None, metavar="latest|best|PATH",
               help="Use a checkpoint instead of the finished run's export: works on unfinished and interrupted runs.")
+@click.option("--truncation", "psi", type=float, default=None, metavar="PSI",
+              help="Truncation psi: pull each sample's w towards the average w (1 = none, 0 = the average image); "
+                   "only for generators that support it (StyleGAN2).")
 @handle_errors
-def sample(run: str, n: int, out: str, seed: int, device: str, label: int | None, checkpoint: str | None) -> None:
+def sample(run: str, n: int, out: str, seed: int, device: str, label: int | None, checkpoint: str | None,
+           psi: float | None) -> None:
     """Sample a trained RUN's generator (EMA weights when the run used EMA).
 
     \b
@@ -32,6 +42,7 @@ def sample(run: str, n: int, out: str, seed: int, device: str, label: int | None
       ganzoo sample runs/00000-dcgan-digits --n 16 --out samples/
       ganzoo sample runs/00001-cdcgan-digits --class 3 --n 16 --out threes.png
       ganzoo sample runs/interrupted --checkpoint latest --out grid.png
+      ganzoo sample runs/00002-stylegan2-digits --truncation 0.7 --out grid.png
     """
     from ganzoo.api import load_generator
     from ganzoo.images import save_grid, save_images
@@ -44,6 +55,8 @@ def sample(run: str, n: int, out: str, seed: int, device: str, label: int | None
     classes = gen.info.num_classes
     if label is not None and classes and not 0 <= label < classes:
         raise click.BadParameter(f"class {label} is out of range: valid classes are 0..{classes - 1}", param_hint="--class")
+    if psi is not None:
+        _set_truncation(gen, psi)
     images = gen.sample(n, seed=seed, **({"labels": label} if label is not None else {}))
     target = Path(out)
     try:
@@ -55,6 +68,24 @@ def sample(run: str, n: int, out: str, seed: int, device: str, label: int | None
             click.echo(f"wrote a grid of {n} to {target}")
     except OSError as exc:  # an unwritable --out
         raise click.FileError(str(target), hint=exc.strerror or str(exc)) from None
+
+
+def _set_truncation(gen: LoadedGenerator, psi: float) -> None:
+    """Set ``truncation_psi`` on a :class:`ganzoo.task.TruncatableGenerator`; refuse other generators."""
+    from ganzoo.engine.build import unwrap_model
+    from ganzoo.task import TruncatableGenerator
+
+    if not math.isfinite(psi):
+        raise click.BadParameter(f"psi must be a finite number, got {psi}", param_hint="--truncation")
+    module = unwrap_model(gen.module)
+    if not isinstance(module, TruncatableGenerator):
+        slot = getattr(gen.spec, "generator", None)
+        name = getattr(slot, "type", type(module).__name__)
+        raise ConfigError(
+            f"--truncation needs a generator with a truncation psi (ganzoo.task.TruncatableGenerator, such as stylegan2); "
+            f"this run's generator {name!r} has none"
+        )
+    module.truncation_psi = psi
 
 
 @click.command(name="eval")
