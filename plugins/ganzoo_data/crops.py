@@ -94,11 +94,13 @@ class RandomCrops(ImageDataset):
         samples: Items per epoch.
         channels: 1 or 3.
         hflip: Mirror each crop with probability 1/2 (not in the evaluation view).
+        with_mask: ``source`` returns an extra last plane, a mask (>= 128 = hole): items carry it as ``mask``
+            (1, S, S) in {0, 1}, cropped and mirrored with the image.
     """
 
     def __init__(self, source: Callable[[int], torch.Tensor], *, crop: int, samples: int, channels: int,
-                 hflip: bool = False) -> None:
-        self.source, self.crop, self.samples, self.hflip = source, crop, samples, hflip
+                 hflip: bool = False, with_mask: bool = False) -> None:
+        self.source, self.crop, self.samples, self.hflip, self.with_mask = source, crop, samples, hflip, with_mask
         self.fixed = False  # the evaluation view: crop i is a function of i
         self.files: list[Path] = []  # an image folder's kept files and skipped (path, reason), as its other datasets
         self.skipped: list[tuple[str, str]] = []
@@ -115,10 +117,12 @@ class RandomCrops(ImageDataset):
         gen = torch.Generator().manual_seed(index) if self.fixed else None
         top = int(torch.randint(h - self.crop + 1, (), generator=gen))
         left = int(torch.randint(w - self.crop + 1, (), generator=gen))
-        out = image[:, top : top + self.crop, left : left + self.crop].float().div(127.5).sub(1.0)  # (C, S, S) in [-1, 1]
+        raw = image[:, top : top + self.crop, left : left + self.crop]  # (C[+1], S, S) uint8
         if self.hflip and not self.fixed and bool(torch.rand(()) < 0.5):
-            out = out.flip(-1)
-        return {"image": out}
+            raw = raw.flip(-1)
+        if self.with_mask:
+            return {"image": raw[:-1].float().div(127.5).sub(1.0), "mask": (raw[-1:] >= 128).float()}
+        return {"image": raw.float().div(127.5).sub(1.0)}  # (C, S, S) in [-1, 1]
 
     def for_evaluation(self) -> RandomCrops:
         """Crops seeded by index, never mirrored: every evaluation scores the same crops."""

@@ -246,22 +246,53 @@ class LazyImageFolderDataset(ImageDataset):
         return view
 
 
+def mask_partners(files: list[Path], root: Path, extensions: tuple[str, ...]) -> list[Path]:
+    """The mask file of each image, matched by file-name stem in ``root`` (recursive).
+
+    Raises:
+        DataError: An image has no mask, or two masks share a stem.
+    """
+    by_stem: dict[str, Path] = {}
+    for path in list_images(root, extensions, True):
+        if path.stem in by_stem:
+            raise DataError(f"masks {by_stem[path.stem]} and {path} share the name {path.stem!r}; masks are matched to images by name")
+        by_stem[path.stem] = path
+    missing = [f.name for f in files if f.stem not in by_stem]
+    if missing:
+        raise DataError(f"{len(missing)} of {len(files)} images have no mask of the same name in {root}: "
+                        f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
+    return [by_stem[f.stem] for f in files]
+
+
+def _with_mask(image: torch.Tensor, mask_path: Path, max_pixels: int | None) -> torch.Tensor:
+    """(C + 1, H, W) uint8: the image and its mask resized to it (area, then mid-grey threshold: 255 = hole)."""
+    with _own_pixel_limit(), _open_checked(mask_path, max_pixels) as im:
+        grey = im.convert("L").resize((image.shape[-1], image.shape[-2]), Image.Resampling.BOX)
+    hole = torch.from_numpy((np.asarray(grey) >= 128).astype(np.uint8) * 255)[None]
+    return torch.cat([image, hole])
+
+
 def _random_crops(params: ImageFolderParams, files: list[Path], decoded: list[torch.Tensor],
                   skipped: list[tuple[str, str]]) -> RandomCrops:
-    """Random crops of the kept files (ganzoo_data.crops): preloaded whole images, or decoded on access."""
+    """Random crops of the kept files (ganzoo_data.crops): preloaded whole images, or decoded on access; masks paired by name."""
     crop, n = int(params.crop or 0), len(files)
+    masks = mask_partners(files, params.masks, params.extensions) if params.masks is not None else None
 
     def decode(i: int) -> torch.Tensor:
         path = files[i % n]
         try:
-            return decode_for_crops(path, crop=crop, size=params.size, channels=params.channels, max_pixels=params.max_image_pixels)
+            image = decode_for_crops(path, crop=crop, size=params.size, channels=params.channels, max_pixels=params.max_image_pixels)
+            return image if masks is None else _with_mask(image, masks[i % n], params.max_image_pixels)
         except (ImageTooLargeError, MemoryError):
             raise
         except Exception as err:  # PIL raises many types on bad data
             raise DataError(f"cannot decode image {path}: {_reason(err)} (use preload: true to skip such files up front)") from err
 
+    if params.preload and masks is not None:
+        decoded = [_with_mask(img, m, params.max_image_pixels) for img, m in zip(decoded, masks, strict=True)]
     source = (lambda i: decoded[i % n]) if params.preload else decode
-    data = RandomCrops(source, crop=crop, samples=params.samples or n, channels=params.channels, hflip=params.hflip)
+    data = RandomCrops(source, crop=crop, samples=params.samples or n, channels=params.channels, hflip=params.hflip,
+                       with_mask=masks is not None)
     data.files, data.skipped = files, skipped  # as the other image-folder datasets
     return data
 

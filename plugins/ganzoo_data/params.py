@@ -66,6 +66,12 @@ class ImageFolderParams(Params):
     samples: int | None = Field(
         None, gt=0, description="With crop: items per epoch, item i a crop of image i mod n (default: one per image)."
     )
+    masks: Path | None = Field(
+        None,
+        description="With crop: a folder of mask images (white = hole) paired with the images by file-name stem; each is "
+        "resized with its image (area, mid-grey threshold) and cropped and mirrored with it, and items carry it as 'mask' "
+        "(1 = hole; the inpainting task uses a batch's own masks). An image without a mask is an error.",
+    )
     channels: Literal[1, 3] = Field(3, description="1 converts to grayscale (L), 3 to RGB.")
     recursive: bool = Field(True, description="Also collect images in subdirectories (hidden ones are skipped).")
     extensions: tuple[str, ...] = Field(
@@ -86,6 +92,8 @@ class ImageFolderParams(Params):
             raise ValueError(f"crop {self.crop} exceeds size {self.size} (the largest shorter side kept)")
         if self.samples is not None and self.crop is None:
             raise ValueError("samples needs crop: without random crops every image is one fixed item")
+        if self.masks is not None and self.crop is None:
+            raise ValueError("masks needs crop (e.g. crop: size, for whole images with their shorter side at size)")
         return self
 
     @field_validator("root")
@@ -94,6 +102,16 @@ class ImageFolderParams(Params):
         v = v.expanduser()
         if checks_inputs(info) and not v.is_dir():
             raise ValueError(f"image folder {str(v)!r} does not exist or is not a directory")
+        return v
+
+    @field_validator("masks")
+    @classmethod
+    def _check_masks(cls, v: Path | None, info: ValidationInfo) -> Path | None:
+        if v is None:
+            return v
+        v = v.expanduser()
+        if checks_inputs(info) and not v.is_dir():
+            raise ValueError(f"mask folder {str(v)!r} does not exist or is not a directory")
         return v
 
     @field_validator("extensions")

@@ -1,5 +1,5 @@
 """Inpainting: the ``inpainting`` task, gated-conv / partial-conv / context-encoder generators,
-the SN-PatchGAN discriminator, classical baselines and ``ganzoo inpaint``.
+the SN-PatchGAN discriminator, classical baselines, the ``inpaint-buckets`` metric and ``ganzoo inpaint``.
 
 Hook implementations only; networks, masks and torch are imported when built.
 Masks are float, 1 = hole, (B, 1, H, W) (docs/inpainting.md).
@@ -11,9 +11,10 @@ import importlib.util
 from collections.abc import Iterable
 from typing import Any
 
-from ganzoo import ModelEntry, PluginError, TaskEntry, hookimpl
+from ganzoo import MetricEntry, ModelEntry, PluginError, TaskEntry, hookimpl
 from ganzoo_inpaint.params import (
     BiharmonicParams,
+    BucketMetricParams,
     ContextEncoderParams,
     GatedConvParams,
     InpaintingParams,
@@ -89,7 +90,7 @@ def ganzoo_tasks() -> Iterable[TaskEntry]:
             build=_task,
             params=InpaintingParams,
             requires=(),  # reconstruction-only or adversarial: checked when the run is set up
-            description="Fill holes (mask 1 = hole; free-form or box masks made on the fly) "
+            description="Fill holes (mask 1 = hole; free-form, box or mask-folder masks made on the fly) "
             "with reconstruction and optional adversarial losses.",
         )
     ]
@@ -112,6 +113,20 @@ def ganzoo_models() -> Iterable[ModelEntry]:
                    description="Baseline: push-pull pyramid fill + harmonic (Jacobi) smoothing, batched torch; no trainable parameters."),
         ModelEntry(name="telea", role="generator", tasks=_TASKS, build=_telea, params=TeleaParams,
                    description="Baseline: OpenCV Telea fast-marching inpainting; no trainable parameters (needs ganzoo[inpaint])."),
+    ]
+
+
+def _buckets(params: BucketMetricParams) -> Any:
+    from ganzoo_inpaint.buckets import BucketMetric
+
+    return BucketMetric(params)
+
+
+@hookimpl
+def ganzoo_metrics() -> Iterable[MetricEntry]:
+    return [
+        MetricEntry(name="inpaint-buckets", build=_buckets, params=BucketMetricParams,
+                    description="Hole PSNR or L1 per hole-area bucket (0-10%, ..., 50-60%) on fixed masks (PConv/LaMa protocol)."),
     ]
 
 

@@ -21,7 +21,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from ganzoo import ConfigError
-from ganzoo_inpaint.params import BoxMaskParams, FreeFormMaskParams
+from ganzoo_inpaint.params import BoxMaskParams, FolderMaskParams, FreeFormMaskParams
 
 __all__ = [
     "CONVENTION",
@@ -144,13 +144,19 @@ def _reaches_interior(hole: np.ndarray) -> bool:
     return bool(hole[m:-m, m:-m].any())
 
 
-def generate_mask(params: FreeFormMaskParams | BoxMaskParams, h: int, w: int, seed: int) -> np.ndarray:
-    """One (H, W) float32 mask in {0, 1}, 1 = hole, a pure function of its arguments.
+def generate_mask(params: FreeFormMaskParams | BoxMaskParams | FolderMaskParams, h: int, w: int, seed: int) -> np.ndarray:
+    """One (H, W) float32 mask in {0, 1}, 1 = hole, a pure function of its arguments (and, for a folder, its files).
+
+    A folder mask is the file ``seed`` picks (ganzoo_inpaint.maskfolder).
 
     The hole's pixel count lies in :func:`hole_bounds`, and it reaches at least
     5 pixels inside the border (so hole-only SSIM is defined) unless 20 draws
     in a row did not.
     """
+    if isinstance(params, FolderMaskParams):
+        from ganzoo_inpaint.maskfolder import folder_mask
+
+        return folder_mask(params, h, w, seed)
     rng = np.random.default_rng(seed)
     for _ in range(_MAX_TRIES):
         hole = _free_form(rng, h, w, params) if isinstance(params, FreeFormMaskParams) else _box(rng, h, w, params)
@@ -160,7 +166,8 @@ def generate_mask(params: FreeFormMaskParams | BoxMaskParams, h: int, w: int, se
 
 
 def masks_from_seeds(
-    params: FreeFormMaskParams | BoxMaskParams, seeds: list[int], h: int, w: int, device: torch.device | None = None
+    params: FreeFormMaskParams | BoxMaskParams | FolderMaskParams, seeds: list[int], h: int, w: int,
+    device: torch.device | None = None,
 ) -> torch.Tensor:
     """(B, 1, H, W) float masks, one per seed."""
     arr = np.stack([generate_mask(params, h, w, s) for s in seeds])[:, None]  # (B, 1, H, W)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from ganzoo import Params
+from ganzoo import Params, checks_inputs
 
 __all__ = [
+    "BUCKETS",
     "BiharmonicParams",
     "BoxMaskParams",
+    "BucketMetricParams",
+    "FolderMaskParams",
     "ContextEncoderParams",
     "FreeFormMaskParams",
     "GatedConvParams",
@@ -93,7 +97,76 @@ class BoxMaskParams(Params):
         return _check_range(v, "aspect_range", 0.0, 100.0)
 
 
-MaskParams = Annotated[FreeFormMaskParams | BoxMaskParams, Field(discriminator="type")]
+def _mask_root(v: Path, info: ValidationInfo) -> Path:
+    v = v.expanduser()
+    if checks_inputs(info) and not v.is_dir():
+        raise ValueError(f"mask folder {str(v)!r} does not exist or is not a directory")
+    return v
+
+
+class FolderMaskParams(Params):
+    """Masks read from a folder of mask images (e.g. the irregular-mask sets papers evaluate on), white = hole.
+
+    Each file is resized to the image (``resize``) and thresholded at mid-grey;
+    files whose hole fraction falls outside ``hole_range`` are left out. An image
+    gets the file a seed picks: the run's RNG in training, the image's content
+    and ``eval_seed`` in evaluation (random pairing, reproducible). To pair masks
+    with images by file name, give ``image-folder`` its ``masks`` folder instead.
+    """
+
+    type: Literal["folder"] = Field("folder", description="Masks from a folder of mask images.")
+    root: Path = Field(..., description="Folder of mask images (white = hole; subfolders included, hidden files skipped).")
+    invert: bool = Field(False, description="The files mark known pixels white (1 = known, PConv's convention): invert them.")
+    resize: Literal["area", "nearest"] = Field(
+        "area", description="How a file is resized to the image: area averaging then mid-grey threshold, or nearest neighbour."
+    )
+    hole_range: tuple[float, float] = Field(
+        (0.01, 0.6), description="Keep only files whose hole, at the image's size, covers this fraction of it [min, max]."
+    )
+
+    @field_validator("root")
+    @classmethod
+    def _root(cls, v: Path, info: ValidationInfo) -> Path:
+        return _mask_root(v, info)
+
+    @field_validator("hole_range")
+    @classmethod
+    def _range(cls, v: tuple[float, float]) -> tuple[float, float]:
+        return _check_range(v, "hole_range", 0.0, 1.0)
+
+
+MaskParams = Annotated[FreeFormMaskParams | BoxMaskParams | FolderMaskParams, Field(discriminator="type")]
+
+# The PConv/LaMa evaluation buckets of hole area: 0-10 %, 10-20 %, ..., 50-60 %.
+BUCKETS: tuple[tuple[float, float], ...] = tuple((i / 10, (i + 1) / 10) for i in range(6))
+
+
+class BucketMetricParams(Params):
+    """Hole PSNR or hole L1 per hole-area bucket, on fixed evaluation masks (the PConv/LaMa protocol)."""
+
+    stat: Literal["psnr", "l1"] = Field("psnr", description="Hole PSNR (dB, higher is better) or hole L1 on [0, 1] (lower is better).")
+    buckets: tuple[tuple[float, float], ...] = Field(
+        BUCKETS, min_length=1, description="Hole-area buckets [min, max] as fractions of the image; names read b0-10, b10-20, ..."
+    )
+    seed: int = Field(0, ge=0, description="Seed of the fixed masks: mask i of a bucket is a function of (seed, bucket, i, size).")
+    root: Path | None = Field(
+        None, description="Take the masks from this folder (white = hole), binned by their hole area at the image size, "
+        "instead of generating free-form strokes in each bucket.",
+    )
+    n: int | None = Field(None, gt=0, description="Score the first n images (all when null) in every bucket.")
+
+    @field_validator("buckets")
+    @classmethod
+    def _buckets(cls, v: tuple[tuple[float, float], ...]) -> tuple[tuple[float, float], ...]:
+        for lo, hi in v:
+            if not 0.0 <= lo < hi < 1.0:
+                raise ValueError(f"bucket [{lo}, {hi}] must satisfy 0 <= min < max < 1")
+        return v
+
+    @field_validator("root")
+    @classmethod
+    def _root(cls, v: Path | None, info: ValidationInfo) -> Path | None:
+        return None if v is None else _mask_root(v, info)
 
 
 class InpaintingParams(Params):

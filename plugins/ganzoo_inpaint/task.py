@@ -33,7 +33,7 @@ from ganzoo import (
     unwrap_model,
 )
 from ganzoo_inpaint.masks import check_mask, composite, content_seeds, hole_bounds, masked_input, masks_from_seeds, show_holes
-from ganzoo_inpaint.params import InpaintingParams
+from ganzoo_inpaint.params import FolderMaskParams, InpaintingParams
 from ganzoo_inpaint.resize import fill_any_size
 
 __all__ = ["Inpainting", "grid_triplets"]
@@ -81,6 +81,8 @@ class Inpainting(Task):
                 "inpainting needs losses: losses.reconstruction (e.g. [{type: l1}]) and/or a discriminator with losses.adversarial"
             )
         hole_bounds(self.params.mask.hole_range, run.info.size, run.info.size)  # fail now if the bucket cannot fit the image
+        if isinstance(self.params.mask, FolderMaskParams):  # fail now if the folder has no usable mask
+            masks_from_seeds(self.params.mask, [0], run.info.size, run.info.size)
         self._dataset = for_evaluation(run.dataset)  # samples show images as evaluation scores them
 
     def train_masks(self, image: Tensor, ctx: StepContext) -> Tensor:
