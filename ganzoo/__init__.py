@@ -55,6 +55,7 @@ _LAZY: dict[str, str] = {
     "load_spec": "ganzoo.api",
     "load_generator": "ganzoo.api",
     "train": "ganzoo.api",
+    "upscale": "ganzoo.upscaling",
     "inpaint": "ganzoo.inpainting_api",
     "RunDir": "ganzoo.rundir",
     "SpecError": "ganzoo.spec.model",

@@ -118,11 +118,26 @@ class EvalContext:
             raise NoPairsError(f"task {type(self.task).__name__} produces no prediction/target pairs; reconstruction metrics need "
                                "a super-resolution or inpainting task")
         total = len(self.dataset) if n is None else min(n, len(self.dataset))
-        for start in range(0, total, self.batch_size):
-            idx = range(start, min(start + self.batch_size, total))
-            batch = {k: torch.stack([self.dataset[i][k] for i in idx]).to(self.device) for k in self.dataset[start]}
+        for items in self._groups(total):
+            batch = {k: torch.stack([it[k] for it in items]).to(self.device) for k in items[0]}
             out = pair(self.generator, batch)
             yield {k: (v.cpu() if k == "mask" else to_uint8(v).cpu()) for k, v in out.items()}
+
+    def _groups(self, total: int) -> Iterator[list[dict[str, torch.Tensor]]]:
+        """The first ``total`` items in order, ``batch_size`` at a time; a new batch starts where the shapes change.
+
+        Whole images of different sizes (an SR benchmark folder) cannot be stacked:
+        they are scored in runs of equal shape, down to one image at a time.
+        """
+        group: list[dict[str, torch.Tensor]] = []
+        for i in range(total):
+            item = self.dataset[i]
+            if group and (len(group) == self.batch_size or any(item[k].shape != group[0][k].shape for k in group[0])):
+                yield group
+                group = []
+            group.append(item)
+        if group:
+            yield group
 
 
 @dataclass

@@ -162,6 +162,16 @@ def _sr_paired(tmp_path: Path) -> dict:
     return {"hr": str(hr), "lr": str(lr), "scale": 4, "crop": 16}
 
 
+def _sr_benchmark(tmp_path: Path) -> dict:
+    from PIL import Image
+
+    hr = tmp_path / "hr"
+    hr.mkdir()
+    for i in range(2):  # one size, as the kit's check wants (info.size); benchmark folders may mix sizes
+        Image.fromarray(np.full((40, 40, 3), 40 * i, np.uint8)).save(hr / f"{i}.png")
+    return {"hr": str(hr), "scale": 4}
+
+
 def _local_mnist(tmp_path: Path) -> dict:
     from tests.plugins.test_data import _write_idx
 
@@ -177,6 +187,7 @@ _SMOKE_PARAMS: dict[str, Callable[[Path], dict]] = {
     "loss:perceptual": lambda _: {"weights": "random"},  # no ImageNet VGG19 here: a same-architecture random one
     "dataset:image-folder": _image_folder,
     "dataset:sr-paired": _sr_paired,
+    "dataset:sr-benchmark": _sr_benchmark,
     "dataset:torchvision": _local_mnist,
     "metric:fd-timm": lambda _: {"model": "resnet18", "allow_random": True},
 }

@@ -14,6 +14,7 @@ from ganzoo import DatasetEntry, ModelEntry, TaskEntry, hookimpl
 from ganzoo_sr.params import (
     BicubicParams,
     RRDBParams,
+    SRBenchmarkParams,
     SRPairedParams,
     SRPhotosParams,
     SRResNetParams,
@@ -72,6 +73,12 @@ def _sr_paired(params: SRPairedParams) -> Any:
     return build_sr_paired(params)
 
 
+def _sr_benchmark(params: SRBenchmarkParams) -> Any:
+    from ganzoo_sr.benchmark import build_sr_benchmark
+
+    return build_sr_benchmark(params)
+
+
 @hookimpl
 def ganzoo_tasks() -> Iterable[TaskEntry]:
     return [
@@ -108,6 +115,8 @@ def ganzoo_datasets() -> Iterable[DatasetEntry]:
                      description="scikit-image's bundled photos: random HR crops (train) or fixed tiles of held-out photos (no download)."),
         DatasetEntry(name="sr-paired", build=_sr_paired, params=SRPairedParams,
                      description="Your own HR and LR folders, matched by file stem (DIV2K's 0001x4 too), sizes checked; paired crops."),
+        DatasetEntry(name="sr-benchmark", build=_sr_benchmark, params=SRBenchmarkParams,
+                     description="A benchmark folder of whole HR images (Set5/Set14/BSD100 style): bicubic or given LR, any sizes."),
     ]
 
 

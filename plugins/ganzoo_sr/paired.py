@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +31,10 @@ from ganzoo import DataError, DataInfo, EmptyDatasetError, ImageDataset
 from ganzoo.images import load_image
 from ganzoo_sr.params import SRPairedParams
 
-__all__ = ["SRPaired", "build_sr_paired", "match_pairs"]
+__all__ = [
+    "EXTENSIONS", "SRPaired", "build_sr_paired", "header_size", "image_files", "match_pairs", "modcrop_sizes", "read_tensor",
+    "require_images",
+]
 
 EXTENSIONS = frozenset({".bmp", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp"})
 _SHOWN = 10  # names listed in an error message
@@ -41,7 +45,7 @@ def _listing(names: list[str]) -> str:
     return ", ".join(names[:_SHOWN]) + more
 
 
-def _images(folder: Path) -> dict[str, Path]:
+def image_files(folder: Path) -> dict[str, Path]:
     """Stem -> file of the image files at the top level of ``folder`` (hidden files skipped); a stem twice is an error."""
     if not folder.is_dir():  # the spec checked it, unless a finished run's spec was read back (checks_inputs)
         raise DataError(f"folder {str(folder)!r} does not exist or is not a directory")
@@ -64,9 +68,7 @@ def match_pairs(hr_dir: Path, lr_dir: Path, scale: int, lr_suffix: str = "") -> 
         EmptyDatasetError: No image file in ``hr_dir``.
         DataError: A folder is missing, a stem is ambiguous, or a file has no partner.
     """
-    hr, lr = _images(hr_dir), _images(lr_dir)
-    if not hr:
-        raise EmptyDatasetError(f"no image files ({', '.join(sorted(EXTENSIONS))}) at the top level of {hr_dir}")
+    hr, lr = require_images(hr_dir), image_files(lr_dir)
     pairs, used, orphans = [], set(), []
     for stem, path in sorted(hr.items()):
         tries = [stem + lr_suffix] if lr_suffix else [stem, f"{stem}x{scale}"]
@@ -88,7 +90,19 @@ def match_pairs(hr_dir: Path, lr_dir: Path, scale: int, lr_suffix: str = "") -> 
     return pairs
 
 
-def _header_size(path: Path, limit: int | None) -> tuple[int, int]:
+def require_images(folder: Path) -> dict[str, Path]:
+    """:func:`image_files`, refusing a folder without any.
+
+    Raises:
+        EmptyDatasetError: No image file at the top level of ``folder``.
+    """
+    found = image_files(folder)
+    if not found:
+        raise EmptyDatasetError(f"no image files ({', '.join(sorted(EXTENSIONS))}) at the top level of {folder}")
+    return found
+
+
+def header_size(path: Path, limit: int | None) -> tuple[int, int]:
     """(H, W) from the file's header, without decoding; refuses files over ``limit`` pixels."""
     from PIL import Image
 
@@ -107,7 +121,29 @@ def _header_size(path: Path, limit: int | None) -> tuple[int, int]:
     return h, w
 
 
-def _read(path: Path, channels: int, limit: int | None) -> torch.Tensor:
+def modcrop_sizes(pairs: Sequence[tuple[Path, Path | None]], scale: int, limit: int | None) -> list[tuple[int, int]]:
+    """The HR (H, W) of each ``(hr, lr)`` pair mod-cropped to ``scale``, from the headers; an LR, when given, must be that / scale.
+
+    Raises:
+        DataError: An image is unreadable, over ``limit``, smaller than ``scale``, or an LR of the wrong size.
+    """
+    sizes = []
+    s = scale
+    for hr, lr in pairs:
+        h, w = header_size(hr, limit)
+        mh, mw = h - h % s, w - w % s  # BasicSR mod-crops HR to the scale
+        if not mh or not mw:
+            raise DataError(f"{hr}: HR {w}x{h} is smaller than the scale {s}")
+        if lr is not None:
+            lh, lw = header_size(lr, limit)
+            if (lh, lw) != (mh // s, mw // s):
+                raise DataError(f"pair {hr.name} / {lr.name}: LR is {lw}x{lh} but HR {w}x{h} (mod-cropped {mw}x{mh}) "
+                                f"needs {mw // s}x{mh // s} at scale {s}")
+        sizes.append((mh, mw))
+    return sizes
+
+
+def read_tensor(path: Path, channels: int, limit: int | None) -> torch.Tensor:
     """One file as (channels, H, W) float in [-1, 1] through the safe reader."""
     data = load_image(path, limit=limit if limit is not None else 2**62)
     rgb = data.colour()  # (H, W, C) in [0, 1], alpha dropped
@@ -125,17 +161,10 @@ class SRPaired(ImageDataset):
         self.params = params
         self.scale, self.crop, self.channels, self.limit = params.scale, params.crop, params.channels, params.max_image_pixels
         self.pairs = match_pairs(params.hr, params.lr, params.scale, params.lr_suffix)
-        self.sizes: list[tuple[int, int]] = []
-        s = self.scale
-        for hr, lr in self.pairs:
-            (h, w), (lh, lw) = _header_size(hr, self.limit), _header_size(lr, self.limit)
-            mh, mw = h - h % s, w - w % s  # BasicSR mod-crops HR to the scale
-            if (lh, lw) != (mh // s, mw // s):
-                raise DataError(f"pair {hr.name} / {lr.name}: LR is {lw}x{lh} but HR {w}x{h} (mod-cropped {mw}x{mh}) "
-                                f"needs {mw // s}x{mh // s} at scale {s}")
+        self.sizes = modcrop_sizes(self.pairs, self.scale, self.limit)
+        for (hr, lr), (mh, mw) in zip(self.pairs, self.sizes, strict=True):
             if self.crop is not None and self.crop > min(mh, mw):
-                raise DataError(f"pair {hr.name} / {lr.name}: HR {w}x{h} is smaller than crop {self.crop}; lower crop")
-            self.sizes.append((mh, mw))
+                raise DataError(f"pair {hr.name} / {lr.name}: HR {mw}x{mh} (mod-cropped) is smaller than crop {self.crop}; lower crop")
         if self.crop is None and len(set(self.sizes)) > 1:
             shown = sorted({f"{w}x{h}" for h, w in self.sizes})
             raise DataError(f"{params.hr}: whole images of different sizes ({_listing(shown)}) cannot be batched; "
@@ -151,8 +180,8 @@ class SRPaired(ImageDataset):
         k = index % len(self.pairs)
         hr_path, lr_path = self.pairs[k]
         mh, mw = self.sizes[k]
-        hr = _read(hr_path, self.channels, self.limit)[:, :mh, :mw]  # (C, H, W), mod-cropped
-        lr = _read(lr_path, self.channels, self.limit)  # (C, H/s, W/s)
+        hr = read_tensor(hr_path, self.channels, self.limit)[:, :mh, :mw]  # (C, H, W), mod-cropped
+        lr = read_tensor(lr_path, self.channels, self.limit)  # (C, H/s, W/s)
         s = self.scale
         if tuple(lr.shape[1:]) != (mh // s, mw // s):  # the header said otherwise (EXIF, a file replaced since)
             got = tuple(lr.shape[1:])

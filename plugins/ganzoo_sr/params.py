@@ -14,6 +14,7 @@ __all__ = [
     "TRAIN_PHOTOS",
     "BicubicParams",
     "RRDBParams",
+    "SRBenchmarkParams",
     "SRPairedParams",
     "SRPhotosParams",
     "SRResNetParams",
@@ -123,13 +124,45 @@ class SRPairedParams(Params):
     @field_validator("hr", "lr")
     @classmethod
     def _check_folder(cls, v: Path, info: ValidationInfo) -> Path:
-        v = v.expanduser()
-        if checks_inputs(info) and not v.is_dir():
-            raise ValueError(f"{info.field_name} folder {str(v)!r} does not exist or is not a directory")
-        return v
+        return _folder(v, info)
 
     @model_validator(mode="after")
     def _crop_fits_scale(self) -> SRPairedParams:
         if self.crop is not None and self.crop % self.scale:
             raise ValueError(f"crop {self.crop} is not a multiple of scale {self.scale}")
         return self
+
+
+class SRBenchmarkParams(Params):
+    """A benchmark folder of whole HR images (Set5/Set14/BSD100 style) for evaluation: LR made by bicubic or read from a folder."""
+
+    hr: Path = Field(
+        ..., description="Folder of high-resolution images of any sizes (top level only; hidden files skipped); '~' is expanded."
+    )
+    lr: Path | None = Field(
+        None, description="Folder of LR partners matched by stem as in sr-paired (lr_suffix); null: LR made from each mod-cropped "
+        "HR by the MATLAB-compatible bicubic, rounded to 8 bits.",
+    )
+    scale: Literal[2, 3, 4, 8] = Field(
+        4, description="HR side / LR side; HR images are mod-cropped to it (BasicSR); the task's scale must match."
+    )
+    lr_suffix: str = Field(
+        "", max_length=64, description="Suffix of LR stems, as in sr-paired (default: same stem, else '<stem>x<scale>')."
+    )
+    channels: Literal[1, 3] = Field(3, description="1 converts to grey (BT.601 luma), 3 to RGB (grey files are repeated).")
+    max_image_pixels: int | None = Field(
+        89_478_485, gt=0, description="Decompression-bomb guard: images with more pixels raise an error; null disables it."
+    )
+
+    @field_validator("hr", "lr")
+    @classmethod
+    def _check_folder(cls, v: Path | None, info: ValidationInfo) -> Path | None:
+        return None if v is None else _folder(v, info)
+
+
+def _folder(v: Path, info: ValidationInfo) -> Path:
+    """``v`` with '~' expanded; it must be a directory when the spec's inputs are checked (see :func:`ganzoo.checks_inputs`)."""
+    v = v.expanduser()
+    if checks_inputs(info) and not v.is_dir():
+        raise ValueError(f"{info.field_name} folder {str(v)!r} does not exist or is not a directory")
+    return v
