@@ -21,6 +21,7 @@ from ganzoo_sr.params import (
     SRTaskParams,
     VGGStyleParams,
 )
+from ganzoo_sr.realesrgan_params import UNetDParams
 
 if TYPE_CHECKING:  # pragma: no cover
     import click
@@ -53,6 +54,12 @@ def _vgg_style(params: VGGStyleParams, info: DataInfo) -> nn.Module:
     from ganzoo_sr.nets import VGGStyleDiscriminator
 
     return VGGStyleDiscriminator(info.channels, params.num_feat, params.input_size or info.size)
+
+
+def _unet_d(params: UNetDParams, info: DataInfo) -> nn.Module:
+    from ganzoo_sr.unet_d import UNetDiscriminatorSN
+
+    return UNetDiscriminatorSN(info.channels, params.num_feat, params.skip_connection)
 
 
 def _task(params: SRTaskParams) -> Any:
@@ -105,6 +112,9 @@ def ganzoo_models() -> Iterable[ModelEntry]:
         # A plain image D, (B, C, S, S) -> (B,), for any task that calls D(x) (SR, unconditional GANs), as dcgan and timm.
         ModelEntry(name="vgg-style", role="discriminator", build=_vgg_style, params=VGGStyleParams,
                    description="SRGAN/ESRGAN VGG-style discriminator: conv/BN/LeakyReLU stages and a dense head at a fixed input size."),
+        # Per-pixel logits (B, 1, H, W) at any size; the adversarial losses average over them.
+        ModelEntry(name="unet-sn", role="discriminator", build=_unet_d, params=UNetDParams,
+                   description="Real-ESRGAN's U-Net discriminator with spectral norm: 3 down, 3 up with skips, per-pixel logits."),
     ]
 
 

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from ganzoo import Params, checks_inputs
+from ganzoo_sr.realesrgan_params import RealESRGANParams
 
 __all__ = [
     "HELDOUT_PHOTOS",
@@ -42,10 +43,11 @@ class SRTaskParams(Params):
 
     scale: Scale = Field(4, description="Upscaling factor; the generator's own scale must match.")
     lr_key: str = Field("lr", min_length=1, description="Batch key of a paired low-resolution input; absent: made from the HR image.")
-    degradation: Literal["bicubic"] = Field(
+    degradation: Literal["bicubic"] | RealESRGANParams = Field(
         "bicubic",
-        description="How LR is made from HR when a batch has none: torch's antialiased bicubic (MATLAB imresize's kernel, "
-        "equal in the interior, differs within ~2 px of the border), clamped and rounded to 8 bits.",
+        description="How LR is made from HR when a batch has none. bicubic: torch's antialiased bicubic (MATLAB imresize's "
+        "kernel, equal in the interior, differs within ~2 px of the border), clamped and rounded to 8 bits. "
+        "{type: realesrgan, ...}: Real-ESRGAN's random second-order blur/resize/noise/JPEG (blind SR).",
     )
     crop: int | None = Field(None, ge=8, description="Random HR crop side for training (a multiple of scale); null: whole images.")
     augment: bool = Field(

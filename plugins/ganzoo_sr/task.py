@@ -15,6 +15,13 @@ Phases per step:
   adversarial weight scales the G term only (ESRGAN's lambda; BasicSR's GANLoss
   leaves the D loss unweighted), unlike the unconditional task, whose D loss is
   the whole objective anyway.
+
+Degradations: ``bicubic`` (the classical protocol) or ``realesrgan`` (blind SR,
+:mod:`ganzoo_sr.realesrgan`). The random degradation of a training batch draws
+its seed from the step context (``ctx.randint``), i.e. from the run's RNG
+stream that checkpoints save, so a resumed run makes the same LR. Evaluation,
+preview and sample inputs use a fixed generator (``eval_seed``): every
+evaluation sees the same LR.
 """
 
 from __future__ import annotations
@@ -87,12 +94,25 @@ class SuperResolution(Task):
         lr = torch.stack([it[self.params.lr_key] for it in items]) if self.params.lr_key in items[0] else None
         self._preview = (hr, lr)
 
+    def degrade(self, hr: Tensor, seed: int | None = None) -> Tensor:
+        """LR of (B, C, H, W) HR in [-1, 1] (sides multiples of the scale) by the task's degradation, 8-bit levels.
+
+        ``seed`` seeds the random (Real-ESRGAN) degradation; None: its fixed ``eval_seed``.
+        """
+        deg = self.params.degradation
+        if isinstance(deg, str):
+            return bicubic_down(hr, self.scale)
+        from ganzoo_sr.realesrgan import degrade
+
+        g = torch.Generator(device=hr.device).manual_seed(deg.eval_seed if seed is None else seed)
+        return degrade((hr.float() + 1.0) / 2.0, self.scale, deg, g) * 2.0 - 1.0  # (B, C, H/s, W/s)
+
     def pair(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
         """``(lr, hr)`` of a batch as evaluated: HR mod-cropped to the scale, LR paired or made by the degradation."""
         s, hr, lr = self.scale, batch["image"], batch.get(self.params.lr_key)
         if lr is None:
             hr = mod_crop(hr, s)  # (B, C, H', W'), multiples of s
-            return bicubic_down(hr, s), hr  # (B, C, H'/s, W'/s)
+            return self.degrade(hr), hr  # (B, C, H'/s, W'/s)
         h, w = lr.shape[-2:]
         if lr.shape[:2] != hr.shape[:2] or hr.shape[-2] < h * s or hr.shape[-1] < w * s:
             raise ConfigError(f"paired batch: {self.params.lr_key!r} {tuple(lr.shape)} does not fit image {tuple(hr.shape)} at scale {s}")
@@ -122,7 +142,11 @@ class SuperResolution(Task):
             flags = ctx.randint(8, b)  # bit 0: hflip, bit 1: vflip, bit 2: transpose (a 90-degree rotation with the flips)
             hr = _augment(hr, flags)
             lr = _augment(lr, flags) if lr is not None else None
-        return (bicubic_down(hr, s) if lr is None else lr), hr
+        if lr is None:
+            # One seed per rank from the run's RNG stream: resume replays it (not ctx.randn: a seed is one draw).
+            seed = None if isinstance(self.params.degradation, str) else int(ctx.randint(2**62, 1)[0])
+            lr = self.degrade(hr, seed)
+        return lr, hr
 
     # ---------------------------------------------------------------- training
 
@@ -178,7 +202,8 @@ class SuperResolution(Task):
 
     def eval_protocol(self) -> dict[str, Any]:
         """Scale and degradation: PSNR at x2 and at x4 are different protocols."""
-        return {"scale": self.params.scale, "degradation": self.params.degradation}
+        deg = self.params.degradation
+        return {"scale": self.params.scale, "degradation": deg if isinstance(deg, str) else deg.model_dump(mode="json")}
 
     @torch.no_grad()
     def eval_pair(self, generator: nn.Module, batch: dict[str, Tensor]) -> dict[str, Tensor]:
@@ -201,7 +226,7 @@ class SuperResolution(Task):
             if self.info is None:
                 raise ConfigError("sample() without lr needs the task configured with the run's data (ganzoo.load_generator does it)")
             hr = mod_crop(heldout_crops(n, self.info.size, seed, self.info.channels), self.scale)
-            lr = bicubic_down(hr, self.scale)  # (n, C, S/s, S/s)
+            lr = self.degrade(hr)  # (n, C, S/s, S/s)
         return torch.cat([self.upscale(generator, chunk, device=device) for chunk in lr.split(64)])
 
     def preview(self, run: RunContext, n: int) -> Tensor:
