@@ -23,6 +23,7 @@ _LAZY: dict[str, str] = {
     "DatasetEntry": "ganzoo.plugin.entries",
     "MetricEntry": "ganzoo.plugin.entries",
     "TaskEntry": "ganzoo.plugin.entries",
+    "LauncherEntry": "ganzoo.plugin.entries",
     "PLUGIN_API": "ganzoo.plugin.api_version",
     "require_plugin_api": "ganzoo.plugin.api_version",
     # data contract
@@ -78,6 +79,8 @@ _LAZY: dict[str, str] = {
 PUBLIC_MODULES: tuple[str, ...] = (
     "ganzoo.api",
     "ganzoo.checkpoint",
+    "ganzoo.compare.launcher",
+    "ganzoo.compare.pool",
     "ganzoo.errors",
     "ganzoo.evaluation",
     "ganzoo.fileio",
@@ -206,6 +209,9 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from ganzoo.plugin.entries import (
         DatasetEntry as DatasetEntry,
+    )
+    from ganzoo.plugin.entries import (
+        LauncherEntry as LauncherEntry,
     )
     from ganzoo.plugin.entries import (
         LossEntry as LossEntry,

@@ -256,6 +256,8 @@ class SweepDir:
       specs/VARIANT-sSEED.yaml   the resolved spec each run was started from
       logs/VARIANT-sSEED.log     each training process's console output
       set-aside/VARIANT-sSEED.STAMP   unusable run directories compare moved out of runs/
+      jobs.json                  the jobs a launcher submitted, by run (job id, log paths)
+      submitit/                  the submitit launcher's job scripts, pickles and job logs
       results.csv  results.json  results.md  report.html
     ```
 
@@ -306,6 +308,16 @@ class SweepDir:
         return self.root / "set-aside"
 
     @property
+    def jobs(self) -> Path:
+        """``jobs.json``: the jobs a launcher submitted for the runs, with their ids and log paths."""
+        return self.root / "jobs.json"
+
+    @property
+    def submitit(self) -> Path:
+        """``submitit/``: submitit's job scripts, pickles and per-job stdout/stderr (the ``slurm`` launcher)."""
+        return self.root / "submitit"
+
+    @property
     def results_csv(self) -> Path:
         """``results.csv``: one row per run."""
         return self.root / "results.csv"
@@ -331,7 +343,8 @@ class SweepDir:
         Returns:
             ``{"sweep_file": OUT/sweep.yaml, ...}``.
         """
-        names = ("sweep_file", "runs", "specs", "logs", "set_aside", "results_csv", "results_json", "results_md", "report")
+        names = ("sweep_file", "runs", "specs", "logs", "set_aside", "jobs", "submitit",
+                 "results_csv", "results_json", "results_md", "report")
         return {n: getattr(self, n) for n in names}
 
     @staticmethod

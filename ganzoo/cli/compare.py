@@ -15,9 +15,21 @@ __all__ = ["compare"]
 EPILOG = """\b
 Examples:
   ganzoo compare registry/sweeps/digits-objectives.yaml --jobs 2
+  ganzoo compare SWEEP --launcher slurm --launcher-set partition=gpu --dry-run
+  ganzoo compare SWEEP --launcher slurm --launcher-set partition=gpu     # submit, return
+  ganzoo compare SWEEP --launcher slurm          # later: gather, resubmit what failed
   ganzoo compare runs/compare-digits-objectives          # re-gather a finished sweep
   ganzoo compare runs/a runs/b runs/c --out runs/cmp     # compare plain run directories
 """
+
+
+def _pool_params(jobs: int, threads: int | None, launcher: str) -> dict[str, int]:
+    """``--jobs`` and ``--threads`` given on the command line, as the local launcher's params."""
+    ctx = click.get_current_context()
+    if launcher != "local":
+        return {}
+    given = {"jobs": jobs} if ctx.get_parameter_source("jobs") is not click.core.ParameterSource.DEFAULT else {}
+    return {**given, **({"threads": threads} if threads is not None else {})}
 
 
 def _run_dirs(paths: list[Path]) -> list[Path]:
@@ -38,8 +50,14 @@ def _run_dirs(paths: list[Path]) -> list[Path]:
 @click.command(epilog=EPILOG)
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Output directory (default: runs/compare-NAME for a sweep).")
-@click.option("--jobs", default=1, show_default=True, type=click.IntRange(1, 64), help="Training processes at once.")
-@click.option("--threads", type=click.IntRange(1, 1024), help="Threads per process (default: CPU count // jobs).")
+@click.option("--jobs", default=1, show_default=True, type=click.IntRange(1, 64), help="Training processes at once (local launcher).")
+@click.option("--threads", type=click.IntRange(1, 1024), help="Threads per process (default: CPU count // jobs; local launcher).")
+@click.option("--launcher", "launcher_name", metavar="NAME",
+              help="How the runs are executed: local or slurm (`ganzoo list launchers`); default: the sweep's launcher, else local.")
+@click.option("--launcher-set", "launcher_sets", multiple=True, metavar="KEY=VALUE",
+              help="Set a launcher param (`ganzoo show NAME`), e.g. partition=gpu; repeatable.")
+@click.option("--wait", is_flag=True, help="Wait for submitted jobs to end, then report (launchers that submit to a queue).")
+@click.option("--dry-run", is_flag=True, help="Print what would be launched (the job script for slurm); start and write nothing.")
 @click.option("--rank", "rank_by", metavar="METRIC", help="Metric to rank by (default: the first comparable one).")
 @click.option(
     "--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override every variant's spec (after the sweep's set); repeatable.",
@@ -54,6 +72,10 @@ def compare(
     rank_by: str | None,
     overrides: tuple[str, ...],
     no_train: bool,
+    launcher_name: str | None,
+    launcher_sets: tuple[str, ...],
+    wait: bool,
+    dry_run: bool,
 ) -> None:
     """Compare variants: a SWEEP file (train what is missing, resumably) or finished RUN directories.
 
@@ -65,6 +87,11 @@ def compare(
     and retrained; a run another process is training is skipped. SIGINT and
     SIGTERM stop the training processes after their checkpoints (exit 130 or
     143); the same command then resumes them.
+
+    A launcher that submits jobs (slurm) returns once they are submitted
+    (unless --wait), keeping their ids in OUT/jobs.json; the same command later
+    gathers the finished runs, reports queued, running and failed jobs with
+    their log paths, and submits again only what is missing or failed.
     """
     from ganzoo.compare.execute import SweepOutcome, run_sweep
     from ganzoo.compare.gather import canonical_spec, gather_run, group_variants
@@ -76,7 +103,7 @@ def compare(
     baseline = None
     descriptions: dict[str, str] = {}
     if len(paths) == 1 and paths[0].is_file():
-        from ganzoo.compare.sweep import expand_sweep, load_sweep
+        from ganzoo.compare.sweep import build_launcher, expand_sweep, load_sweep
         from ganzoo.fileio import atomic_write_text
         from ganzoo.spec.model import parse_overrides
         from ganzoo.spec.yamlio import dump_yaml
@@ -85,13 +112,30 @@ def compare(
         sweep = load_sweep(sweep_file)
         if overrides:
             sweep = sweep.model_copy(update={"set": {**sweep.set, **parse_overrides(list(overrides))}})
-        runs = expand_sweep(sweep, registries(), sweep_file.parent)
+        reg = registries()
+        runs = expand_sweep(sweep, reg, sweep_file.parent)
+        launcher_params = _pool_params(jobs, threads, launcher_name or (sweep.launcher.type if sweep.launcher else "local"))
+        sets = {**launcher_params, **parse_overrides(list(launcher_sets))}
+        launcher = build_launcher(reg, sweep.launcher, name=launcher_name, sets=sets, source=str(sweep_file))
         out = out or SweepDir.default(sweep.name).root
+        if dry_run:
+            from ganzoo.compare.execute import plan_launch
+
+            click.echo(launcher.dry_run(plan_launch(runs, out), SweepDir(out)))
+            return
         out.mkdir(parents=True, exist_ok=True)
-        copy = dump_yaml(sweep.model_dump(mode="json"), header=f"# ganzoo compare: copy of {sweep_file}\n")
+        data = sweep.model_dump(mode="json")
+        if data.get("launcher") is None:  # the copy of a sweep without the section reads as it did before launchers
+            data.pop("launcher", None)
+        copy = dump_yaml(data, header=f"# ganzoo compare: copy of {sweep_file}\n")
         atomic_write_text(SweepDir(out).sweep_file, copy)
         if not no_train:
-            outcome = run_sweep(runs, out, jobs=jobs, threads=threads, echo=lambda m: click.echo(m, err=True))
+            outcome = run_sweep(runs, out, echo=lambda m: click.echo(m, err=True), launcher=launcher, wait=wait)
+            if outcome.jobs and not wait:
+                ids = ", ".join(sorted({j.job_id.partition("_")[0] for j in outcome.jobs.values()}))
+                click.echo(f"submitted {len(outcome.jobs)} job(s) ({launcher.name} {ids}); ids in {SweepDir(out).jobs}; "
+                           f"run the same command to gather them when they are done (or pass --wait)", err=True)
+                return
             if outcome.signal is not None:  # the user wants out: no report; the runs saved their checkpoints
                 stopped = sum(1 for c in outcome.codes.values() if c == 128 + outcome.signal)
                 name = signal.Signals(outcome.signal).name
@@ -107,6 +151,9 @@ def compare(
             raise click.BadParameter("give one sweep file, or run directories", param_hint="PATHS")
         if overrides:
             raise click.BadParameter("--set applies to a sweep file, not to finished runs", param_hint="--set")
+        if launcher_name or launcher_sets or dry_run or wait:
+            hint = "--launcher/--launcher-set/--dry-run/--wait"
+            raise click.BadParameter("applies to a sweep file, which says what to train", param_hint=hint)
         given = SweepDir(paths[0])
         if len(paths) == 1 and given.sweep_file.is_file():  # a sweep's output: its own variant names and baseline
             from ganzoo.compare.sweep import load_sweep

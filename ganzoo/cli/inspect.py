@@ -20,7 +20,7 @@ __all__ = ["list_cmd", "plugins", "schema", "show"]
               help="Write every component with its params schema as JSON to this file ('-': stdout).")
 @handle_errors
 def list_cmd(kind: str | None, pattern: str, as_json: str | None) -> None:
-    """List registered components, optionally of one KIND (models, losses, datasets, metrics, tasks).
+    """List registered components, optionally of one KIND (models, losses, datasets, metrics, tasks, launchers).
 
     \b
     Examples:

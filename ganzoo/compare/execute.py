@@ -1,8 +1,9 @@
-"""Train what a sweep is missing: plan each run, set unusable ones aside, launch, forward signals.
+"""Train what a sweep is missing: plan each run, set unusable ones aside, launch.
 
 Runs go to ``OUT/runs/VARIANT-sSEED``, one ``ganzoo train`` process each (up to
-``jobs`` at once), with their resolved spec in ``OUT/specs`` and their console
-output in ``OUT/logs``. A finished run with the same spec is reused, an
+``jobs`` at once in the local pool, :mod:`ganzoo.compare.pool`, or as a
+launcher's jobs, :mod:`ganzoo.compare.launcher`), with their resolved spec in
+``OUT/specs`` and their console output in ``OUT/logs``. A finished run with the same spec is reused, an
 unfinished one with a checkpoint is resumed, and one made from a different
 spec is never overwritten (:class:`~ganzoo.compare.gather.CompareError`).
 
@@ -13,27 +14,25 @@ seed) trains afresh. A run another process holds the lock of
 (:mod:`ganzoo.runlock`) is reported as running, with its holder, and skipped,
 so a second compare never trains a live run twice.
 
-SIGINT and SIGTERM are forwarded to the training processes (each saves a
-checkpoint and exits); nothing new starts, and :func:`run_sweep` returns once
-they have all exited, with the signal in :attr:`SweepOutcome.signal`.
+In the local pool SIGINT and SIGTERM are forwarded to the training processes
+(each saves a checkpoint and exits); nothing new starts, and :func:`run_sweep`
+returns once they have all exited, with the signal in :attr:`SweepOutcome.signal`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-import signal
 import subprocess
-import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Literal
 
 from ganzoo.compare.gather import CompareError, gather_run
+from ganzoo.compare.launcher import LIVE_STATES, JobRecord, Launcher, LaunchRun, read_jobs, write_jobs
+from ganzoo.compare.pool import run_pool, start_process
 from ganzoo.compare.sweep import SweepRun
 from ganzoo.errors import RunDirError
 from ganzoo.fileio import atomic_write_text
@@ -43,10 +42,9 @@ from ganzoo.runstate import failed_start
 from ganzoo.spec.model import spec_hash, spec_to_data
 from ganzoo.spec.yamlio import dump_yaml
 
-__all__ = ["Planned", "SweepOutcome", "plan", "plan_runs", "set_aside", "run_sweep"]
+__all__ = ["Planned", "SweepOutcome", "plan", "plan_runs", "plan_launch", "set_aside", "run_sweep"]
 
 _HASH_LINE = re.compile(r"^# sha256: ([0-9a-f]{64})$")
-_POLL_SECONDS = 0.1
 
 
 @dataclass(frozen=True)
@@ -71,14 +69,17 @@ class SweepOutcome:
     Attributes:
         codes: Exit status of each training process launched, by run key
             (128 + N for a process a signal N ended).
-        skipped: Runs another process was training, with their holder.
+        skipped: Runs another process was training (or whose job is queued or
+            running), with their holder.
         moved: Run directories set aside, by run key, to their new place.
+        jobs: Jobs a launcher submitted, by run key (they run on after :func:`run_sweep` returns).
         signal: The SIGINT or SIGTERM that stopped the sweep, if one did.
     """
 
     codes: dict[str, int] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
     moved: dict[str, Path] = field(default_factory=dict)
+    jobs: dict[str, JobRecord] = field(default_factory=dict)
     signal: int | None = None
 
 
@@ -178,67 +179,26 @@ def set_aside(out: Path, r: SweepRun) -> Path:
     return dst
 
 
-def _start(r: SweepRun, action: str, out: Path, threads: int, extra_env: dict[str, str]) -> subprocess.Popen[bytes]:
-    sweep_dir = SweepDir(out)
-    run_dir = sweep_dir.run(r.variant, r.seed).root
-    spec_file = sweep_dir.spec_file(r.variant, r.seed)
-    spec_file.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(spec_file, dump_yaml(spec_to_data(r.spec), header=f"# ganzoo compare: variant {r.variant}, seed {r.seed}\n"))
-    # ``train --out`` accepts only an absent or empty directory, or a failed start's leftovers: it never overwrites a run
-    args = ["train", "--resume", str(run_dir)] if action == "resume" else ["train", str(spec_file), "--out", str(run_dir)]
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), **extra_env}
-    log = sweep_dir.log_file(r.variant, r.seed)
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("a") as fh:
-        fh.write(f"$ ganzoo {' '.join(args)}\n")
-        fh.flush()
-        # Its own session: a terminal's Ctrl-C reaches compare only, which forwards it once;
-        # two SIGINTs would make the trainer stop without saving its checkpoint.
-        cmd = [sys.executable, "-m", "ganzoo", *args]
-        return subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+def _start(r: SweepRun, action: str, out: Path, threads: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """Start the training process of ``r`` (the local pool's starter when :func:`run_sweep` has no launcher)."""
+    return start_process(LaunchRun.of(SweepDir(out), r.variant, r.seed, "resume" if action == "resume" else "train"), threads, env)
 
 
-class _Children:
-    """The live training processes, and the signal handler that forwards to them."""
-
-    def __init__(self) -> None:
-        self.live: dict[str, tuple[SweepRun, subprocess.Popen[bytes]]] = {}
-        self.signal: int | None = None
-        self._pending: list[int] = []
-
-    def on_signal(self, signum: int, frame: Any) -> None:
-        # Only noted here; :meth:`deliver` sends from the loop, so a process started
-        # while the handler ran gets it exactly once (twice would skip its checkpoint).
-        self.signal = self.signal or signum
-        self._pending.append(signum)
-
-    def deliver(self) -> None:
-        """Send every signal noted since the last call to every live process."""
-        while self._pending:
-            signum = self._pending.pop(0)
-            for _, proc in self.live.values():
-                with contextlib.suppress(ProcessLookupError):  # it exited since the last poll
-                    proc.send_signal(signum)  # a second signal makes the trainers stop at once, as in `ganzoo train`
-
-    @contextlib.contextmanager
-    def forwarding(self) -> Iterator[None]:
-        if threading.current_thread() is not threading.main_thread():
-            yield  # only the main thread may set handlers; the caller's handling stays
-            return
-        previous = {s: signal.signal(s, self.on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            yield
-        finally:
-            for s, h in previous.items():
-                signal.signal(s, h)
-
-
-def _verdict(code: int, log: Path) -> str:
-    if code == 0:
-        return "done"
-    if code > 128 and code - 128 in (signal.SIGINT, signal.SIGTERM):
-        return f"stopped by {signal.Signals(code - 128).name}; it resumes from its checkpoint next time (see {log})"
-    return f"exit {code} (see {log})"
+def _ask_jobs(launcher: Launcher, runs: list[SweepRun], out: Path, echo: Callable[[str], None]) -> dict[str, str]:
+    """The runs whose recorded job is still queued or running, with a description; failed jobs are reported."""
+    sweep = SweepDir(out)
+    recorded = read_jobs(sweep)
+    live: dict[str, str] = {}
+    for r in runs:
+        job = recorded.get(r.key)
+        if job is None or job.launcher != launcher.name:
+            continue
+        state = launcher.job_state(job)
+        if state in LIVE_STATES:
+            live[r.key] = f"{launcher.name} job {job.job_id} is {state} ({job.logs()})"
+        elif state == "failed":
+            echo(f"{r.key}: {launcher.name} job {job.job_id} failed; see {job.logs()} and {sweep.log_file(r.variant, r.seed)}")
+    return live
 
 
 def run_sweep(
@@ -249,61 +209,80 @@ def run_sweep(
     threads: int | None = None,
     env: dict[str, str] | None = None,
     echo: Callable[[str], None] = print,
+    launcher: Launcher | None = None,
+    wait: bool = True,
 ) -> SweepOutcome:
-    """Train or resume every run that is not finished, ``jobs`` processes at once.
+    """Train or resume every run that is not finished: ``jobs`` local processes at once, or through ``launcher``.
 
     Args:
         runs: The expanded sweep.
         out: The sweep's output directory.
-        jobs: Processes at once.
-        threads: Intra-op threads per process (default: CPU count // jobs, at least 1).
-        env: Extra environment for the training processes.
+        jobs: Processes at once (without a launcher).
+        threads: Intra-op threads per process (default: CPU count // jobs, at least 1; without a launcher).
+        env: Extra environment for the training processes (without a launcher).
         echo: Progress lines go here.
+        launcher: Executes the runs instead of the local pool; a run whose job
+            (``OUT/jobs.json``) it reports queued or running is skipped, and the
+            jobs it submits are added to ``jobs.json``.
+        wait: Passed to the launcher: wait for the runs to end rather than return once submitted.
 
     Returns:
-        What was launched, skipped and set aside, and the signal that stopped it, if any.
+        What was launched, submitted, skipped and set aside, and the signal that stopped it, if any.
 
     Raises:
         CompareError: A run directory was made from a different spec, or cannot be set aside.
     """
     outcome = SweepOutcome()
-    todo: list[tuple[SweepRun, str]] = []
+    sweep = SweepDir(out)
+    queued = _ask_jobs(launcher, runs, out, echo) if launcher is not None else {}
+    todo: list[LaunchRun] = []
     for r, step in zip(runs, plan_runs(runs, out).values(), strict=True):
         if step.action == "done":
             echo(f"{r.key}: finished earlier, reused")
-        elif step.action == "running":
-            outcome.skipped[r.key] = step.reason
+        elif step.action == "running" or r.key in queued:
+            outcome.skipped[r.key] = step.reason if step.action == "running" else queued[r.key]
         elif step.action == "redo":
             try:
                 outcome.moved[r.key] = set_aside(out, r)
             except RunDirError:  # a trainer took it since the plan
-                taker = lock_holder(SweepDir(out).run(r.variant, r.seed).root)
+                taker = lock_holder(sweep.run(r.variant, r.seed).root)
                 outcome.skipped[r.key] = taker.describe() if taker is not None else "an unknown process"
                 continue
             echo(f"{r.key}: {step.reason}; moved it aside to {outcome.moved[r.key]} and training it afresh")
-            todo.append((r, "train"))
+            todo.append(_prepare(r, "train", sweep))
         else:
-            todo.append((r, step.action))
+            todo.append(_prepare(r, "resume" if step.action == "resume" else "train", sweep))
     for key, holder in outcome.skipped.items():
-        echo(f"{key}: being trained by another process, {holder}; skipped")
+        what = "queued or running" if key in queued else "being trained by another process"
+        echo(f"{key}: {what}, {holder}; skipped")
     if not todo:
         return outcome
-    threads = threads or max(1, (os.cpu_count() or 1) // jobs)
-    echo(f"{len(todo)} run(s) to train, {jobs} at a time, {threads} thread(s) each; logs in {SweepDir(out).logs}")
-    children = _Children()
-    with children.forwarding():
-        while (todo and children.signal is None) or children.live:
-            while todo and len(children.live) < jobs and children.signal is None:
-                r, action = todo.pop(0)
-                children.live[r.key] = (r, _start(r, action, out, threads, env or {}))
-            time.sleep(_POLL_SECONDS)
-            children.deliver()
-            for key, (r, proc) in list(children.live.items()):
-                code = proc.poll()
-                if code is None:
-                    continue
-                del children.live[key]
-                outcome.codes[key] = 128 - code if code < 0 else code  # killed by signal N: 128 + N, like a shell
-                echo(f"{key}: {_verdict(outcome.codes[key], SweepDir(out).log_file(r.variant, r.seed).relative_to(out))}")
-    outcome.signal = children.signal
+    if launcher is None:
+        by_key = {r.key: r for r in runs}
+        launched = run_pool(todo, jobs=jobs, threads=threads, env=env, echo=echo, relative_to=out,
+                            start=lambda lr, t, e: _start(by_key[lr.key], lr.action, out, t, e))  # looked up per call
+    else:
+        launched = launcher.launch(todo, sweep, wait=wait, echo=echo)
+        if launched.jobs:
+            write_jobs(sweep, launched.jobs)
+    outcome.codes, outcome.jobs, outcome.signal = launched.codes, launched.jobs, launched.signal
     return outcome
+
+
+def plan_launch(runs: list[SweepRun], out: Path) -> list[LaunchRun]:
+    """The runs a launch would train now, for ``compare --dry-run``: nothing is moved, written or started."""
+    sweep = SweepDir(out)
+    actions = plan_runs(runs, out)
+    return [
+        LaunchRun.of(sweep, r.variant, r.seed, "resume" if actions[r.key].action == "resume" else "train")
+        for r in runs
+        if actions[r.key].action not in ("done", "running")
+    ]
+
+
+def _prepare(r: SweepRun, action: Literal["train", "resume"], sweep: SweepDir) -> LaunchRun:
+    """Write the run's resolved spec to ``OUT/specs`` (a job on another machine reads it there)."""
+    run = LaunchRun.of(sweep, r.variant, r.seed, action)
+    run.spec_file.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(run.spec_file, dump_yaml(spec_to_data(r.spec), header=f"# ganzoo compare: variant {r.variant}, seed {r.seed}\n"))
+    return run

@@ -9,6 +9,7 @@ variants:
   vanilla: {}
   hinge-sn: {set: {losses.adversarial.type: hinge, discriminator.params.spectral_norm: true}}
   lsgan: {spec: ../registry/lsgan.yaml}  # another spec file instead of the base
+launcher: {type: slurm, params: {partition: gpu, gpus_per_node: 1, time_min: 240}}   # optional; default: local
 ```
 
 Every (variant, seed) expands to one fully validated run spec before anything
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, ValidationError, field_validator
 
@@ -28,7 +29,10 @@ from ganzoo.plugin.registry import Registries
 from ganzoo.rundir import SweepDir
 from ganzoo.spec.model import RunSpecBase, SpecError, SpecIssue, read_spec_data, set_values, validate_spec
 
-__all__ = ["VariantSpec", "SweepSpec", "SweepRun", "load_sweep", "expand_sweep"]
+if TYPE_CHECKING:
+    from ganzoo.compare.launcher import Launcher
+
+__all__ = ["VariantSpec", "LauncherSpec", "SweepSpec", "SweepRun", "load_sweep", "expand_sweep", "build_launcher"]
 
 _NAME = r"^[A-Za-z0-9._-]+$"
 
@@ -41,6 +45,13 @@ class VariantSpec(Params):
     description: str = Field("", description="One line for the report.")
 
 
+class LauncherSpec(Params):
+    """How the sweep's runs are executed: a registered launcher (``ganzoo list launchers``) and its params."""
+
+    type: str = Field("local", min_length=1, description="Launcher name: local (processes on this machine), slurm (submitit), ...")
+    params: dict[str, Any] = Field(default_factory=dict, description="The launcher's params (see `ganzoo show NAME`).")
+
+
 class SweepSpec(Params):
     """A comparison: variants of a base spec, each trained with every seed."""
 
@@ -50,6 +61,7 @@ class SweepSpec(Params):
     set: dict[str, Any] = Field(default_factory=dict, description="Dotted overrides applied to every variant first.")
     variants: dict[str, VariantSpec] = Field(min_length=1, description="Variant name -> its overrides.")
     baseline: str | None = Field(None, description="Variant the report compares the others with (default: the first).")
+    launcher: LauncherSpec | None = Field(None, description="How the runs are executed (default: local processes).")
 
     @field_validator("seeds")
     @classmethod
@@ -143,3 +155,44 @@ def expand_sweep(sweep: SweepSpec, reg: Registries, root: str | Path) -> list[Sw
     if issues:
         raise SpecError(issues, "sweep")
     return runs
+
+
+def build_launcher(
+    reg: Registries,
+    section: LauncherSpec | None,
+    *,
+    name: str | None = None,
+    sets: dict[str, Any] | None = None,
+    source: str = "sweep",
+) -> Launcher:
+    """The launcher a sweep's ``launcher:`` section, ``compare --launcher`` and ``--launcher-set`` name, params validated.
+
+    Args:
+        reg: Registries to look the launcher up in.
+        section: The sweep file's ``launcher:`` section, if any.
+        name: ``--launcher``; a name other than the section's drops the section's params.
+        sets: ``--launcher-set`` values, dotted keys into the params.
+        source: What the errors name (the sweep file).
+
+    Raises:
+        SpecError: An unknown launcher (``launcher.type``) or invalid params
+            (``launcher.params.KEY``), all issues at once (exit status 2).
+    """
+    from ganzoo.plugin.registry import RegistryError
+
+    section = section or LauncherSpec()
+    kind = name or section.type
+    params = dict(section.params) if kind == section.type else {}
+    params = set_values(params, sets or {}, origin="--launcher-set")
+    try:
+        entry = reg["launcher"].get(kind)
+    except RegistryError as exc:
+        raise SpecError([SpecIssue("launcher.type", str(exc))], source) from None
+    try:
+        validated = entry.params.model_validate(params)
+    except ValidationError as exc:
+        issues = [SpecIssue(".".join(["launcher.params", *(str(x) for x in e["loc"])]), e["msg"]) for e in exc.errors()]
+        raise SpecError(issues, source) from None
+    launcher: Launcher = entry.build(validated)
+    launcher.name = entry.name
+    return launcher

@@ -22,6 +22,7 @@ __all__ = [
     "DatasetEntry",
     "MetricEntry",
     "TaskEntry",
+    "LauncherEntry",
     "KINDS",
     "checks_inputs",
     "ModelRole",
@@ -133,10 +134,21 @@ class TaskEntry(Entry):
     kind: str = field(default="task", init=False)
 
 
+@dataclass(frozen=True, kw_only=True)
+class LauncherEntry(Entry):
+    """How ``ganzoo compare`` executes a sweep's runs. ``build(params: P) -> ganzoo.compare.launcher.Launcher``.
+
+    Its params are a sweep file's ``launcher.params`` (and ``compare --launcher-set``).
+    """
+
+    kind: str = field(default="launcher", init=False)
+
+
 KINDS: dict[str, type[Entry]] = {
     "model": ModelEntry,
     "loss": LossEntry,
     "dataset": DatasetEntry,
     "metric": MetricEntry,
     "task": TaskEntry,
+    "launcher": LauncherEntry,
 }

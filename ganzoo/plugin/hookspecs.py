@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import click
 
     from ganzoo.context import RunContext
-    from ganzoo.plugin.entries import DatasetEntry, LossEntry, MetricEntry, ModelEntry, TaskEntry
+    from ganzoo.plugin.entries import DatasetEntry, LauncherEntry, LossEntry, MetricEntry, ModelEntry, TaskEntry
 
 hookspec = pluggy.HookspecMarker("ganzoo")
 
@@ -28,7 +28,7 @@ class RegistrationSpecs:
     """Hooks that add components to the registries.
 
     Each returns an iterable of records (``ganzoo.ModelEntry``, ``LossEntry``,
-    ``DatasetEntry``, ``MetricEntry``, ``TaskEntry``) with a ``name``, a ``build``
+    ``DatasetEntry``, ``MetricEntry``, ``TaskEntry``, ``LauncherEntry``) with a ``name``, a ``build``
     callable, a ``params`` model (a ``ganzoo.Params`` subclass) and a one-line
     ``description``; ganzoo fills in ``plugin``. They are called once per plugin
     manager, right after the plugin is imported.
@@ -100,6 +100,21 @@ class RegistrationSpecs:
             def ganzoo_tasks():
                 return [TaskEntry(name="my-task", build=MyTask, params=MyTaskParams,
                                   requires=("discriminator", "losses.adversarial"), description="My recipe.")]
+        """
+
+    @hookspec
+    def ganzoo_launchers(self) -> Iterable[LauncherEntry]:
+        """Return launchers: how ``ganzoo compare`` executes the (variant, seed) runs a sweep is missing.
+
+        ``build(params) -> ganzoo.compare.launcher.Launcher``; a sweep file's
+        ``launcher: {type: NAME, params: {...}}`` section (or ``compare --launcher
+        NAME --launcher-set key=value``) picks one and is validated against ``params``.
+
+        Example:
+            @hookimpl
+            def ganzoo_launchers():
+                return [LauncherEntry(name="my-queue", build=MyQueueLauncher, params=MyQueueParams,
+                                      description="Submit each run to my batch queue.")]
         """
 
 

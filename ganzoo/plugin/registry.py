@@ -19,6 +19,7 @@ _HOOKS = {
     "dataset": "ganzoo_datasets",
     "metric": "ganzoo_metrics",
     "task": "ganzoo_tasks",
+    "launcher": "ganzoo_launchers",
 }
 
 KIND_ALIASES = {
@@ -28,6 +29,7 @@ KIND_ALIASES = {
     "data": "dataset",
     "metrics": "metric",
     "tasks": "task",
+    "launchers": "launcher",
 }
 
 
