@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ganzoo import DatasetEntry, ModelEntry, TaskEntry, hookimpl
 from ganzoo_sr.params import (
     BicubicParams,
+    EDSRLiteParams,
     RRDBParams,
     SRBenchmarkParams,
     SRPairedParams,
@@ -36,6 +37,12 @@ def _srresnet(params: SRResNetParams, info: DataInfo) -> nn.Module:
     from ganzoo_sr.nets import MSRResNet
 
     return MSRResNet(info.channels, params.scale, params.num_feat, params.num_block)
+
+
+def _edsr_lite(params: EDSRLiteParams, info: DataInfo) -> nn.Module:
+    from ganzoo_sr.lite import EDSRLite
+
+    return EDSRLite(info.channels, params.scale, params.num_feat, params.num_block, params.attention)
 
 
 def _rrdb(params: RRDBParams, info: DataInfo) -> nn.Module:
@@ -107,6 +114,8 @@ def ganzoo_models() -> Iterable[ModelEntry]:
                    description="MSRResNet (BasicSR): no-BN residual blocks, pixel-shuffle upsampling, bilinear skip."),
         ModelEntry(name="rrdb", role="generator", tasks=sr, build=_rrdb, params=RRDBParams,
                    description="ESRGAN RRDBNet: residual-in-residual dense blocks (residual scaling 0.2), nearest+conv upsampling."),
+        ModelEntry(name="edsr-lite", role="generator", tasks=sr, build=_edsr_lite, params=EDSRLiteParams,
+                   description="CPU-sized PSNR net: EDSR blocks at LR (optional channel attention), one sub-pixel conv, bicubic skip."),
         ModelEntry(name="bicubic", role="generator", tasks=sr, build=_bicubic, params=BicubicParams,
                    description="Parameter-free bicubic upsampling (MATLAB kernel): the baseline, evaluated by the same code."),
         # A plain image D, (B, C, S, S) -> (B,), for any task that calls D(x) (SR, unconditional GANs), as dcgan and timm.

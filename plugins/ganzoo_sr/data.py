@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from ganzoo import DataInfo, EmptyDatasetError, ImageDataset
-from ganzoo_sr.params import HELDOUT_PHOTOS, TRAIN_PHOTOS, SRPhotosParams
+from ganzoo_sr.params import HELDOUT_PHOTOS, SKLEARN_PHOTOS, TRAIN_PHOTOS, SRPhotosParams
 
 __all__ = ["SRPhotos", "build_sr_photos", "load_photo"]
 
@@ -36,9 +36,14 @@ def load_photo(name: str) -> torch.Tensor:
 
     Cached (the photos are small and read-only here: crops and tiles are copies).
     """
-    import skimage.data
+    if name in SKLEARN_PHOTOS:
+        from sklearn.datasets import load_sample_image
 
-    arr = np.asarray(getattr(skimage.data, name)())
+        arr = np.asarray(load_sample_image(f"{name}.jpg"))
+    else:
+        import skimage.data
+
+        arr = np.asarray(getattr(skimage.data, name)())
     if arr.ndim == 2:
         arr = np.repeat(arr[..., None], 3, axis=2)
     arr = arr[..., :3].astype(np.float32)  # (H, W, 3) uint8 values
@@ -60,11 +65,11 @@ def _tiles(photo: torch.Tensor, size: int) -> list[torch.Tensor]:
 class SRPhotos(ImageDataset):
     """Random training crops or fixed held-out tiles of bundled photos (see the module docstring)."""
 
-    def __init__(self, split: str = "train", size: int = 96, samples: int = 1000) -> None:
+    def __init__(self, split: str = "train", size: int = 96, samples: int = 1000, photos: tuple[str, ...] = TRAIN_PHOTOS) -> None:
         self.split, self.size, self.samples = split, size, samples
         self.fixed_crops = False  # set on the evaluation view: crop i is a function of i
         if split == "train":
-            self.photos = [p for p in (load_photo(n) for n in TRAIN_PHOTOS) if min(p.shape[1:]) >= size]
+            self.photos = [p for p in (load_photo(n) for n in photos) if min(p.shape[1:]) >= size]
             self.tiles: list[torch.Tensor] = []
         else:
             self.photos = []
@@ -100,4 +105,4 @@ class SRPhotos(ImageDataset):
 
 
 def build_sr_photos(params: SRPhotosParams) -> SRPhotos:
-    return SRPhotos(params.split, params.size, params.samples)
+    return SRPhotos(params.split, params.size, params.samples, params.photos)

@@ -12,8 +12,11 @@ from ganzoo_sr.realesrgan_params import RealESRGANParams
 
 __all__ = [
     "HELDOUT_PHOTOS",
+    "KNOWN_PHOTOS",
+    "SKLEARN_PHOTOS",
     "TRAIN_PHOTOS",
     "BicubicParams",
+    "EDSRLiteParams",
     "RRDBParams",
     "SRBenchmarkParams",
     "SRPairedParams",
@@ -36,6 +39,10 @@ TRAIN_PHOTOS: tuple[str, ...] = (
     "camera", "brick", "grass", "gravel", "moon", "coins", "clock",
 )
 HELDOUT_PHOTOS: tuple[str, ...] = ("chelsea", "coffee")
+# scikit-learn's two sample photos (JPEGs, 640x427), natural colour scenes the skimage set lacks.
+SKLEARN_PHOTOS: tuple[str, ...] = ("china", "flower")
+# Every name ``photos`` may list: the held-out photos (and ``cat``, which is chelsea) never.
+KNOWN_PHOTOS: tuple[str, ...] = (*TRAIN_PHOTOS, *SKLEARN_PHOTOS, "cell", "retina")
 
 
 class SRTaskParams(Params):
@@ -73,6 +80,15 @@ class RRDBParams(Params):
     res_scale: float = Field(0.2, gt=0.0, le=1.0, description="Residual scaling of dense blocks and RRDBs (ESRGAN: 0.2).")
 
 
+class EDSRLiteParams(Params):
+    """``edsr-lite``: EDSR blocks at LR (optional RCAN channel attention), one sub-pixel conv, a bicubic skip."""
+
+    scale: Scale = Field(4, description="Upscaling factor (must equal the task's scale).")
+    num_feat: int = Field(48, gt=0, le=512, description="Feature channels.")
+    num_block: int = Field(8, ge=1, le=64, description="Residual blocks.")
+    attention: bool = Field(False, description="RCAN's channel attention (squeeze-excite gate) at the end of every block.")
+
+
 class BicubicParams(Params):
     """The parameter-free bicubic baseline."""
 
@@ -97,6 +113,23 @@ class SRPhotosParams(Params):
     )
     size: int = Field(96, ge=16, le=512, description="Crop/tile side in pixels (a multiple of 12 suits scales 2, 3 and 4 alike).")
     samples: int = Field(1000, ge=1, le=1_000_000, description="Items per epoch of the train split (each a fresh random crop).")
+    photos: tuple[str, ...] = Field(
+        TRAIN_PHOTOS, min_length=1,
+        description="Photos the train split crops from: skimage.data names, or 'china'/'flower' (scikit-learn's sample "
+        "images). The held-out photos cannot be listed.",
+    )
+
+    @field_validator("photos")
+    @classmethod
+    def _known_photos(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [n for n in v if n not in KNOWN_PHOTOS]
+        if unknown:
+            held = [n for n in unknown if n in (*HELDOUT_PHOTOS, "cat")]
+            why = f"{held} are the held-out photos (cat is chelsea)" if held else f"unknown {unknown}"
+            raise ValueError(f"{why}; choose from {list(KNOWN_PHOTOS)}")
+        if len(set(v)) != len(v):
+            raise ValueError("photos lists a name twice")
+        return v
 
 
 class SRPairedParams(Params):
