@@ -366,3 +366,11 @@ def test_eval_and_preview_use_the_fixed_degradation(registries: Registries, tmp_
     lr2, _ = run.task.pair({"image": hr})  # type: ignore[attr-defined]
     assert torch.equal(lr1, lr2) and not torch.equal(lr1, bicubic_down(hr, 4))
     assert run.task.eval_protocol()["degradation"]["type"] == "realesrgan"
+
+
+def test_degradation_ignores_bf16_autocast(registries: Registries, tmp_path: Path) -> None:
+    run = Run(validate_spec(_SPEC, registries), registries, tmp_path)
+    hr = torch.rand(2, 3, 32, 32) * 2 - 1
+    plain = run.task.degrade(hr, 5)  # type: ignore[attr-defined]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert torch.equal(run.task.degrade(hr, 5), plain)  # type: ignore[attr-defined]

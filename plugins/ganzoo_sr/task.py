@@ -105,7 +105,10 @@ class SuperResolution(Task):
         from ganzoo_sr.realesrgan import degrade
 
         g = torch.Generator(device=hr.device).manual_seed(deg.eval_seed if seed is None else seed)
-        return degrade((hr.float() + 1.0) / 2.0, self.scale, deg, g) * 2.0 - 1.0  # (B, C, H/s, W/s)
+        # float32 and no graph whatever the caller's context: under bf16 autocast the blur and the JPEG's DCT
+        # would otherwise run coarser than the 8-bit levels they produce
+        with torch.no_grad(), torch.autocast(hr.device.type, enabled=False):
+            return degrade((hr.float() + 1.0) / 2.0, self.scale, deg, g) * 2.0 - 1.0  # (B, C, H/s, W/s)
 
     def pair(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
         """``(lr, hr)`` of a batch as evaluated: HR mod-cropped to the scale, LR paired or made by the degradation."""
