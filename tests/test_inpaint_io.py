@@ -250,3 +250,18 @@ def test_the_inpainting_task_satisfies_the_core_protocol(gen):
 
     assert isinstance(gen.task, Inpainter)
     assert ganzoo.inpaint is __import__("ganzoo.inpainting_api", fromlist=["inpaint"]).inpaint
+
+
+def test_a_fixed_size_network_gets_a_resized_copy():
+    """The context encoder takes only its training size: the image is resized to it and the prediction back."""
+    from ganzoo_inpaint.nets import ContextEncoder
+    from ganzoo_inpaint.params import InpaintingParams
+    from ganzoo_inpaint.task import Inpainting
+
+    net = ContextEncoder(1, 16, width=4).eval()
+    task = Inpainting(InpaintingParams())
+    img = torch.rand(1, 1, 21, 35) * 2 - 1
+    mask = torch.zeros(1, 1, 21, 35)
+    mask[..., 5:12, 10:20] = 1
+    out = task.inpaint_any_size(net, img, mask, max_side=512)
+    assert out.shape == img.shape and torch.equal(out[mask == 0], img[mask == 0]) and not torch.equal(out, img)
