@@ -217,7 +217,10 @@ def _pairs(images_dir: Path, masks_dir: Path) -> list[tuple[Path, Path]]:
 
 
 def _inpaint_folder(run: str, images_dir: Path, masks_dir: Path, out: str | None, options: _Options) -> None:
-    """Every image of IMAGES_DIR with the mask of the same stem; a bad pair (or an existing output without --overwrite) is reported and skipped."""
+    """Every image of IMAGES_DIR with the mask of the same stem; a failing pair is reported and skipped.
+
+    A failure is a bad mask or image, or an existing output without --overwrite; the exit status is the first one's.
+    """
     pairs = _pairs(images_dir, masks_dir)
     out_dir = ganzoo_images.check_output_dir(Path(out) if out else images_dir.with_name(images_dir.name + "-inpainted"))
     if out_dir.resolve() == images_dir.resolve():
