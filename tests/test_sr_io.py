@@ -256,9 +256,18 @@ def test_python_api_refuses_a_run_that_does_not_upscale(registries: Registries, 
 
 
 def test_auto_tile_rule_and_notes(sr_run: Path) -> None:
+    from ganzoo_sr import memory
+
     from ganzoo.upscaling import AUTO_TILE, AUTO_TILE_PIXELS, UpscaleNote, auto_tile
 
     assert auto_tile((512, 512)) is None and auto_tile((513, 512)) == AUTO_TILE and AUTO_TILE_PIXELS == 512 * 512
+    assert (memory.AUTO_TILE, memory.AUTO_TILE_PIXELS) == (AUTO_TILE, AUTO_TILE_PIXELS)  # the command and the API agree
+    plan = memory.plan_upscale("x", (800, 1000), scale=4, channels=3, bpp=1536.0, tile=None, tile_pad=8,
+                               host_budget=20e9, device_budget=20e9, shared=False)
+    assert plan.tile == AUTO_TILE  # though the whole pass (19.7 GB) would fit the budget
+    plan = memory.plan_upscale("x", (800, 1000), scale=4, channels=3, bpp=1536.0, tile=None, tile_pad=8,
+                               host_budget=20e9, device_budget=1e9, shared=False)
+    assert plan.tile is not None and plan.tile < AUTO_TILE and "available" in str(plan.note)  # memory asks for smaller ones
     grey = np.zeros((4, 4), np.uint8)
     with pytest.warns(UpscaleNote, match="the run is RGB; grey in, grey out"):
         ganzoo.upscale(sr_run, grey)

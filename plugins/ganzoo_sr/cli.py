@@ -183,12 +183,11 @@ def _upscale(run: str, inputs: list[Path], out_dir: Path, device: str, tile: int
     plans = [plan_upscale(str(img.path), img.size, scale=task.scale, channels=img.native.shape[2], bpp=bpp, tile=tile or None,
                           tile_pad=tile_pad, host_budget=host, device_budget=dev, shared=gen.device.type == "cpu") for img in loaded]
     for img, plan in zip(loaded, plans, strict=True):
-        for note in img.notes + ([plan.note] if plan.note else []):
+        for note in img.notes + ([plan.note] if plan.note and tile != 0 else []):  # --tile 0: the user's whole pass
             _note(note)
     done: list[Path] = []
     for img, target, plan in zip(loaded, targets, plans, strict=True):
-        # --tile 0: never tiled; a tile the memory plan chose; otherwise the size rule of ganzoo.upscale ("auto")
-        chosen: int | str | None = None if tile == 0 else plan.tile if plan.tile is not None else "auto"
+        chosen = None if tile == 0 else plan.tile  # --tile 0: one whole pass; else --tile, the size rule or the memory's tile
         try:
             native = upscale_image(gen, img, tile=chosen, tile_pad=tile_pad, note=_note)  # (sH, sW, C[+1])
         except (MemoryError, RuntimeError) as exc:

@@ -20,7 +20,8 @@ from torch import nn
 
 from ganzoo.errors import DataError
 
-__all__ = ["HOST_BYTES_PER_SAMPLE", "SAFETY", "Plan", "available_memory", "bytes_per_output_pixel", "plan_upscale"]
+__all__ = ["AUTO_TILE", "AUTO_TILE_PIXELS", "HOST_BYTES_PER_SAMPLE", "SAFETY", "Plan", "available_memory", "bytes_per_output_pixel",
+           "plan_upscale"]
 
 HOST_BYTES_PER_SAMPLE = 4 + 4 + 2
 # The probe counts the three largest feature maps of a forward pass (the live input and output
@@ -29,6 +30,10 @@ HOST_BYTES_PER_SAMPLE = 4 + 4 + 2
 # both, hence the factor 2.
 SAFETY = 2.0
 MIN_TILE = 8  # the smallest --tile the command accepts
+# The size rule of ganzoo.upscale(tile="auto"), which plugins cannot import (tests/test_sr_io.py checks they agree):
+# inputs over this many LR pixels go in tiles of AUTO_TILE, or smaller ones when memory asks for it.
+AUTO_TILE_PIXELS = 512 * 512
+AUTO_TILE = 256
 _FALLBACK_BPP = 2048.0  # a generator that cannot run the probe: the factor-2 estimate of a 64-feature network, rounded up
 
 
@@ -109,6 +114,9 @@ def plan_upscale(name: str, size: tuple[int, int], *, scale: int, channels: int,
                  host_budget: float | None, device_budget: float | None, shared: bool) -> Plan:
     """Choose the tile for an (H, W) image, or refuse when even the smallest tile cannot fit.
 
+    Without ``tile``: :data:`AUTO_TILE` above :data:`AUTO_TILE_PIXELS` LR pixels when
+    that tile fits, else the whole image when it fits, else the largest tile that does.
+
     Args:
         name: The input, for messages.
         size: LR (H, W).
@@ -134,11 +142,14 @@ def plan_upscale(name: str, size: tuple[int, int], *, scale: int, channels: int,
     budget = device_budget
     if budget is not None and shared:
         budget -= host_need
-    if budget is None:
-        return Plan(tile)
 
     def need(t: int) -> float:
         return bpp * (min(t, h) + 2 * tile_pad) * scale * (min(t, w) + 2 * tile_pad) * scale
+
+    if tile is None and h * w > AUTO_TILE_PIXELS and (budget is None or need(AUTO_TILE) <= budget):
+        return Plan(AUTO_TILE, f"{name} is {w}x{h} = {h * w:,} LR pixels, over {AUTO_TILE_PIXELS:,}: upscaling in {AUTO_TILE}-pixel tiles")
+    if budget is None:
+        return Plan(tile)
 
     largest = math.floor(math.sqrt(max(budget, 0) / bpp) / scale) - 2 * tile_pad  # the largest square tile that fits
     if tile is not None:
