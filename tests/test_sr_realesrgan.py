@@ -374,3 +374,47 @@ def test_degradation_ignores_bf16_autocast(registries: Registries, tmp_path: Pat
     plain = run.task.degrade(hr, 5)  # type: ignore[attr-defined]
     with torch.autocast("cpu", dtype=torch.bfloat16):
         assert torch.equal(run.task.degrade(hr, 5), plain)  # type: ignore[attr-defined]
+
+
+def test_usm_sharpen_is_unsharp_masking_with_a_soft_threshold() -> None:
+    from scipy import ndimage
+
+    from ganzoo_sr.realesrgan import usm_sharpen
+
+    x = torch.rand(1, 1, 64, 64) * 0.2 + 0.4
+    x[..., 20:40, 20:40] += 0.3  # a bright square: strong edges above the threshold
+    got = usm_sharpen(x)[0, 0].double().numpy()
+    img = x[0, 0].double().numpy()
+    ax = np.arange(51) - 25.0
+    g = np.exp(-(ax**2) / (2 * 8.0**2))
+    k = np.outer(g, g) / np.outer(g, g).sum()
+    blur = ndimage.correlate(img, k, mode="mirror")  # numpy's mirror is torch's reflect
+    mask = ndimage.correlate((np.abs(img - blur) * 255 > 10).astype(float), k, mode="mirror")
+    want = mask * np.clip(img + 0.5 * (img - blur), 0, 1) + (1 - mask) * img
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    flat = torch.full((1, 3, 32, 32), 0.3)
+    assert torch.allclose(usm_sharpen(flat), flat)  # nothing to sharpen
+    assert float(got[30, 20]) > float(img[30, 20])  # the bright side of an edge overshoots
+
+
+class _Ctx:
+    """The two StepContext members _train_pair uses."""
+
+    def randint(self, high: int, n: int) -> torch.Tensor:
+        return torch.randint(high, (n,))
+
+
+def test_reconstruction_target_is_sharpened_and_d_sees_plain_hr(registries: Registries, tmp_path: Path) -> None:
+    run = Run(validate_spec(_SPEC, registries), registries, tmp_path)
+    batch = {"image": torch.rand(2, 3, 32, 32) * 2 - 1}
+    torch.manual_seed(0)
+    lr, hr, target = run.task._train_pair(batch, _Ctx())  # type: ignore[attr-defined]
+    assert lr.shape == (2, 3, 8, 8) and not torch.equal(target, hr)
+    from ganzoo_sr.realesrgan import usm_sharpen
+
+    torch.testing.assert_close(target, usm_sharpen((hr + 1) / 2) * 2 - 1)
+    spec = copy.deepcopy(_SPEC)
+    spec["task"]["params"]["degradation"]["usm_target"] = False
+    plain = Run(validate_spec(spec, registries), registries, tmp_path / "plain")
+    _, hr2, target2 = plain.task._train_pair(batch, _Ctx())  # type: ignore[attr-defined]
+    assert target2 is hr2

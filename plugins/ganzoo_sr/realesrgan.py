@@ -13,8 +13,8 @@ factor and mode (area, bilinear, bicubic) and the order of the last step.
 
 Every random number comes from the ``torch.Generator`` given, in a fixed order,
 so the same generator state gives the same LR bit for bit on one device.
-Left out (see docs/super-resolution.md): the training-pair pool (``queue_size``)
-and the USM-sharpened target.
+Left out (see docs/super-resolution.md): the training-pair pool (``queue_size``).
+:func:`usm_sharpen` makes the sharpened target of the reconstruction losses.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from ganzoo_sr.jpeg import jpeg
 from ganzoo_sr.kernels import apply_kernels, random_kernels, sinc
 from ganzoo_sr.realesrgan_params import BlurParams, NoiseResizeJpegParams, RealESRGANParams
 
-__all__ = ["MODES", "add_noise", "degrade", "random_resize"]
+__all__ = ["MODES", "add_noise", "degrade", "random_resize", "usm_sharpen"]
 
 MODES: tuple[str, ...] = ("area", "bilinear", "bicubic")
 _LUMA = (0.299, 0.587, 0.114)
@@ -105,6 +105,26 @@ def _impulse(like: Tensor) -> Tensor:
 
 def _jpeg(x: Tensor, g: torch.Generator, p: NoiseResizeJpegParams) -> Tensor:
     return jpeg(x.clamp(0, 1), _uniform(g, x.shape[0], p.jpeg_range, x.device))
+
+
+def usm_sharpen(x: Tensor, weight: float = 0.5, size: int = 51, threshold: float = 10.0) -> Tensor:
+    """Unsharp masking of (B, C, H, W) in [0, 1], as Real-ESRGAN sharpens its L1/perceptual targets (BasicSR ``USMSharp``).
+
+    ``sharp = clip(x + weight (x - blur(x)))``, blended in by a blurred mask of the pixels
+    whose residual exceeds ``threshold`` 8-bit levels, so flat areas keep their noise-free
+    values. The blur is OpenCV's default Gaussian for a ``size`` kernel: sigma =
+    0.3 ((size - 1) / 2 - 1) + 0.8 (8 px at 51).
+    """
+    sigma = 0.3 * ((size - 1) / 2 - 1) + 0.8
+    ax = torch.arange(size, device=x.device, dtype=torch.float32) - (size - 1) / 2
+    g1 = torch.exp(-(ax**2) / (2 * sigma**2))
+    k = torch.outer(g1, g1)
+    k = (k / k.sum()).expand(x.shape[0], size, size)  # (B, K, K): one kernel for all
+    xf = x.float()
+    residual = xf - apply_kernels(xf, k)
+    mask = apply_kernels((residual.abs() * 255.0 > threshold).float(), k)  # soft mask, (B, C, H, W)
+    sharp = (xf + weight * residual).clamp(0, 1)
+    return (mask * sharp + (1 - mask) * xf).to(x.dtype)
 
 
 def degrade(hr: Tensor, scale: int, p: RealESRGANParams, g: torch.Generator) -> Tensor:

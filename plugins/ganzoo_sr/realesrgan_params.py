@@ -96,6 +96,11 @@ class RealESRGANParams(Params):
     stage2: NoiseResizeJpegParams = Field(default_factory=_second_noise, description="Second-order resize, noise, JPEG.")
     final_sinc_prob: float = Field(0.8, ge=0.0, le=1.0, description="Chance of the final sinc filter (cutoff U(pi/3, pi)), per image.")
     kernel_size: tuple[int, int] = Field((7, 21), description="Odd kernel sizes are drawn uniformly in this range.")
+    usm_target: bool = Field(
+        True,
+        description="Train the reconstruction losses (L1, perceptual) against the unsharp-masked HR, the adversarial loss "
+        "against the plain HR (Real-ESRGAN's l1_gt_usm, percep_gt_usm: true; gan_gt_usm: false).",
+    )
     eval_seed: int = Field(
         0, ge=0, description="Seed of the fixed degradation of evaluation, preview and sample inputs (training draws from the run)."
     )

@@ -21,7 +21,9 @@ Degradations: ``bicubic`` (the classical protocol) or ``realesrgan`` (blind SR,
 its seed from the step context (``ctx.randint``), i.e. from the run's RNG
 stream that checkpoints save, so a resumed run makes the same LR. Evaluation,
 preview and sample inputs use a fixed generator (``eval_seed``): every
-evaluation sees the same LR.
+evaluation sees the same LR. With its ``usm_target`` (the default, as
+published) the reconstruction losses compare SR with the unsharp-masked HR,
+while D still sees the plain HR.
 """
 
 from __future__ import annotations
@@ -121,8 +123,12 @@ class SuperResolution(Task):
             raise ConfigError(f"paired batch: {self.params.lr_key!r} {tuple(lr.shape)} does not fit image {tuple(hr.shape)} at scale {s}")
         return lr, hr[..., : h * s, : w * s]
 
-    def _train_pair(self, batch: dict[str, Tensor], ctx: StepContext) -> tuple[Tensor, Tensor]:
-        """A training pair: random crop and flips/rotations (per sample, from ``ctx``'s global draws), then LR."""
+    def _train_pair(self, batch: dict[str, Tensor], ctx: StepContext) -> tuple[Tensor, Tensor, Tensor]:
+        """A training pair: random crop and flips/rotations (per sample, from ``ctx``'s global draws), then LR.
+
+        Returns ``(lr, hr, target)``: the target of the reconstruction losses is ``hr`` itself, except for the
+        Real-ESRGAN degradation with ``usm_target``, where it is the unsharp-masked HR (D still sees ``hr``).
+        """
         s, crop, hr = self.scale, self.params.crop, batch["image"]
         lr = batch.get(self.params.lr_key)
         if lr is not None:
@@ -149,7 +155,14 @@ class SuperResolution(Task):
             # One seed per rank from the run's RNG stream: resume replays it (not ctx.randn: a seed is one draw).
             seed = None if isinstance(self.params.degradation, str) else int(ctx.randint(2**62, 1)[0])
             lr = self.degrade(hr, seed)
-        return lr, hr
+        deg = self.params.degradation
+        if isinstance(deg, str) or not deg.usm_target:
+            return lr, hr, hr
+        from ganzoo_sr.realesrgan import usm_sharpen
+
+        with torch.no_grad(), torch.autocast(hr.device.type, enabled=False):
+            target = usm_sharpen((hr.float() + 1.0) / 2.0) * 2.0 - 1.0  # (B, C, H, W)
+        return lr, hr, target.to(hr.dtype)
 
     # ---------------------------------------------------------------- training
 
@@ -158,17 +171,17 @@ class SuperResolution(Task):
         if not ctx.trains("generator"):
             return  # a parameter-free baseline (bicubic): nothing to update
 
-        def critic_inputs(pair: tuple[Tensor, Tensor]) -> CriticInputs:
+        def critic_inputs(pair: tuple[Tensor, Tensor, Tensor]) -> CriticInputs:
             assert D is not None  # validation: an adversarial loss comes with a discriminator
             return CriticInputs(real=pair[1], fake=lambda: G(pair[0]), critic=D)
 
-        lr, hr = self.recipe.discriminator_phase(ctx, lambda: self._train_pair(ctx.next_batch(), ctx), critic_inputs)
+        lr, hr, target = self.recipe.discriminator_phase(ctx, lambda: self._train_pair(ctx.next_batch(), ctx), critic_inputs)
 
         def objective(terms: dict[str, Tensor]) -> Tensor:
             sr = G(lr)  # (B, C, H, W): a fresh graph through G
             loss = sr.new_zeros((), dtype=torch.float32)
             for name, rec, weight in ctx.losses.reconstruction:
-                value = rec(sr, hr)
+                value = rec(sr, target)  # hr, or its unsharp-masked version (Real-ESRGAN)
                 loss, terms[name] = loss + weight * value, value.detach()
             if D is not None and self.recipe.trains_discriminator:  # relativistic losses compare with D(hr), D frozen here
                 loss = loss + self.recipe.adversarial_term(terms, D(sr), lambda: D(hr))
