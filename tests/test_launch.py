@@ -137,6 +137,19 @@ def test_jobs_file_round_trips_and_merges(tmp_path):
     assert (jobs["a-s0"].job_id, jobs["b-s0"].job_id) == ("13_0", "12_1")
 
 
+def test_a_live_job_of_another_launcher_is_not_trained_twice(tmp_path):
+    """jobs.json says a slurm (local-executor) job for a-s0 is alive; a plain compare must skip that run."""
+    sweep = _sweep()
+    del sweep["variants"]["b"]
+    path, out = _write(tmp_path, sweep), tmp_path / "out"
+    live = JobRecord("a-s0", "slurm", str(os.getpid()), str(tmp_path), "job.out", "job.err", executor="local")  # this process: alive
+    write_jobs(SweepDir(out), {"a-s0": live})
+    result = _run("compare", path, "--out", out)
+    assert result.exit_code == 1, result.output  # incomplete: the run is someone else's for now
+    assert f"a-s0: queued or running, slurm job {os.getpid()} is running (stdout job.out, stderr job.err); skipped" in result.output
+    assert not SweepDir(out).run("a", 0).root.exists() and not SweepDir(out).log_file("a", 0).exists()
+
+
 def test_a_run_becomes_resumable_once_it_has_a_checkpoint(tmp_path, registries):
     from ganzoo.api import train
     from ganzoo.spec.model import validate_spec

@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -96,6 +97,7 @@ def compare(
     from ganzoo.compare.execute import SweepOutcome, run_sweep
     from ganzoo.compare.gather import canonical_spec, gather_run, group_variants
     from ganzoo.compare.html import write_html
+    from ganzoo.compare.launcher import JobRecord
     from ganzoo.compare.report import compare_records, markdown, write_tables
     from ganzoo.rundir import SweepDir
 
@@ -105,7 +107,7 @@ def compare(
     if len(paths) == 1 and paths[0].is_file():
         from ganzoo.compare.sweep import build_launcher, expand_sweep, load_sweep
         from ganzoo.fileio import atomic_write_text
-        from ganzoo.spec.model import parse_overrides
+        from ganzoo.spec.model import SpecError, parse_overrides
         from ganzoo.spec.yamlio import dump_yaml
 
         sweep_file = paths[0]
@@ -130,7 +132,19 @@ def compare(
         copy = dump_yaml(data, header=f"# ganzoo compare: copy of {sweep_file}\n")
         atomic_write_text(SweepDir(out).sweep_file, copy)
         if not no_train:
-            outcome = run_sweep(runs, out, echo=lambda m: click.echo(m, err=True), launcher=launcher, wait=wait)
+            others: dict[str, Any] = {launcher.name: launcher}
+            jobs_file = str(SweepDir(out).jobs)
+
+            def job_state(job: JobRecord) -> str:  # a job another launcher submitted is asked of that launcher
+                if job.launcher not in others:
+                    try:
+                        others[job.launcher] = build_launcher(reg, None, name=job.launcher, source=jobs_file)
+                    except SpecError:  # its plugin is gone: the plan alone decides
+                        others[job.launcher] = None
+                return "unknown" if others[job.launcher] is None else str(others[job.launcher].job_state(job))
+
+            echo = lambda m: click.echo(m, err=True)  # noqa: E731 - one line
+            outcome = run_sweep(runs, out, echo=echo, launcher=launcher, wait=wait, job_state=job_state)
             if outcome.jobs and not wait:
                 ids = ", ".join(sorted({j.job_id.partition("_")[0] for j in outcome.jobs.values()}))
                 click.echo(f"submitted {len(outcome.jobs)} job(s) ({launcher.name} {ids}); ids in {SweepDir(out).jobs}; "

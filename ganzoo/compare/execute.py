@@ -184,20 +184,20 @@ def _start(r: SweepRun, action: str, out: Path, threads: int, env: dict[str, str
     return start_process(LaunchRun.of(SweepDir(out), r.variant, r.seed, "resume" if action == "resume" else "train"), threads, env)
 
 
-def _ask_jobs(launcher: Launcher, runs: list[SweepRun], out: Path, echo: Callable[[str], None]) -> dict[str, str]:
+def _ask_jobs(job_state: Callable[[JobRecord], str], runs: list[SweepRun], out: Path, echo: Callable[[str], None]) -> dict[str, str]:
     """The runs whose recorded job is still queued or running, with a description; failed jobs are reported."""
     sweep = SweepDir(out)
     recorded = read_jobs(sweep)
     live: dict[str, str] = {}
     for r in runs:
         job = recorded.get(r.key)
-        if job is None or job.launcher != launcher.name:
+        if job is None:
             continue
-        state = launcher.job_state(job)
+        state = job_state(job)
         if state in LIVE_STATES:
-            live[r.key] = f"{launcher.name} job {job.job_id} is {state} ({job.logs()})"
+            live[r.key] = f"{job.launcher} job {job.job_id} is {state} ({job.logs()})"
         elif state == "failed":
-            echo(f"{r.key}: {launcher.name} job {job.job_id} failed; see {job.logs()} and {sweep.log_file(r.variant, r.seed)}")
+            echo(f"{r.key}: {job.launcher} job {job.job_id} failed; see {job.logs()} and {sweep.log_file(r.variant, r.seed)}")
     return live
 
 
@@ -211,6 +211,7 @@ def run_sweep(
     echo: Callable[[str], None] = print,
     launcher: Launcher | None = None,
     wait: bool = True,
+    job_state: Callable[[JobRecord], str] | None = None,
 ) -> SweepOutcome:
     """Train or resume every run that is not finished: ``jobs`` local processes at once, or through ``launcher``.
 
@@ -225,6 +226,9 @@ def run_sweep(
             (``OUT/jobs.json``) it reports queued or running is skipped, and the
             jobs it submits are added to ``jobs.json``.
         wait: Passed to the launcher: wait for the runs to end rather than return once submitted.
+        job_state: The state of a job in ``jobs.json`` (default: ``launcher.job_state``
+            for the launcher's own jobs); ``compare`` also asks the launcher that
+            submitted a job when another one runs the sweep now.
 
     Returns:
         What was launched, submitted, skipped and set aside, and the signal that stopped it, if any.
@@ -234,7 +238,10 @@ def run_sweep(
     """
     outcome = SweepOutcome()
     sweep = SweepDir(out)
-    queued = _ask_jobs(launcher, runs, out, echo) if launcher is not None else {}
+    if job_state is None and launcher is not None:
+        own = launcher
+        job_state = lambda job: own.job_state(job) if job.launcher == own.name else "unknown"  # noqa: E731 - a default
+    queued = _ask_jobs(job_state, runs, out, echo) if job_state is not None else {}
     todo: list[LaunchRun] = []
     for r, step in zip(runs, plan_runs(runs, out).values(), strict=True):
         if step.action == "done":

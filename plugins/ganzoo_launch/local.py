@@ -19,3 +19,7 @@ class LocalLauncher(Launcher):
 
     def launch(self, runs: Sequence[LaunchRun], sweep: SweepDir, *, wait: bool, echo: Callable[[str], None]) -> LaunchOutcome:
         return run_pool(runs, jobs=self.params.jobs, threads=self.params.threads, echo=echo, relative_to=sweep.root)
+
+    def dry_run(self, runs: Sequence[LaunchRun], sweep: SweepDir) -> str:
+        head = f"# ganzoo compare --dry-run: {len(runs)} run(s) on this machine, {self.params.jobs} at a time; logs in {sweep.logs}"
+        return "\n".join([head, super().dry_run(runs, sweep)]) if runs else head

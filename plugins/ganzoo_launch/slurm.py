@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -174,7 +175,7 @@ class SlurmLauncher(Launcher):
         submitit = _submitit()
         executor = self._executor(sweep)
         # One array on SLURM (the %N of --array limits how many run at once); the local executor starts each job at once.
-        jobs = executor.submit_array([TrainJob(r, self.params.python, self.threads) for r in runs])
+        jobs = executor.submit_array([TrainJob(_absolute(r), self.params.python, self.threads) for r in runs])
         return self._submitted(runs, jobs, sweep, wait, echo, submitit)
 
     def _submitted(
@@ -215,25 +216,32 @@ class SlurmLauncher(Launcher):
         return "unknown" if state == "UNKNOWN" else "failed"
 
     def dry_run(self, runs: Sequence[LaunchRun], sweep: SweepDir) -> str:
-        from submitit.slurm.slurm import _make_sbatch_string
+        _submitit()  # the message to install it, rather than an ImportError
+        from submitit.slurm.slurm import _make_sbatch_string  # the text SlurmExecutor writes, without needing srun
 
         p = self.params
         if not runs:
             return "# nothing to submit: every run of the sweep is finished or being trained"
-        command = " ".join([self._python(), "-u -m submitit.core._submit", shlex.quote(str(sweep.submitit))])
+        folder = sweep.submitit.absolute()
+        command = " ".join([self._python(), "-u -m submitit.core._submit", shlex.quote(str(folder))])
         params = sbatch_params(p)
-        script = _make_sbatch_string(command=command, folder=sweep.submitit, map_count=len(runs), **params)
+        script = _make_sbatch_string(command=command, folder=folder, map_count=len(runs), **params)
         per_job = max(1, p.gpus_per_node) * p.nodes
         head = [
             f"# ganzoo compare --dry-run: one {p.executor} job array of {len(runs)} job(s), at most {min(len(runs), p.array_parallelism)} "
             f"at once; each {p.nodes} node(s) x {max(1, p.gpus_per_node)} task(s) ({per_job} DDP rank(s) in all), "
             f"{p.gpus_per_node} GPU(s) and {p.cpus_per_task} CPU(s) per task, {p.time_min} min; requeued up to {p.max_requeues} time(s)",
-            f"# job script ({sweep.submitit}/..._submission.sh):",
+            f"# the job script ({folder}/JOBID_submission.sh):",
         ]
         tasks = ["", "# array tasks: SLURM_ARRAY_TASK_ID -> the command each task runs (threads per process: "
                  f"{self.threads})"]
-        tasks += [f"#   {i}: {r.key}: {shlex.join(r.command(p.python))}" for i, r in enumerate(runs)]
+        tasks += [f"#   {i}: {r.key}: {shlex.join(_absolute(r).command(p.python))}" for i, r in enumerate(runs)]
         return "\n".join([*head, script.rstrip("\n"), *tasks])
+
+
+def _absolute(r: LaunchRun) -> LaunchRun:
+    """``r`` with absolute paths: a job's setup lines may change directory, and nodes need not share the submitter's."""
+    return replace(r, run_dir=r.run_dir.absolute(), spec_file=r.spec_file.absolute(), log_file=r.log_file.absolute())
 
 
 def _local_state(job: JobRecord, submitit: Any) -> JobState:
