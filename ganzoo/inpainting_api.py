@@ -73,7 +73,8 @@ def binary_mask(values: np.ndarray, white: float, *, name: str = "mask", note: C
     Raises:
         MaskFileError: Coloured pixels; or more than 25 % of the pixels strictly
             between 10 % and 90 % grey (a photo, noise, a soft matte); or grey pixels
-            that are mostly away from the hole's edges (not anti-aliasing).
+            that are mostly away from the hole's edges (not anti-aliasing); or grey
+            levels none of which reaches mid-grey (no hole: a mask on another scale).
     """
     import numpy as np
 
@@ -93,6 +94,9 @@ def binary_mask(values: np.ndarray, white: float, *, name: str = "mask", note: C
         raise MaskFileError(f"{name} is mostly grey ({grey.mean():.0%} of its pixels are between 10% and 90% grey): "
                             f"a photo, noise or a soft matte, not a mask; draw it in black and white ({CONVENTION})")
     hole = level >= 0.5
+    if not hole.any():  # e.g. 8-bit values in a 16-bit file: nothing reaches mid-grey of the file's scale
+        raise MaskFileError(f"{name} has grey levels but no pixel at or above mid-grey ({white / 2:g}), so no hole; "
+                            f"is it on another scale? ({CONVENTION})")
     if grey.any() and float(_near_edge(hole)[grey].mean()) < 0.5:
         raise MaskFileError(f"{name}: most of its grey pixels are away from the hole's edges (noise?), so they are not "
                             f"anti-aliasing; draw it in black and white ({CONVENTION})")

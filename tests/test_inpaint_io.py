@@ -154,6 +154,15 @@ def test_sparse_grey_noise_away_from_edges_is_refused(gen):
         ganzoo.inpaint(gen, _photo(40, 40), mask)
 
 
+def test_a_mask_on_another_scale_is_refused_not_read_as_no_hole(gen):
+    from ganzoo.inpainting_api import MaskFileError
+
+    mask = np.zeros((40, 40), np.uint16)
+    mask[10:20, 10:20] = 255  # an 8-bit mask saved as 16-bit: 255 of 65535 is nearly black
+    with pytest.raises(MaskFileError, match="no hole"):
+        ganzoo.inpaint(gen, _photo(40, 40), mask)
+
+
 def test_cli_refuses_a_mostly_grey_mask_with_the_convention(run_dir, tmp_path):
     from ganzoo_inpaint.cli import inpaint
 
