@@ -261,19 +261,13 @@ def test_path_length_differentiates_through_mapping() -> None:
     assert g.synthesis.blocks[-1].conv1.conv.weight.grad.abs().sum() > 0
 
 
-# ------------------------------------------------------------------ a tiny run: training, EMA, `ganzoo sample --truncation`
+# ------------------------------------------------------------------ tiny runs: training, resume, EMA, `ganzoo sample --truncation`
 
 
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from ganzoo.engine.run import Run
-    from ganzoo.plugin.registry import load_registries
-    from ganzoo.spec.model import validate_spec
+def _tiny_spec(steps: int) -> dict[str, Any]:
     from tests.conftest import TINY_SPEC
 
-    torch.set_num_threads(1)
-    reg = load_registries()
-    spec = {
+    return {
         **TINY_SPEC,
         "name": "tiny-stylegan2",
         "generator": {"type": "stylegan2", "params": SMALL_G},
@@ -283,8 +277,40 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "regularizers": [{"type": "r1", "weight": 0.01, "params": {"interval": 2}},
                              {"type": "path-length", "params": {"interval": 2}}],
         },
-        "train": {**TINY_SPEC["train"], "steps": 2, "checkpoint_every": 0, "sample_every": 0, "tensorboard": False, "ema": 0.9},
+        "train": {**TINY_SPEC["train"], "steps": steps, "checkpoint_every": 0, "sample_every": 0, "tensorboard": False, "ema": 0.9},
     }
+
+
+def test_resume_is_bit_identical_with_mixing_noise_and_lazy_penalties(tmp_path: Path) -> None:
+    """Style mixing, random noise and the penalties draw from the checkpointed RNGs, so 2 + 2 steps equal 4."""
+    from ganzoo.api import resume_spec
+    from ganzoo.checkpoint import list_checkpoints, load_checkpoint
+    from ganzoo.engine.run import Run
+    from ganzoo.plugin.registry import load_registries
+    from ganzoo.spec.model import validate_spec
+
+    reg = load_registries()
+    Run(validate_spec(_tiny_spec(4), reg), reg, tmp_path / "full").fit()
+    Run(validate_spec(_tiny_spec(2), reg), reg, tmp_path / "part").fit()
+    run = Run(resume_spec(tmp_path / "part", reg, ["train.steps=4"]), reg, tmp_path / "part")
+    assert run.resume() and run.step == 2
+    run.fit()
+    a, b = (load_checkpoint(list_checkpoints(tmp_path / d / "checkpoints")[-1][1]) for d in ("full", "part"))
+    for net in ("generator", "discriminator"):
+        assert a["nets"][net].keys() == b["nets"][net].keys()
+        assert all(torch.equal(v, b["nets"][net][k]) for k, v in a["nets"][net].items()), net
+    assert a["nets"]["generator"]["mapping.w_avg"].abs().sum() > 0
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from ganzoo.engine.run import Run
+    from ganzoo.plugin.registry import load_registries
+    from ganzoo.spec.model import validate_spec
+
+    torch.set_num_threads(1)
+    reg = load_registries()
+    spec = _tiny_spec(2)
     out = tmp_path_factory.mktemp("stylegan2")
     run = Run(validate_spec(spec, reg), reg, out)
     run.fit()
