@@ -226,3 +226,18 @@ def _registries() -> Any:
     from ganzoo.plugin.registry import load_registries
 
     return load_registries()
+
+
+@pytest.mark.slow
+def test_a_job_with_several_tasks_trains_one_ddp_run(tmp_path):
+    """gpus_per_node=2: two submitit tasks, one DDP rank each (gloo on the CPU), rendezvous from the job's environment."""
+    import torch
+
+    sweep = _sweep(type="slurm", params={"executor": "local", "cpus_per_task": 1, "gpus_per_node": 2})
+    del sweep["variants"]["b"]
+    out = tmp_path / "out"
+    result = _run("compare", _write(tmp_path, sweep), "--out", out, "--wait")
+    assert result.exit_code == 0, result.output
+    run = RunDir(SweepDir(out).run("a", 0).root)
+    state = torch.load(run.list_checkpoints()[-1][1], weights_only=True)
+    assert (state["step"], state["world_size"]) == (4, 2)

@@ -190,7 +190,7 @@ class SlurmLauncher(Launcher):
             return outcome
         for r, job in zip(runs, jobs, strict=True):
             try:
-                job.result()
+                job.results()  # every task's (a DDP job has one per GPU); one that failed raises
                 outcome.codes[r.key] = 0
                 echo(f"{r.key}: done")
             except (submitit.core.utils.FailedJobError, submitit.core.utils.UncompletedJobError) as exc:
