@@ -90,6 +90,7 @@ def test_launcher_params_follow_the_params_contract(registries, name):
         (None, ["--launcher", "slurm", "--launcher-set", "time_min=0"], "launcher.params.time_min"),
         (None, ["--launcher", "local", "--launcher-set", "jobs=many"], "launcher.params.jobs"),
         (None, ["--launcher", "slrum"], "launcher.type: unknown launcher 'slrum'"),
+        (None, ["--launcher", "slurm", "--jobs", "4"], "Invalid value for --jobs: applies to the local launcher"),
     ],
 )
 def test_a_bad_launcher_param_is_a_spec_error(tmp_path, section, args, expected):

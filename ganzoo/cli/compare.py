@@ -27,10 +27,13 @@ Examples:
 def _pool_params(jobs: int, threads: int | None, launcher: str) -> dict[str, int]:
     """``--jobs`` and ``--threads`` given on the command line, as the local launcher's params."""
     ctx = click.get_current_context()
-    if launcher != "local":
-        return {}
     given = {"jobs": jobs} if ctx.get_parameter_source("jobs") is not click.core.ParameterSource.DEFAULT else {}
-    return {**given, **({"threads": threads} if threads is not None else {})}
+    given.update({"threads": threads} if threads is not None else {})
+    if given and launcher != "local":  # silently ignored, they would promise what the queue does not do
+        what = " and ".join(f"--{k}" for k in given)
+        raise click.BadParameter(f"applies to the local launcher; set the {launcher} launcher's params with --launcher-set",
+                                 param_hint=what)
+    return given
 
 
 def _run_dirs(paths: list[Path]) -> list[Path]:

@@ -32,7 +32,8 @@ class SlurmParams(Params):
     cpus_per_task: int = Field(4, ge=1, le=1024, description="CPUs per training process (--cpus-per-task).")
     mem_gb: float | None = Field(None, gt=0, le=65536, description="Memory per node in GB (--mem).")
     array_parallelism: int = Field(16, ge=1, le=10000, description="Jobs of the array running at once (the %N of --array).")
-    max_requeues: int = Field(3, ge=0, le=100, description="Requeues after preemption or time-out before a job gives up.")
+    max_requeues: int = Field(
+        3, ge=0, le=100, description="Requeues after reaching the time limit before a job gives up (preemptions always requeue).")
     signal_delay_s: int = Field(120, ge=10, le=3600,
                                 description="Seconds before the time limit that the job is told to save a checkpoint (USR2).")
     job_name: str = Field("ganzoo", pattern=r"^[A-Za-z0-9._-]+$", description="--job-name.")

@@ -230,7 +230,8 @@ class SlurmLauncher(Launcher):
         head = [
             f"# ganzoo compare --dry-run: one {p.executor} job array of {len(runs)} job(s), at most {min(len(runs), p.array_parallelism)} "
             f"at once; each {p.nodes} node(s) x {max(1, p.gpus_per_node)} task(s) ({per_job} DDP rank(s) in all), "
-            f"{p.gpus_per_node} GPU(s) and {p.cpus_per_task} CPU(s) per task, {p.time_min} min; requeued up to {p.max_requeues} time(s)",
+            f"{p.gpus_per_node} GPU(s) and {p.cpus_per_task} CPU(s) per task, {p.time_min} min; "
+            f"requeued on preemption, and at the time limit up to {p.max_requeues} time(s)",
             f"# the job script ({folder}/JOBID_submission.sh):",
         ]
         tasks = ["", "# array tasks: SLURM_ARRAY_TASK_ID -> the command each task runs (threads per process: "
