@@ -41,6 +41,7 @@ _LAZY: dict[str, str] = {
     "LossSet": "ganzoo.losses",
     "Task": "ganzoo.task",
     "LatentGenerator": "ganzoo.task",
+    "TruncatableGenerator": "ganzoo.task",
     "StepContext": "ganzoo.context",
     "RunContext": "ganzoo.context",
     "AdversarialRecipe": "ganzoo.adversarial",

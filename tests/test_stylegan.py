@@ -16,8 +16,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 import ganzoo_stylegan
-from ganzoo import ConfigError, DataInfo, get_plugin_manager
-from ganzoo.task import LatentGenerator, TruncatableGenerator
+from ganzoo import ConfigError, DataInfo, LatentGenerator, TruncatableGenerator, get_plugin_manager
 from ganzoo_stylegan import build_discriminator, build_generator
 from ganzoo_stylegan.nets import (
     EqualConv2d,

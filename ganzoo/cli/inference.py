@@ -71,7 +71,7 @@ def sample(run: str, n: int, out: str, seed: int, device: str, label: int | None
 
 
 def _set_truncation(gen: LoadedGenerator, psi: float) -> None:
-    """Set ``truncation_psi`` on a :class:`ganzoo.task.TruncatableGenerator`; refuse other generators."""
+    """Set ``truncation_psi`` on a :class:`ganzoo.TruncatableGenerator`; refuse other generators."""
     from ganzoo.engine.build import unwrap_model
     from ganzoo.task import TruncatableGenerator
 
@@ -82,7 +82,7 @@ def _set_truncation(gen: LoadedGenerator, psi: float) -> None:
         slot = getattr(gen.spec, "generator", None)
         name = getattr(slot, "type", type(module).__name__)
         raise ConfigError(
-            f"--truncation needs a generator with a truncation psi (ganzoo.task.TruncatableGenerator, such as stylegan2); "
+            f"--truncation needs a generator with a truncation psi (ganzoo.TruncatableGenerator, such as stylegan2); "
             f"this run's generator {name!r} has none"
         )
     module.truncation_psi = psi

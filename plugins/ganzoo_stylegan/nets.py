@@ -376,7 +376,7 @@ def _flat_latent(z: Tensor, z_dim: int) -> Tensor:
 
 
 class StyleGAN2Generator(nn.Module):
-    """The StyleGAN2 generator: a :class:`ganzoo.LatentGenerator` and a :class:`ganzoo.task.TruncatableGenerator`.
+    """The StyleGAN2 generator: a :class:`ganzoo.LatentGenerator` and a :class:`ganzoo.TruncatableGenerator`.
 
     Attributes:
         latent_dim: ``z_dim`` (the task draws z of this size).
