@@ -77,6 +77,15 @@ def test_shapes_and_block_counts_at_each_resolution(size: int) -> None:
     assert [b.conv1.conv.weight.shape[0] for b in g.synthesis.blocks][-1] == min(128 // size, 16)
 
 
+@pytest.mark.parametrize("role", ["generator", "discriminator"])
+def test_the_plugin_kit_smoke_passes(role: str) -> None:
+    from ganzoo.plugin.registry import load_registries
+    from ganzoo.testing import smoke_model
+
+    net = smoke_model(load_registries(), "stylegan2", role, params={"channel_base": 256, "channel_max": 32})
+    assert isinstance(net, StyleGAN2Generator if role == "generator" else torch.nn.Module)
+
+
 @pytest.mark.parametrize("size", [4, 48, 2048])
 def test_unsupported_resolutions_are_config_errors(size: int) -> None:
     with pytest.raises(ConfigError, match="powers of two"):
