@@ -206,3 +206,26 @@ def test_evaluation_reports_hole_scores_per_bucket(tmp_path):
     # the scores come from the fixed masks: a second evaluation (another batch size) gives the same numbers
     again = evaluate(EvalContext(run.task, run.eval_generator, run.dataset, "k", run.device, batch_size=4), run.metrics).values
     assert again["hole_l1_b30-40"] == pytest.approx(values["hole_l1_b30-40"]["value"], rel=1e-12)
+
+
+def test_a_run_trains_and_scores_on_folder_masks(tmp_path):
+    import copy
+
+    from ganzoo.engine.run import Run
+    from ganzoo.plugin.registry import load_registries
+    from ganzoo.spec.model import SpecError, validate_spec
+
+    root = _mask_folder(tmp_path / "m", {"a": (0, 0, 32, 24), "b": (32, 24, 16, 12)})
+    reg = load_registries()
+    spec = copy.deepcopy(SPEC)
+    spec["task"]["params"]["mask"] = {"type": "folder", "root": str(root)}
+    spec["eval"] = {"metrics": [{"type": "l1", "params": {"region": "hole", "n": 4}}]}
+    run = Run(validate_spec(spec, reg), reg, tmp_path / "run")
+    run.fit()
+    masks = run.task.eval_masks(torch.stack([run.dataset[i]["image"] for i in range(8)]))
+    assert {round(float(m.mean()), 4) for m in masks} <= {0.25, 0.0625}  # the folder's two masks, resized to 16 px
+    proto = json.loads((tmp_path / "run" / "eval.json").read_text())["metrics"]["l1_rgb_crop0_hole"]["protocol"]
+    assert proto["task"]["holes"]["type"] == "folder"
+    spec["task"]["params"]["mask"]["root"] = str(tmp_path / "missing")
+    with pytest.raises(SpecError, match="does not exist"):
+        validate_spec(spec, reg)
