@@ -239,4 +239,4 @@ def _upscale_tensor(gen: Any, image: torch.Tensor, tile: Tile, tile_pad: int, sa
     out = torch.cat([_upscale01(gen, batch[i : i + 1].clamp(0, 1), channels, chosen, tile_pad) for i in range(len(batch))])
     s = gen.task.scale
     out = out.reshape(*image.shape[:-2], image.shape[-2] * s, image.shape[-1] * s)  # the input's (B,) C, sH, sW
-    return out.to(image.dtype) if image.is_floating_point() else out
+    return out.to(image.device, image.dtype if image.is_floating_point() else torch.float32)

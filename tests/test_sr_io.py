@@ -199,6 +199,11 @@ def test_folder_of_mixed_modes_gives_one_output_each_in_its_mode(cli: Any, sr_ru
     assert res.exit_code == EXIT_INPUT and "JPEG has no alpha" in res.output and "rgba.png" in res.output
     assert not (tmp_path / "jpg").exists()  # refused before any write
 
+    (folder / "zz-broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")  # sorted last: still refused before any write
+    res = cli("upscale", sr_run, folder, "--out", tmp_path / "none")
+    assert res.exit_code == EXIT_FAILURE and "zz-broken.png" in res.output and "nothing was written" in res.output
+    assert not (tmp_path / "none").exists()
+
 
 def test_large_input_is_tiled_automatically_and_equals_the_untiled_result(cli: Any, sr_run: Path, tmp_path: Path) -> None:
     from ganzoo.upscaling import AUTO_TILE, AUTO_TILE_PIXELS
