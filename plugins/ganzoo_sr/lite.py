@@ -73,12 +73,13 @@ class EDSRLite(nn.Module):
         self.conv_first = nn.Conv2d(channels, num_feat, 3, 1, 1)
         self.body = nn.Sequential(*[LiteBlock(num_feat, attention) for _ in range(num_block)])
         self.conv_body = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
-        self.conv_up = nn.Conv2d(num_feat, channels * scale * scale, 3, 1, 1)
+        self.conv_up = nn.Conv2d(num_feat, channels * scale * scale, 3, 1, 1, bias=True)
         self.pixel_shuffle = nn.PixelShuffle(scale)
         init_scaled([self.conv_first, self.conv_body], 1.0)
         # A zero sub-pixel conv makes step 0 exactly bicubic; its gradient (features x error) is non-zero, so it learns first.
         nn.init.zeros_(self.conv_up.weight)
-        nn.init.zeros_(self.conv_up.bias)
+        if self.conv_up.bias is not None:  # always, with bias=True; the check is for the type checker
+            nn.init.zeros_(self.conv_up.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         feat = self.conv_first(x)  # (B, F, h, w)

@@ -398,8 +398,8 @@ def test_plugin_contracts(registries: Registries) -> None:
 
     check_plugin_loads(registries, ganzoo_sr)
     entries = components_of(registries, ganzoo_sr)
-    assert {e.name for e in entries} == {"super-resolution", "srresnet", "rrdb", "bicubic", "vgg-style", "sr-photos", "sr-paired",
-                                         "sr-benchmark"}
+    assert {e.name for e in entries} == {"super-resolution", "srresnet", "edsr-lite", "rrdb", "bicubic", "vgg-style", "unet-sn",
+                                         "sr-photos", "sr-paired", "sr-benchmark"}
     for entry in [*entries, registries["loss"].get("perceptual")]:
         check_entry(entry)
 
