@@ -16,9 +16,11 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import CliRunner
+from pydantic import Field
 
+from ganzoo import LauncherEntry, Params, hookimpl
 from ganzoo.cli import cli
-from ganzoo.compare.launcher import JobRecord, LaunchRun, read_jobs, write_jobs
+from ganzoo.compare.launcher import JobRecord, Launcher, LaunchOutcome, LaunchRun, read_jobs, write_jobs
 from ganzoo.compare.sweep import build_launcher, load_sweep
 from ganzoo.rundir import RunDir, SweepDir
 from ganzoo.runlock import lock_holder
@@ -159,6 +161,57 @@ def test_a_run_becomes_resumable_once_it_has_a_checkpoint(tmp_path, registries):
     assert run.resumable().train_args() == ["train", str(run.spec_file), "--out", str(run.run_dir)]
     train(validate_spec(copy.deepcopy(BASE), registries), run.run_dir, registries=registries)
     assert run.resumable().train_args() == ["train", "--resume", str(run.run_dir)]
+
+
+class _QueueParams(Params):
+    queue: str = Field("default", min_length=1, description="The queue.")
+
+
+class _Queue(Launcher):
+    """A third-party launcher that only records what it was given, and says every job is still queued."""
+
+    def __init__(self, params: _QueueParams) -> None:
+        self.params = params
+        self.given: list[LaunchRun] = []
+
+    def launch(self, runs, sweep, *, wait, echo):
+        self.given.extend(runs)
+        return LaunchOutcome(jobs={r.key: JobRecord(r.key, self.name, f"{self.params.queue}-{i}", str(sweep.root), "o", "o")
+                                   for i, r in enumerate(runs)})
+
+    def job_state(self, job):
+        return "pending"
+
+
+class _QueuePlugin:
+    @hookimpl
+    def ganzoo_launchers(self):
+        return [LauncherEntry(name="my-queue", build=_Queue, params=_QueueParams, description="Records the runs.")]
+
+
+def test_a_third_party_launcher_gets_the_runs_and_its_queued_jobs_are_not_submitted_twice(tmp_path):
+    from ganzoo.compare.execute import run_sweep
+    from ganzoo.compare.sweep import expand_sweep
+    from ganzoo.spec.model import SpecError
+    from ganzoo.testing import registries_with
+
+    reg = registries_with(("my_queue", _QueuePlugin()))
+    sweep = load_sweep(_write(tmp_path, _sweep(type="my-queue", params={"queue": "fast"})))
+    with pytest.raises(SpecError, match=r"launcher\.params\.queue"):
+        build_launcher(reg, sweep.launcher, sets={"queue": ""})
+    launcher = build_launcher(reg, sweep.launcher)
+    assert isinstance(launcher, _Queue) and launcher.name == "my-queue"
+    runs, out = expand_sweep(sweep, reg, tmp_path), tmp_path / "out"
+    first = run_sweep(runs, out, launcher=launcher, wait=False, echo=lambda m: None)
+    assert [r.key for r in launcher.given] == ["a-s0", "b-s0"] and {r.action for r in launcher.given} == {"train"}
+    assert all(r.spec_file.is_file() for r in launcher.given)  # written before the launch: a job elsewhere reads it
+    assert launcher.given[0].train_args() == ["train", str(launcher.given[0].spec_file), "--out", str(launcher.given[0].run_dir)]
+    assert {k: j.job_id for k, j in read_jobs(SweepDir(out)).items()} == {"a-s0": "fast-0", "b-s0": "fast-1"} == \
+        {k: j.job_id for k, j in first.jobs.items()}
+    lines: list[str] = []
+    again = run_sweep(runs, out, launcher=launcher, wait=False, echo=lines.append)
+    assert len(launcher.given) == 2 and not again.jobs  # nothing submitted twice
+    assert set(again.skipped) == {"a-s0", "b-s0"} and "my-queue job fast-0 is pending (log o)" in again.skipped["a-s0"]
 
 
 # ------------------------------------------------------------------ submitit's local executor, end to end
