@@ -88,6 +88,7 @@ def test_launcher_params_follow_the_params_contract(registries, name):
     [
         ({"type": "slurm", "params": {"gpus_per_node": -1}}, [], "launcher.params.gpus_per_node"),
         ({"type": "slurm", "params": {"executor": "pbs"}}, [], "launcher.params.executor"),
+        ({"type": "slurm", "params": {"executor": "local", "nodes": 2}}, [], "launcher.params: Value error, submitit's local executor"),
         (None, ["--launcher", "slurm", "--launcher-set", "partiton=gpu"], "launcher.params.partiton: Extra inputs are not permitted"),
         (None, ["--launcher", "slurm", "--launcher-set", "time_min=0"], "launcher.params.time_min"),
         (None, ["--launcher", "local", "--launcher-set", "jobs=many"], "launcher.params.jobs"),
@@ -113,6 +114,14 @@ def test_the_default_launcher_is_local_with_the_jobs_given(tmp_path):
     section = load_sweep(_write(tmp_path, _sweep(type="slurm", params={"partition": "gpu"}))).launcher
     assert build_launcher(reg, section).params.partition == "gpu"  # type: ignore[attr-defined]
     assert build_launcher(reg, section, name="local").name == "local"
+
+
+def test_launcher_local_is_the_default(tmp_path):
+    path = _write(tmp_path, _sweep())
+    plain = _run("compare", path, "--out", tmp_path / "out", "--jobs", "2", "--dry-run")
+    local = _run("compare", path, "--out", tmp_path / "out", "--jobs", "2", "--dry-run", "--launcher", "local")
+    assert plain.exit_code == local.exit_code == 0 and plain.output == local.output
+    assert plain.output.startswith("# ganzoo compare --dry-run: 2 run(s) on this machine, 2 at a time")
 
 
 def test_slurm_dry_run_prints_one_array_with_the_resources(tmp_path):

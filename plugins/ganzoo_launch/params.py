@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ganzoo import Params
 
@@ -42,3 +42,9 @@ class SlurmParams(Params):
     setup: list[str] = Field(default_factory=list, description="Shell lines the job script runs first (module load, source venv).")
     python: str | None = Field(None, min_length=1, description="The python command on the nodes (default: this interpreter).")
     threads: int | None = Field(None, ge=1, le=1024, description="Intra-op threads per training process (default: cpus_per_task).")
+
+    @model_validator(mode="after")
+    def _one_node_locally(self) -> SlurmParams:
+        if self.executor == "local" and self.nodes > 1:
+            raise ValueError("submitit's local executor runs on this one machine: nodes must be 1 with executor: local")
+        return self

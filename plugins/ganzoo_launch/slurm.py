@@ -156,9 +156,7 @@ class SlurmLauncher(Launcher):
         submitit = _submitit()
         p = self.params
         folder = sweep.submitit
-        if p.executor == "local":
-            if p.nodes > 1:
-                raise ConfigError("launcher.params.nodes: submitit's local executor runs on one node; use executor: slurm")
+        if p.executor == "local":  # one node: the params refuse more
             ex = submitit.LocalExecutor(folder, max_num_timeout=p.max_requeues, python=p.python)
             ex.update_parameters(timeout_min=p.time_min, tasks_per_node=max(1, p.gpus_per_node), gpus_per_node=p.gpus_per_node,
                                  signal_delay_s=p.signal_delay_s, setup=list(p.setup))
@@ -183,7 +181,7 @@ class SlurmLauncher(Launcher):
     ) -> LaunchOutcome:
         outcome = LaunchOutcome()
         for r, job in zip(runs, jobs, strict=True):
-            outcome.jobs[r.key] = JobRecord(r.key, self.name, str(job.job_id), str(sweep.submitit), str(job.paths.stdout),
+            outcome.jobs[r.key] = JobRecord(r.key, self.name, str(job.job_id), str(sweep.submitit.absolute()), str(job.paths.stdout),
                                             str(job.paths.stderr), executor=self.params.executor)
             echo(f"{r.key}: submitted as {self.params.executor} job {job.job_id} ({r.action})")
         if not wait:
