@@ -164,6 +164,10 @@ def test_bad_benchmark_inputs_are_one_line_errors(cli: Any, sr_run: Path, tmp_pa
     assert res.exit_code == EXIT_INPUT and "scale 4 but the run upscales x2" in res.output
     res = cli("sr-eval", sr_run, "--data", tmp_path / "missing")
     assert res.exit_code == EXIT_INPUT and "neither a folder nor a dataset type" in res.output
+    res = cli("sr-eval", sr_run, "--data", "sr-benchmark", "--data-set", f"hr={tmp_path / 'missing'}", "--data-set", "bogus=1")
+    assert res.exit_code == EXIT_INPUT and len(res.output.strip().splitlines()) == 1
+    assert res.output.startswith("error: data sr-benchmark: hr: Value error, hr folder") and "bogus: Extra inputs" in res.output
+    assert "'digits'" not in res.output  # this type's params only, not every installed dataset's
     res = cli("upscale", sr_run, tmp_path / "empty", "--out", tmp_path / "up")
     assert res.exit_code == EXIT_FAILURE and "holds no image files" in res.output and not (tmp_path / "up").exists()
 

@@ -314,7 +314,9 @@ def _data_spec(gen: Any, reg: Any, data: str | None, lr_folder: str | None, data
     ``sr-benchmark`` on it. With a type: that dataset from ``data_set``. Params
     named ``scale`` and ``channels`` default to the run's.
     """
-    from pydantic import TypeAdapter, ValidationError
+    from typing import get_args
+
+    from pydantic import ValidationError
 
     from ganzoo import parse_overrides
 
@@ -336,11 +338,12 @@ def _data_spec(gen: Any, reg: Any, data: str | None, lr_folder: str | None, data
         fields = reg["dataset"].get(kind).params.model_fields
         from_run = {"scale": gen.task.scale, "channels": gen.info.channels}
         params = {**{k: v for k, v in from_run.items() if k in fields}, **given, **overrides}
-    slot = type(spec).model_fields["data"].annotation  # the union of installed datasets, as a spec validates eval.data
+    # The spec's data slot is a union of one model per installed dataset; validate with this type's, as eval.data is.
+    member = next(m for m in get_args(type(spec).model_fields["data"].annotation) if get_args(m.model_fields["type"].annotation) == (kind,))
     try:
-        checked = TypeAdapter(slot).validate_python({"type": kind, "params": params})
+        checked = member.model_validate({"type": kind, "params": params})
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'][2:]) or 'params'}: {e['msg']}" for e in exc.errors(include_url=False))
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:]) or 'params'}: {e['msg']}" for e in exc.errors(include_url=False))
         raise ConfigError(f"data {kind}: {problems}") from None
     scale = getattr(checked.params, "scale", gen.task.scale)
     if scale != gen.task.scale:
