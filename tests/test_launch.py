@@ -156,6 +156,8 @@ def test_a_live_job_of_another_launcher_is_not_trained_twice(tmp_path):
     path, out = _write(tmp_path, sweep), tmp_path / "out"
     live = JobRecord("a-s0", "slurm", str(os.getpid()), str(tmp_path), "job.out", "job.err", executor="local")  # this process: alive
     write_jobs(SweepDir(out), {"a-s0": live})
+    dry = _run("compare", path, "--out", out, "--dry-run")
+    assert dry.exit_code == 0 and dry.output.startswith("# ganzoo compare --dry-run: 0 run(s)") and "a-s0" not in dry.output
     result = _run("compare", path, "--out", out)
     assert result.exit_code == 1, result.output  # incomplete: the run is someone else's for now
     assert f"a-s0: queued or running, slurm job {os.getpid()} is running (stdout job.out, stderr job.err); skipped" in result.output

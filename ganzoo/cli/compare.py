@@ -17,8 +17,8 @@ EPILOG = """\b
 Examples:
   ganzoo compare registry/sweeps/digits-objectives.yaml --jobs 2
   ganzoo compare SWEEP --launcher slurm --launcher-set partition=gpu --dry-run
-  ganzoo compare SWEEP --launcher slurm --launcher-set partition=gpu     # submit, return
-  ganzoo compare SWEEP --launcher slurm          # later: gather, resubmit what failed
+  ganzoo compare SWEEP --launcher slurm --launcher-set partition=gpu     # submit, return; the same
+                                     # command later gathers, and resubmits what failed
   ganzoo compare runs/compare-digits-objectives          # re-gather a finished sweep
   ganzoo compare runs/a runs/b runs/c --out runs/cmp     # compare plain run directories
 """
@@ -123,10 +123,21 @@ def compare(
         sets = {**launcher_params, **parse_overrides(list(launcher_sets))}
         launcher = build_launcher(reg, sweep.launcher, name=launcher_name, sets=sets, source=str(sweep_file))
         out = out or SweepDir.default(sweep.name).root
+        others: dict[str, Any] = {launcher.name: launcher}
+        jobs_file = str(SweepDir(out).jobs)
+
+        def job_state(job: JobRecord) -> str:  # a job another launcher submitted is asked of that launcher
+            if job.launcher not in others:
+                try:
+                    others[job.launcher] = build_launcher(reg, None, name=job.launcher, source=jobs_file)
+                except SpecError:  # its plugin is gone: the plan alone decides
+                    others[job.launcher] = None
+            return "unknown" if others[job.launcher] is None else str(others[job.launcher].job_state(job))
+
         if dry_run:
             from ganzoo.compare.execute import plan_launch
 
-            click.echo(launcher.dry_run(plan_launch(runs, out), SweepDir(out)))
+            click.echo(launcher.dry_run(plan_launch(runs, out, job_state), SweepDir(out)))
             return
         out.mkdir(parents=True, exist_ok=True)
         data = sweep.model_dump(mode="json")
@@ -135,17 +146,6 @@ def compare(
         copy = dump_yaml(data, header=f"# ganzoo compare: copy of {sweep_file}\n")
         atomic_write_text(SweepDir(out).sweep_file, copy)
         if not no_train:
-            others: dict[str, Any] = {launcher.name: launcher}
-            jobs_file = str(SweepDir(out).jobs)
-
-            def job_state(job: JobRecord) -> str:  # a job another launcher submitted is asked of that launcher
-                if job.launcher not in others:
-                    try:
-                        others[job.launcher] = build_launcher(reg, None, name=job.launcher, source=jobs_file)
-                    except SpecError:  # its plugin is gone: the plan alone decides
-                        others[job.launcher] = None
-                return "unknown" if others[job.launcher] is None else str(others[job.launcher].job_state(job))
-
             echo = lambda m: click.echo(m, err=True)  # noqa: E731 - one line
             outcome = run_sweep(runs, out, echo=echo, launcher=launcher, wait=wait, job_state=job_state)
             if outcome.jobs and not wait:

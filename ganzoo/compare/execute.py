@@ -276,14 +276,21 @@ def run_sweep(
     return outcome
 
 
-def plan_launch(runs: list[SweepRun], out: Path) -> list[LaunchRun]:
-    """The runs a launch would train now, for ``compare --dry-run``: nothing is moved, written or started."""
+def plan_launch(runs: list[SweepRun], out: Path, job_state: Callable[[JobRecord], str] | None = None) -> list[LaunchRun]:
+    """The runs a launch would train now, for ``compare --dry-run``: nothing is moved, written or started.
+
+    Args:
+        runs: The expanded sweep.
+        out: The sweep's output directory.
+        job_state: As for :func:`run_sweep`: runs whose job is queued or running are left out.
+    """
     sweep = SweepDir(out)
     actions = plan_runs(runs, out)
+    queued = _ask_jobs(job_state, runs, out, lambda _: None) if job_state is not None else {}
     return [
         LaunchRun.of(sweep, r.variant, r.seed, "resume" if actions[r.key].action == "resume" else "train")
         for r in runs
-        if actions[r.key].action not in ("done", "running")
+        if actions[r.key].action not in ("done", "running") and r.key not in queued
     ]
 
 
