@@ -147,6 +147,15 @@ def test_benchmark_as_eval_data_in_a_spec(registries: Registries, cli: Any, tmp_
         assert in_training[key]["protocol"]["data"] == value["protocol"]["data"]  # the same data key either way
 
 
+def test_eval_data_at_another_scale_is_refused(registries: Registries, tmp_path: Path) -> None:
+    """A x2 run scored on LR made at x4 would compare its SR with the HR's top-left quarter; the task refuses the pair."""
+    _benchmark(tmp_path / "Set3")
+    spec = copy.deepcopy(SPEC)
+    spec["eval"]["data"] = {"type": "sr-benchmark", "params": {"hr": str(tmp_path / "Set3"), "scale": 4}}
+    with pytest.raises(ConfigError, match="does not fit image .* at scale 2 .is the dataset's scale the task's"):
+        _train(spec, registries, tmp_path / "run")
+
+
 def test_bad_benchmark_inputs_are_one_line_errors(cli: Any, sr_run: Path, tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     res = cli("sr-eval", sr_run, "--data", tmp_path / "empty")

@@ -119,8 +119,10 @@ class SuperResolution(Task):
             hr = mod_crop(hr, s)  # (B, C, H', W'), multiples of s
             return self.degrade(hr), hr  # (B, C, H'/s, W'/s)
         h, w = lr.shape[-2:]
-        if lr.shape[:2] != hr.shape[:2] or hr.shape[-2] < h * s or hr.shape[-1] < w * s:
-            raise ConfigError(f"paired batch: {self.params.lr_key!r} {tuple(lr.shape)} does not fit image {tuple(hr.shape)} at scale {s}")
+        # HR may exceed LR x s only by what a mod-crop removes (< s): more means LR made at another scale
+        if lr.shape[:2] != hr.shape[:2] or not (0 <= hr.shape[-2] - h * s < s and 0 <= hr.shape[-1] - w * s < s):
+            raise ConfigError(f"paired batch: {self.params.lr_key!r} {tuple(lr.shape)} does not fit image {tuple(hr.shape)} at scale {s} "
+                              "(is the dataset's scale the task's?)")
         return lr, hr[..., : h * s, : w * s]
 
     def _train_pair(self, batch: dict[str, Tensor], ctx: StepContext) -> tuple[Tensor, Tensor, Tensor]:
