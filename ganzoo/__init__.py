@@ -42,6 +42,7 @@ _LAZY: dict[str, str] = {
     "Task": "ganzoo.task",
     "LatentGenerator": "ganzoo.task",
     "TruncatableGenerator": "ganzoo.task",
+    "MappedGenerator": "ganzoo.task",
     "StepContext": "ganzoo.context",
     "RunContext": "ganzoo.context",
     "AdversarialRecipe": "ganzoo.adversarial",

@@ -16,6 +16,13 @@ the generator minimises; :class:`AdversarialRecipe` runs the phases:
 * ``G_reg`` on steps ``interval``, ``2 * interval``, ... for lazy generator
   regularisers (path length), on the G phase's latents through the updated G.
 
+A generator regulariser gets ``(generator, z, fake)``; one that declares
+``uses_ws = True`` (path length) gets ``(synthesis, ws, fake)`` instead when
+the task's :class:`Latents` carry a mapping/synthesis split (a
+:class:`ganzoo.MappedGenerator`): ``ws = mapping(z)`` (B, num_ws, W) is then
+an intermediate of the graph, not a leaf, so the penalty also trains the
+mapping network, as in StyleGAN2.
+
 Every update goes through :meth:`ganzoo.StepContext.optimize`, so precision,
 clipping, the non-finite guard, EMA and DDP apply to all of them.
 """
@@ -70,10 +77,30 @@ class Latents:
     Attributes:
         z: Latents (B, Z) of this step's G phase.
         generate: Latents -> images, with any conditioning bound.
+        mapping: z -> intermediate latents ws (B, num_ws, W), conditioning
+            bound, as training maps them (style mixing included, no
+            truncation); set together with ``synthesis`` for a
+            :class:`ganzoo.MappedGenerator`, so that ``synthesis(mapping(z))``
+            is ``generate(z)``. None: the generator has no such split.
+        synthesis: ws -> images, conditioning bound.
+
+    Raises:
+        ValueError: Only one of ``mapping`` and ``synthesis`` is given.
     """
 
     z: Tensor
     generate: Network
+    mapping: Network | None = None
+    synthesis: Network | None = None
+
+    def __post_init__(self) -> None:
+        if (self.mapping is None) != (self.synthesis is None):
+            raise ValueError("Latents needs both mapping and synthesis, or neither")
+
+
+def _uses_ws(reg: Regularizer, latents: Latents) -> bool:
+    """Whether ``reg`` is to get (synthesis, ws, fake): it asks for ws and the generator has a mapping."""
+    return latents.mapping is not None and bool(getattr(reg, "uses_ws", False))
 
 
 def _split(regularizers: list[RegItem]) -> dict[tuple[str, bool], list[RegItem]]:
@@ -225,17 +252,32 @@ class AdversarialRecipe:
 
         ``fake = latents.generate(z)`` is made by the recipe, with ``z`` a leaf
         that requires grad when a penalty differentiates through it (path
-        length), so the penalty reuses the objective's graph.
+        length), so the penalty reuses the objective's graph. When a penalty
+        takes ws, the fake is ``synthesis(mapping(z))`` instead, one graph
+        serving penalties on z and on ws alike.
         """
         grad_scale = ctx.grad_scale("generator")
 
         def g_loss() -> tuple[Tensor, dict[str, Tensor]]:
-            z = latents.z.detach().requires_grad_(True) if self.g_every else latents.z  # (B, Z)
-            fake = latents.generate(z)  # (B, C, H, W): a fresh graph through G
+            on_ws = [_uses_ws(reg, latents) for _, reg, _ in self.g_every]
+            z = latents.z.detach().requires_grad_(True) if not all(on_ws) else latents.z  # (B, Z)
+            ws: Tensor | None = None
+            if any(on_ws):
+                assert latents.mapping is not None and latents.synthesis is not None
+                ws = latents.mapping(z)  # (B, num_ws, W): in the graph from z, not a leaf
+                fake = latents.synthesis(ws)  # (B, C, H, W)
+            else:
+                fake = latents.generate(z)  # (B, C, H, W): a fresh graph through G
             terms: dict[str, Tensor] = {}
             loss = objective(fake, terms)
-            if self.g_every:
-                loss = _add_penalties(loss, terms, self.g_every, latents.generate, z, fake, grad_scale)
+            for (name, reg, weight), reg_on_ws in zip(self.g_every, on_ws, strict=True):
+                if reg_on_ws:
+                    assert latents.synthesis is not None and ws is not None
+                    penalty = reg(latents.synthesis, ws, fake, grad_scale=grad_scale)
+                else:
+                    penalty = reg(latents.generate, z, fake, grad_scale=grad_scale)
+                loss = loss + weight * penalty
+                terms[name] = penalty.detach()
             return loss, terms
 
         ctx.optimize("generator", g_loss, phase="G")
@@ -244,9 +286,16 @@ class AdversarialRecipe:
                 continue
 
             def g_reg(reg: Regularizer = reg, weight: float = weight, name: str = name) -> tuple[Tensor, dict[str, Tensor]]:
-                z = latents.z.detach().requires_grad_(True)  # (B, Z): the G phase's latents, no new noise
-                fake = latents.generate(z)  # (B, C, H, W) through the just-updated G
-                penalty = reg(latents.generate, z, fake, grad_scale=grad_scale)
+                if _uses_ws(reg, latents):
+                    assert latents.mapping is not None and latents.synthesis is not None
+                    # The G phase's latents mapped anew by the just-updated G (style mixing as in training), as
+                    # StyleGAN2's Gpl phase differentiates the ws it synthesises from.
+                    ws = latents.mapping(latents.z.detach())  # (B, num_ws, W)
+                    penalty = reg(latents.synthesis, ws, latents.synthesis(ws), grad_scale=grad_scale)
+                else:
+                    z = latents.z.detach().requires_grad_(True)  # (B, Z): the G phase's latents, no new noise
+                    fake = latents.generate(z)  # (B, C, H, W) through the just-updated G
+                    penalty = reg(latents.generate, z, fake, grad_scale=grad_scale)
                 return weight * reg.interval * penalty, {name: penalty.detach()}
 
             ctx.optimize("generator", g_reg, phase="G_reg")

@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ganzoo.data import DataInfo, ImageDataset
     from ganzoo.spec.model import RunSpecBase
 
-__all__ = ["LatentGenerator", "LossFn", "LossSet", "RunContext", "StepContext", "Task", "TruncatableGenerator"]
+__all__ = ["LatentGenerator", "LossFn", "LossSet", "MappedGenerator", "RunContext", "StepContext", "Task", "TruncatableGenerator"]
 
 
 class Task(ABC):
@@ -148,4 +148,41 @@ class TruncatableGenerator(Protocol):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """Latents (B, latent_dim) to images (B, C, H, W) in [-1, 1], truncated by ``truncation_psi``."""
+        ...
+
+
+@runtime_checkable
+class MappedGenerator(Protocol):
+    """A :class:`LatentGenerator` split into a mapping network z -> ws and a synthesis network ws -> image (StyleGAN).
+
+    ``forward(z)`` must equal ``synthesis(mapping(z))``: the GAN tasks then
+    hand generator regularisers that declare ``uses_ws`` (path length) the
+    intermediate latents ``ws`` and ``synthesis`` instead of z and the whole
+    generator, so StyleGAN2's path length is taken with respect to w, as in the
+    paper. ``mapping`` must do in training what ``forward`` does there (style
+    mixing included), so the penalty sees the ws training sees; truncation is
+    ``forward``'s alone and never applies to ``mapping(z)`` called bare. Under
+    DDP the tasks keep to z (a submodule called directly bypasses DDP's
+    gradient synchronisation).
+
+    Attributes:
+        latent_dim: Size of z, as for :class:`LatentGenerator`.
+
+    Optional:
+        num_classes: ``int``: the ``conditional`` task calls ``mapping(z, y)``
+            with class labels ``y`` (B,), as it calls ``forward(z, y)``.
+    """
+
+    latent_dim: int
+
+    def mapping(self, z: torch.Tensor) -> torch.Tensor:
+        """Latents (B, latent_dim) to the intermediate latents ws (B, num_ws, w_dim), one w per synthesis input, untruncated."""
+        ...
+
+    def synthesis(self, ws: torch.Tensor) -> torch.Tensor:
+        """Intermediate latents ws (B, num_ws, w_dim) to images (B, C, H, W) in [-1, 1], as ``forward`` makes them."""
+        ...
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """Latents (B, latent_dim) to images (B, C, H, W) in [-1, 1]: ``synthesis(mapping(z))``."""
         ...

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 import ganzoo_stylegan
-from ganzoo import ConfigError, DataInfo, LatentGenerator, TruncatableGenerator, get_plugin_manager
+from ganzoo import ConfigError, DataInfo, LatentGenerator, MappedGenerator, TruncatableGenerator, get_plugin_manager
 from ganzoo_stylegan import build_discriminator, build_generator
 from ganzoo_stylegan.nets import (
     EqualConv2d,
@@ -173,9 +173,9 @@ def test_style_mixing_only_when_enabled_and_training() -> None:
     # the mixed ws keep the first z's styles before the crossover and the other z's after it
     g.train()
     g.style_mixing_prob = 1.0
-    ws = g.mapping(z, update_w_avg=False)
+    ws = g.mapping(z, update_w_avg=False, mix=False)
     torch.manual_seed(2)
-    mixed = g.mix_styles(z, ws)
+    mixed = g.mapping.mix_styles(z, ws)
     same = (mixed == ws).all(dim=2).all(dim=0)  # (num_ws,)
     cutoff = int(same.long().argmin())
     assert 1 <= cutoff < g.num_ws and bool(same[:cutoff].all()) and not bool(same[cutoff:].any())
@@ -255,18 +255,79 @@ def test_minibatch_stddev_adds_a_channel_per_group() -> None:
     torch.testing.assert_close(two[0, 7], torch.full((3, 3), float((x[0::2, 3:].var(0, unbiased=False) + 1e-8).sqrt().mean())))
 
 
-def test_path_length_differentiates_through_mapping() -> None:
+def test_mapping_then_synthesis_is_forward() -> None:
+    """The MappedGenerator contract: forward(z) == synthesis(mapping(z)), in eval and in training (mixing off, const noise)."""
+    g = _small_g()
+    assert isinstance(g, MappedGenerator)
+    z = torch.randn(3, 16)
+    with torch.no_grad():
+        g.eval()
+        torch.testing.assert_close(g.synthesis(g.mapping(z)), g(z), rtol=0, atol=0)  # eval: const noise by default
+        g.train()
+        g.style_mixing_prob = 0.0
+        torch.testing.assert_close(g.synthesis(g.mapping(z), "const"), g(z, noise_mode="const"), rtol=0, atol=0)
+        g.style_mixing_prob = 1.0
+        torch.manual_seed(4)
+        mixed = g(z, noise_mode="const")
+        torch.manual_seed(4)
+        torch.testing.assert_close(g.synthesis(g.mapping(z), "const"), mixed, rtol=0, atol=0)  # the same draws: mixing is the mapping's
+
+
+def test_truncation_stays_out_of_the_mapping_and_mixing_stays_in_it() -> None:
+    """Path length maps z bare: G's truncation_psi must not reach it, training's style mixing must."""
+    g = _small_g()
+    z = torch.randn(4, 16)
+    with torch.no_grad():
+        g.train()
+        for _ in range(3):
+            g.mapping(torch.randn(8, 16))  # a w_avg away from 0, so truncation would show
+        g.eval()
+        g.truncation_psi = 0.5  # what `ganzoo sample --truncation` sets
+        torch.testing.assert_close(g.mapping(z), g.mapping(z, truncation_psi=1.0), rtol=0, atol=0)
+        assert not torch.allclose(g.mapping(z, truncation_psi=0.5), g.mapping(z))
+        g.train()
+        g.style_mixing_prob = 1.0
+        ws = g.mapping(z, update_w_avg=False)  # (B, num_ws, W): a second z's styles from the crossover on
+        assert not torch.equal(ws[:, :1].expand_as(ws), ws)
+        torch.testing.assert_close(g.mapping(z, update_w_avg=False, mix=False)[:, 0], ws[:, 0], rtol=0, atol=0)
+
+
+def test_path_length_on_ws_differentiates_through_mapping_and_synthesis() -> None:
     from ganzoo_losses.regularizers import PathLength
 
     g = _small_g()
     g.train()
-    z = torch.randn(4, 16, requires_grad=True)
+    ws = g.mapping(torch.randn(4, 16))  # (B, num_ws, W), in the graph from z as the task passes it
     reg = PathLength(interval=1)
-    penalty = reg(g, z, g(z))
-    assert torch.isfinite(penalty) and float(reg.pl_mean) > 0
+    penalty = reg(g.synthesis, ws, g.synthesis(ws))
+    assert ws.shape == (4, g.num_ws, 16) and torch.isfinite(penalty) and float(reg.pl_mean) > 0
     penalty.backward()
     assert g.mapping.layers[0].weight.grad is not None and g.mapping.layers[0].weight.grad.abs().sum() > 0
     assert g.synthesis.blocks[-1].conv1.conv.weight.grad.abs().sum() > 0
+
+
+def test_a_run_hands_path_length_the_mapped_ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through the unconditional task: G (interval 1) and G_reg (interval 2) both measure w.r.t. ws, not z."""
+    from ganzoo.engine.run import Run
+    from ganzoo.plugin.registry import load_registries
+    from ganzoo.spec.model import validate_spec
+    from ganzoo_losses.regularizers import PathLength
+
+    seen: list[tuple[tuple[int, ...], bool]] = []
+    call = PathLength.__call__
+
+    def spy(self: PathLength, generator: Any, latents: torch.Tensor, fake: torch.Tensor, **kw: Any) -> torch.Tensor:
+        seen.append((tuple(latents.shape), latents.is_leaf))
+        return call(self, generator, latents, fake, **kw)
+
+    monkeypatch.setattr(PathLength, "__call__", spy)
+    spec = _tiny_spec(2)
+    spec["losses"]["regularizers"] = [{"type": "path-length", "params": {"interval": 1}},
+                                      {"type": "path-length", "params": {"interval": 2}}]
+    reg = load_registries()
+    Run(validate_spec(spec, reg), reg, tmp_path).fit()
+    num_ws = _small_g().num_ws
+    assert seen == [((8, num_ws, 16), False)] * 3  # steps 1 and 2 in G, step 2 in G_reg; ws in the graph from z
 
 
 # ------------------------------------------------------------------ tiny runs: training, resume, EMA, `ganzoo sample --truncation`
@@ -308,6 +369,8 @@ def test_resume_is_bit_identical_with_mixing_noise_and_lazy_penalties(tmp_path: 
         assert a["nets"][net].keys() == b["nets"][net].keys()
         assert all(torch.equal(v, b["nets"][net][k]) for k, v in a["nets"][net].items()), net
     assert a["nets"]["generator"]["mapping.w_avg"].abs().sum() > 0
+    pl = [c["plugins"]["ganzoo_losses"]["regularizers"]["1.path-length"]["pl_mean"] for c in (a, b)]
+    assert pl[0] > 0 and torch.equal(pl[0], pl[1])  # path length's running mean is checkpointed state
 
 
 @pytest.fixture(scope="module")

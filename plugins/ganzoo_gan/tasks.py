@@ -12,15 +12,27 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
+import torch.distributed as dist
 from torch import Tensor, nn
 
-from ganzoo import AdversarialRecipe, ConfigError, CriticInputs, Latents, RunContext, StepContext, Task, unwrap_model
+from ganzoo import (
+    AdversarialRecipe,
+    ConfigError,
+    CriticInputs,
+    Latents,
+    MappedGenerator,
+    RunContext,
+    StepContext,
+    Task,
+    unwrap_model,
+)
 from ganzoo_gan.ada import AdaController, ada_augment
 from ganzoo_gan.diffaugment import diff_augment
 
 __all__ = ["AdversarialTask", "Unconditional", "Conditional", "class_labels"]
 
 Labels = Tensor | None
+Network = Callable[[Tensor], Tensor]
 
 
 def _int_attr(generator: nn.Module, name: str, task: str) -> int:
@@ -79,6 +91,23 @@ class AdversarialTask(Task):
         """(B,) logits of images under labels."""
         return D(x)
 
+    def map_latents(self, G: MappedGenerator, z: Tensor, y: Labels) -> Tensor:
+        """Intermediate latents ws (B, num_ws, W) of a :class:`ganzoo.MappedGenerator` from latents (B, Z) and labels."""
+        return G.mapping(z)
+
+    def style_path(self, G: nn.Module, y: Labels) -> tuple[Network, Network] | None:
+        """``(mapping, synthesis)`` with labels bound, for path length w.r.t. w; None unless G is a MappedGenerator.
+
+        Under DDP it is None too: the halves called directly would bypass DDP's
+        gradient synchronisation (it hooks ``forward`` only), so path length
+        stays on z there.
+        """
+        net = unwrap_model(G)
+        distributed = dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+        if distributed or not isinstance(net, MappedGenerator):
+            return None
+        return (lambda z: self.map_latents(net, z, y)), net.synthesis
+
     # ---------------------------------------------------------------- the recipe
 
     def augment(self, x: Tensor) -> Tensor:
@@ -123,7 +152,8 @@ class AdversarialTask(Task):
         real, y_real = self.recipe.discriminator_phase(ctx, lambda: self._draw(ctx), critic_inputs)
         z = ctx.randn(real.shape[0], latent)  # (B, Z): fresh latents for the G phase
         y_fake = self.fake_labels(real.shape[0], ctx)
-        latents = Latents(z=z, generate=lambda z: self.generate(G, z, y_fake))
+        mapping, synthesis = self.style_path(G, y_fake) or (None, None)
+        latents = Latents(z=z, generate=lambda z: self.generate(G, z, y_fake), mapping=mapping, synthesis=synthesis)
 
         def objective(fake: Tensor, terms: dict[str, Tensor]) -> Tensor:
             if self.ada is not None:
@@ -230,6 +260,9 @@ class Conditional(AdversarialTask):
 
     def generate(self, G: nn.Module, z: Tensor, y: Labels) -> Tensor:
         return G(z, y)
+
+    def map_latents(self, G: MappedGenerator, z: Tensor, y: Labels) -> Tensor:
+        return G.mapping(z, y)  # the conditional form of the protocol's mapping: (z, y)
 
     def score(self, D: nn.Module, x: Tensor, y: Labels) -> Tensor:
         return D(x, y)

@@ -1,4 +1,4 @@
-"""Regularisers: input-gradient penalties on D (GP, R1) and path length on G.
+"""Regularisers: input-gradient penalties on D (GP, R1) and path length on G (w.r.t. w for StyleGAN2).
 
 Each returns its penalty; the task multiplies it by the spec's ``weight`` and,
 in a lazy phase, by ``interval``, so ``weight`` is the paper's coefficient:
@@ -140,15 +140,22 @@ class R1:
 
 
 class PathLength:
-    """StyleGAN2 path length regularisation (Karras et al. 2020) w.r.t. the latent ``z``.
+    """StyleGAN2 path length regularisation (Karras et al. 2020) w.r.t. w, or z for a generator without a mapping network.
 
-    With ``J = d G(z) / d z`` and ``y ~ N(0, I) / sqrt(H * W)`` of the image's
+    With ``J = d G / d w`` and ``y ~ N(0, I) / sqrt(H * W)`` of the image's
     shape, each sample's path length is ``||J^T y||``; the penalty is
     ``pl_weight * mean((||J^T y|| - a)^2)``, where ``a`` is a running mean of
     the batch's mean path length, ``a <- a + decay * (mean - a)``, updated
-    before the penalty as in StyleGAN2. Our generators have no mapping network,
-    so the Jacobian is taken w.r.t. ``z`` instead of ``w``. Unlike StyleGAN2
-    the penalty treats ``a`` as a constant (a running statistic; its gradient
+    before the penalty as in StyleGAN2.
+
+    For a :class:`ganzoo.MappedGenerator` (StyleGAN2) the GAN tasks pass
+    ``(synthesis, ws, fake)`` with ``ws`` (B, num_ws, W) (``uses_ws``): the
+    gradient ``g = J^T y`` is then (B, num_ws, W) and the length is the
+    paper's ``sqrt(mean_i sum_j g_ij^2)`` over the ws ``i``, computed as
+    ``||g|| / sqrt(num_ws)`` (the same number, with a zero rather than a NaN
+    subgradient at ``g = 0``). Other generators get ``(generator, z, fake)``
+    with z (B, Z) and the length ``||J^T y||`` w.r.t. z. Unlike StyleGAN2 the
+    penalty treats ``a`` as a constant (a running statistic; its gradient
     share is ``decay``-small), and under DDP the batch mean is averaged over
     ranks so every rank, and a checkpoint, holds the same ``a``.
 
@@ -164,6 +171,7 @@ class PathLength:
     """
 
     phase: Literal["D", "G"] = "G"
+    uses_ws = True  # take (synthesis, ws, fake) where the generator maps z -> ws (see ganzoo.Latents)
 
     def __init__(self, pl_weight: float = 2.0, decay: float = 0.01, interval: int = 4) -> None:
         self.pl_weight = pl_weight
@@ -171,17 +179,32 @@ class PathLength:
         self.interval = interval
         self.pl_mean = torch.zeros((), dtype=torch.float32)  # a: 0 before the first batch, as in StyleGAN2
 
-    def __call__(self, generator: Network, z: torch.Tensor, fake: torch.Tensor, *, grad_scale: float = 1.0) -> torch.Tensor:
-        if not z.requires_grad:  # called outside the task's contract: build the graph d fake / d z here
-            z = z.detach().requires_grad_(True)
-            fake = generator(z)
+    def __call__(self, generator: Network, latents: torch.Tensor, fake: torch.Tensor, *, grad_scale: float = 1.0) -> torch.Tensor:
+        """The penalty for ``fake = generator(latents)``.
+
+        Args:
+            generator: Latents -> images: the generator on z (B, Z), or the
+                synthesis network on ws (B, num_ws, W).
+            latents: z (B, Z) or ws (B, num_ws, W), in ``fake``'s graph; one
+                that requires no grad is differentiated through a forward of
+                its own.
+            fake: ``generator(latents)`` (B, C, H, W).
+            grad_scale: The generator's fp16 GradScaler scale (1.0 otherwise).
+        """
+        if not latents.requires_grad:  # called outside the task's contract: build the graph d fake / d latents here
+            latents = latents.detach().requires_grad_(True)
+            fake = generator(latents)
         if fake.ndim != 4:
             raise ValueError(f"path-length needs images (B, C, H, W), got shape {tuple(fake.shape)}")
+        if latents.ndim not in (2, 3):
+            raise ValueError(f"path-length needs latents z (B, Z) or ws (B, num_ws, W), got shape {tuple(latents.shape)}")
         height, width = fake.shape[-2:]
         fake32 = _at_least_fp32(fake)  # (B, C, H, W)
         y = randn_like_global(fake32) / math.sqrt(height * width)  # (B, C, H, W)
-        grad = _scaled_grad((fake32 * y).sum(), z, grad_scale)  # (B, Z): each sample's J^T y
+        grad = _scaled_grad((fake32 * y).sum(), latents, grad_scale)  # (B, Z) or (B, num_ws, W): each sample's J^T y
         lengths = _norm(grad, squared=False)  # (B,)
+        if latents.ndim == 3:  # the mean over the ws of the squared norms, under the square root
+            lengths = lengths / math.sqrt(latents.shape[1])
         a = self._update_mean(lengths.detach().mean())
         return self.pl_weight * (lengths - a).square().mean()
 

@@ -178,7 +178,11 @@ class EqualConv2d(nn.Module):
 
 
 class MappingNetwork(nn.Module):
-    """z (B, z_dim) -> w broadcast to (B, num_ws, w_dim), tracking the running average ``w_avg`` in training.
+    """z (B, z_dim) -> w broadcast to (B, num_ws, w_dim), tracking ``w_avg`` and mixing styles in training.
+
+    Style mixing lives here, not in the generator's forward, so that the
+    mapping alone gives the ws training synthesises from (what path length
+    differentiates, as StyleGAN2's ``run_G`` mixes before its Gpl phase).
 
     Args:
         z_dim: Size of z.
@@ -187,11 +191,14 @@ class MappingNetwork(nn.Module):
         num_layers: Fully connected layers (each leaky ReLU).
         lr_multiplier: Learning-rate multiplier of every layer (0.01 in the paper).
         w_avg_beta: Decay of ``w_avg``: ``w_avg <- lerp(mean_batch(w), w_avg, beta)``.
+        style_mixing_prob: Probability that a training forward mixes two latents' styles.
     """
 
-    def __init__(self, z_dim: int, w_dim: int, num_ws: int, num_layers: int, lr_multiplier: float, w_avg_beta: float) -> None:
+    def __init__(self, z_dim: int, w_dim: int, num_ws: int, num_layers: int, lr_multiplier: float, w_avg_beta: float,
+                 style_mixing_prob: float = 0.0) -> None:
         super().__init__()
         self.z_dim, self.w_dim, self.num_ws, self.w_avg_beta = z_dim, w_dim, num_ws, w_avg_beta
+        self.style_mixing_prob = style_mixing_prob
         dims = [z_dim] + [w_dim] * num_layers
         self.layers = nn.Sequential(
             *(EqualLinear(a, b, lr_multiplier=lr_multiplier, lrelu=True) for a, b in itertools.pairwise(dims))
@@ -199,7 +206,14 @@ class MappingNetwork(nn.Module):
         self.register_buffer("w_avg", torch.zeros(w_dim))
         self.w_avg: Tensor
 
-    def forward(self, z: Tensor, *, truncation_psi: float = 1.0, update_w_avg: bool = True) -> Tensor:
+    def forward(self, z: Tensor, *, truncation_psi: float = 1.0, update_w_avg: bool = True, mix: bool = True) -> Tensor:
+        """Latents (B, z_dim) to ws (B, num_ws, w_dim).
+
+        Args:
+            truncation_psi: ``w = w_avg + psi * (w - w_avg)`` (1: none, the default).
+            update_w_avg: Track ``w_avg`` (in training mode only).
+            mix: Mix styles with ``style_mixing_prob`` (in training mode only).
+        """
         x = z * (z.square().mean(dim=1, keepdim=True) + 1e-8).rsqrt()  # (B, Z): on the sphere of radius sqrt(Z)
         x = self.layers(x)  # (B, W)
         if update_w_avg and self.training:
@@ -208,7 +222,22 @@ class MappingNetwork(nn.Module):
         ws = x.unsqueeze(1).expand(-1, self.num_ws, -1)  # (B, num_ws, W)
         if truncation_psi != 1.0:
             ws = self.w_avg.lerp(ws, truncation_psi)  # w_avg + psi * (w - w_avg)
+        if mix and self.training and self.style_mixing_prob > 0:
+            ws = self.mix_styles(z, ws)
         return ws
+
+    def mix_styles(self, z: Tensor, ws: Tensor) -> Tensor:
+        """With probability ``style_mixing_prob``, ws from a second random z replace ``ws`` from a random layer on.
+
+        One crossover layer for the batch, drawn in [1, num_ws) on the latents'
+        device (the global RNG, so checkpoints capture it), as in the paper; the
+        choice stays on the device (a mask, not a Python index).
+        """
+        cutoff = torch.randint(1, self.num_ws, (), device=ws.device)
+        cutoff = torch.where(torch.rand((), device=ws.device) < self.style_mixing_prob, cutoff, torch.full_like(cutoff, self.num_ws))
+        other = self(torch.randn_like(z), update_w_avg=False, mix=False)  # (B, num_ws, W)
+        later = (torch.arange(self.num_ws, device=ws.device) >= cutoff)[None, :, None]  # (1, num_ws, 1)
+        return torch.where(later, other, ws)
 
 
 class ModulatedConv2d(nn.Module):
@@ -340,7 +369,12 @@ class SynthesisBlock(nn.Module):
 
 
 class SynthesisNetwork(nn.Module):
-    """ws (B, num_ws, W) -> image (B, img_C, R, R): one :class:`SynthesisBlock` per resolution 4, 8, ..., R."""
+    """ws (B, num_ws, W) -> image (B, img_C, R, R) in [-1, 1]: one :class:`SynthesisBlock` per resolution 4, 8, ..., R.
+
+    Attributes:
+        noise_mode: Noise when :meth:`forward` gets none; None: ``random`` in
+            training, ``const`` in eval mode (so sampling is reproducible).
+    """
 
     def __init__(self, w_dim: int, resolution: int, img_channels: int, channel_base: int, channel_max: int, *,
                  use_noise: bool, conv_clamp: float | None) -> None:
@@ -355,16 +389,24 @@ class SynthesisNetwork(nn.Module):
         self.blocks = nn.ModuleList(blocks)
         self.num_convs = [b.num_conv for b in blocks]
         self.num_ws = sum(self.num_convs) + 1  # the last toRGB's own w
+        self.noise_mode: NoiseMode | None = None
 
-    def forward(self, ws: Tensor, noise_mode: NoiseMode = "random") -> Tensor:
+    def forward(self, ws: Tensor, noise_mode: NoiseMode | None = None) -> Tensor:
+        """ws (B, num_ws, W) to images (B, img_C, R, R) in [-1, 1].
+
+        Args:
+            noise_mode: ``random``, ``const`` or ``none``; default ``self.noise_mode``,
+                else ``random`` in training and ``const`` in eval mode.
+        """
+        mode = noise_mode or self.noise_mode or ("random" if self.training else "const")
         x: Tensor | None = None
         img: Tensor | None = None
         i = 0
         for block, num_conv in zip(self.blocks, self.num_convs, strict=True):
-            x, img = block(x, img, ws[:, i : i + num_conv + 1], noise_mode)  # its convs' ws and its toRGB's
+            x, img = block(x, img, ws[:, i : i + num_conv + 1], mode)  # its convs' ws and its toRGB's
             i += num_conv
         assert img is not None
-        return img  # (B, img_C, R, R)
+        return torch.tanh(img)  # (B, img_C, R, R): the zoo's [-1, 1] (the paper's output is linear)
 
 
 def _flat_latent(z: Tensor, z_dim: int) -> Tensor:
@@ -376,16 +418,21 @@ def _flat_latent(z: Tensor, z_dim: int) -> Tensor:
 
 
 class StyleGAN2Generator(nn.Module):
-    """The StyleGAN2 generator: a :class:`ganzoo.LatentGenerator` and a :class:`ganzoo.TruncatableGenerator`.
+    """The StyleGAN2 generator: a :class:`ganzoo.LatentGenerator`, :class:`ganzoo.TruncatableGenerator` and :class:`ganzoo.MappedGenerator`.
+
+    ``forward(z)`` is ``synthesis(mapping(z, truncation_psi=psi))``: the
+    mapping network (which also mixes styles in training) and the synthesis
+    network (which ends with ``tanh``) are the protocol's two halves, so the
+    GAN tasks take path length w.r.t. w.
 
     Attributes:
         latent_dim: ``z_dim`` (the task draws z of this size).
         num_classes: 0: unconditional.
         truncation_psi: The psi :meth:`forward` applies when called without one
             (1: none); ``ganzoo sample --truncation`` sets it.
-        style_mixing_prob: Probability that a training forward mixes two latents.
-        noise_mode: Noise when :meth:`forward` gets none: ``random`` in training
-            and ``const`` in eval mode when None (so sampling is reproducible).
+        style_mixing_prob: Probability that a training forward mixes two latents (the mapping network's).
+        noise_mode: Noise when :meth:`forward` gets none (the synthesis network's): ``random``
+            in training and ``const`` in eval mode when None (so sampling is reproducible).
     """
 
     def __init__(self, info: DataInfo, *, z_dim: int, w_dim: int, mapping_layers: int, mapping_lr_multiplier: float,
@@ -395,25 +442,29 @@ class StyleGAN2Generator(nn.Module):
         self.latent_dim = z_dim
         self.num_classes = 0
         self.truncation_psi = 1.0
-        self.style_mixing_prob = style_mixing_prob
-        self.noise_mode: NoiseMode | None = None
         self.synthesis = SynthesisNetwork(w_dim, info.size, info.channels, channel_base, channel_max, use_noise=noise,
                                           conv_clamp=conv_clamp)
         self.num_ws = self.synthesis.num_ws
-        self.mapping = MappingNetwork(z_dim, w_dim, self.num_ws, mapping_layers, mapping_lr_multiplier, w_avg_beta)
+        self.mapping = MappingNetwork(z_dim, w_dim, self.num_ws, mapping_layers, mapping_lr_multiplier, w_avg_beta,
+                                      style_mixing_prob)
 
-    def mix_styles(self, z: Tensor, ws: Tensor) -> Tensor:
-        """With probability ``style_mixing_prob``, ws from a second random z replace ``ws`` from a random layer on.
+    @property
+    def style_mixing_prob(self) -> float:
+        """Probability that a training forward mixes two latents' styles (held by the mapping network)."""
+        return self.mapping.style_mixing_prob
 
-        One crossover layer for the batch, drawn in [1, num_ws) on the latents'
-        device (the global RNG, so checkpoints capture it), as in the paper; the
-        choice stays on the device (a mask, not a Python index).
-        """
-        cutoff = torch.randint(1, self.num_ws, (), device=ws.device)
-        cutoff = torch.where(torch.rand((), device=ws.device) < self.style_mixing_prob, cutoff, torch.full_like(cutoff, self.num_ws))
-        other = self.mapping(torch.randn_like(z), update_w_avg=False)  # (B, num_ws, W)
-        later = (torch.arange(self.num_ws, device=ws.device) >= cutoff)[None, :, None]  # (1, num_ws, 1)
-        return torch.where(later, other, ws)
+    @style_mixing_prob.setter
+    def style_mixing_prob(self, value: float) -> None:
+        self.mapping.style_mixing_prob = value
+
+    @property
+    def noise_mode(self) -> NoiseMode | None:
+        """The default noise of a forward (held by the synthesis network)."""
+        return self.synthesis.noise_mode
+
+    @noise_mode.setter
+    def noise_mode(self, value: NoiseMode | None) -> None:
+        self.synthesis.noise_mode = value
 
     def forward(self, z: Tensor, *, truncation_psi: float | None = None, noise_mode: NoiseMode | None = None) -> Tensor:
         """Latents (B, z_dim) to images (B, C, R, R) in [-1, 1].
@@ -426,11 +477,8 @@ class StyleGAN2Generator(nn.Module):
         """
         z = _flat_latent(z, self.latent_dim)  # (B, Z)
         psi = self.truncation_psi if truncation_psi is None else truncation_psi
-        mode = noise_mode or self.noise_mode or ("random" if self.training else "const")
-        ws = self.mapping(z, truncation_psi=psi)  # (B, num_ws, W)
-        if self.training and self.style_mixing_prob > 0:
-            ws = self.mix_styles(z, ws)
-        return torch.tanh(self.synthesis(ws, mode))  # (B, C, R, R)
+        ws = self.mapping(z, truncation_psi=psi)  # (B, num_ws, W), styles mixed in training
+        return self.synthesis(ws, noise_mode)  # (B, C, R, R)
 
 
 class MinibatchStd(nn.Module):
