@@ -83,6 +83,9 @@ class Latents:
             :class:`ganzoo.MappedGenerator`, so that ``synthesis(mapping(z))``
             is ``generate(z)``. None: the generator has no such split.
         synthesis: ws -> images, conditioning bound.
+        fresh: Draws new latents like ``z`` (B, Z) from the task's noise. A
+            lazy penalty on ws (``G_reg``) maps a fresh draw, as StyleGAN2's
+            Gpl phase does; None: it maps ``z``. Penalties on z keep ``z``.
 
     Raises:
         ValueError: Only one of ``mapping`` and ``synthesis`` is given.
@@ -92,6 +95,7 @@ class Latents:
     generate: Network
     mapping: Network | None = None
     synthesis: Network | None = None
+    fresh: Callable[[], Tensor] | None = None
 
     def __post_init__(self) -> None:
         if (self.mapping is None) != (self.synthesis is None):
@@ -288,9 +292,10 @@ class AdversarialRecipe:
             def g_reg(reg: Regularizer = reg, weight: float = weight, name: str = name) -> tuple[Tensor, dict[str, Tensor]]:
                 if _uses_ws(reg, latents):
                     assert latents.mapping is not None and latents.synthesis is not None
-                    # The G phase's latents mapped anew by the just-updated G (style mixing as in training), as
-                    # StyleGAN2's Gpl phase differentiates the ws it synthesises from.
-                    ws = latents.mapping(latents.z.detach())  # (B, num_ws, W)
+                    # Fresh latents mapped by the just-updated G (style mixing as in training, no truncation): the
+                    # ws StyleGAN2's Gpl phase synthesises from and differentiates.
+                    z = latents.fresh() if latents.fresh is not None else latents.z.detach()  # (B, Z)
+                    ws = latents.mapping(z)  # (B, num_ws, W)
                     penalty = reg(latents.synthesis, ws, latents.synthesis(ws), grad_scale=grad_scale)
                 else:
                     z = latents.z.detach().requires_grad_(True)  # (B, Z): the G phase's latents, no new noise

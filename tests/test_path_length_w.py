@@ -113,13 +113,21 @@ def test_the_task_hands_path_length_ws_on_a_mapped_generator_and_z_otherwise() -
     ctx = StubCtx(step=1)  # step 2 of a run: the interval-2 G_reg update is due
     halves = task.style_path(g, None)
     assert halves is not None
-    latents = Latents(z=z, generate=g, mapping=halves[0], synthesis=halves[1])
+    mapped: list[Tensor] = []
+    z_new = torch.randn(B, Z, dtype=torch.float64)
+
+    def mapping(z: Tensor) -> Tensor:
+        mapped.append(z)
+        return halves[0](z)
+
+    latents = Latents(z=z, generate=g, mapping=mapping, synthesis=halves[1], fresh=lambda: z_new)
     torch.manual_seed(7)  # the recipe draws path length's y from the global RNG first thing
     recipe.latent_generator_phase(ctx, latents, lambda fake, terms: fake.sum() * 0)  # type: ignore[arg-type]
     expected_w, expected_z = _w_lengths(g, _noise(7)), _z_lengths(g, _noise(7))
     a = 0.5 * expected_w.mean()
     assert ctx.terms["G_reg"]["path-length"].item() == pytest.approx((expected_w - a).square().mean().item(), rel=1e-10)
     assert not torch.allclose(expected_w, expected_z)  # w and z give different lengths here: the test tells them apart
+    assert len(mapped) == 1 and mapped[0] is z_new  # the lazy pass mapped a fresh draw, as StyleGAN2's Gpl phase
     # Without the split (a plain generator, or DDP) the same recipe measures w.r.t. z, as before.
     g.zero_grad()
     reg_z = PathLength(pl_weight=1.0, decay=0.5, interval=2)

@@ -34,6 +34,8 @@ END = "<!-- END generated reference -->"
 # (public name, "module:attribute"): the contracts a component implements, in the order a plugin author meets them.
 PROTOCOLS: tuple[tuple[str, str], ...] = (
     ("ganzoo.LatentGenerator", "ganzoo.task:LatentGenerator"),
+    ("ganzoo.TruncatableGenerator", "ganzoo.task:TruncatableGenerator"),
+    ("ganzoo.MappedGenerator", "ganzoo.task:MappedGenerator"),
     ("ganzoo.AdversarialLoss", "ganzoo.losses:AdversarialLoss"),
     ("ganzoo.Regularizer", "ganzoo.losses:Regularizer"),
     ("ganzoo.ReconstructionLoss", "ganzoo.losses:ReconstructionLoss"),

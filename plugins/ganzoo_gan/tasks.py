@@ -152,8 +152,16 @@ class AdversarialTask(Task):
         real, y_real = self.recipe.discriminator_phase(ctx, lambda: self._draw(ctx), critic_inputs)
         z = ctx.randn(real.shape[0], latent)  # (B, Z): fresh latents for the G phase
         y_fake = self.fake_labels(real.shape[0], ctx)
-        mapping, synthesis = self.style_path(G, y_fake) or (None, None)
-        latents = Latents(z=z, generate=lambda z: self.generate(G, z, y_fake), mapping=mapping, synthesis=synthesis)
+
+        def generate(z: Tensor) -> Tensor:
+            return self.generate(G, z, y_fake)
+
+        halves = self.style_path(G, y_fake)
+        if halves is None:
+            latents = Latents(z=z, generate=generate)
+        else:  # path length on w; its lazy pass maps new latents (with the G phase's labels), as StyleGAN2's Gpl phase
+            latents = Latents(z=z, generate=generate, mapping=halves[0], synthesis=halves[1],
+                              fresh=lambda: ctx.randn(real.shape[0], latent))
 
         def objective(fake: Tensor, terms: dict[str, Tensor]) -> Tensor:
             if self.ada is not None:
