@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import importlib.util
 import json
 import os
 import re
@@ -27,7 +28,8 @@ from ganzoo.runlock import lock_holder
 
 from .conftest import TINY_SPEC
 
-submitit = pytest.importorskip("submitit")
+# the slurm launcher's extra (in .[test]); the tests of the kind itself need no submitit
+needs_submitit = pytest.mark.skipif(importlib.util.find_spec("submitit") is None, reason="needs submitit (pip install 'ganzoo[slurm]')")
 
 BASE: dict[str, Any] = copy.deepcopy(TINY_SPEC)
 BASE["train"].update(steps=4, log_every=2, sample_every=0, checkpoint_every=2)
@@ -124,6 +126,7 @@ def test_launcher_local_is_the_default(tmp_path):
     assert plain.output.startswith("# ganzoo compare --dry-run: 2 run(s) on this machine, 2 at a time")
 
 
+@needs_submitit
 def test_slurm_dry_run_prints_one_array_with_the_resources(tmp_path):
     sweep = _write(tmp_path, _sweep(type="slurm", params={"partition": "gpu", "sbatch": {"constraint": "a100"}}))
     result = _run("compare", sweep, "--out", tmp_path / "out", "--dry-run", "--launcher-set", "gpus_per_node=2",
@@ -149,6 +152,7 @@ def test_jobs_file_round_trips_and_merges(tmp_path):
     assert (jobs["a-s0"].job_id, jobs["b-s0"].job_id) == ("13_0", "12_1")
 
 
+@needs_submitit
 def test_a_live_job_of_another_launcher_is_not_trained_twice(tmp_path):
     """jobs.json says a slurm (local-executor) job for a-s0 is alive; a plain compare must skip that run."""
     sweep = _sweep()
@@ -237,6 +241,7 @@ def _task_pid(trainer: int) -> int:
     return int(Path(f"/proc/{trainer}/stat").read_text().rpartition(")")[2].split()[1])
 
 
+@needs_submitit
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds processes through /proc")
 def test_submitit_sweep_is_requeued_on_preemption_and_resubmitted_after_a_kill(tmp_path):
     """Two variants through submitit's real LocalExecutor: a preemption notice (USR2) requeues a job,
@@ -293,6 +298,7 @@ def _registries() -> Any:
     return load_registries()
 
 
+@needs_submitit
 @pytest.mark.slow
 def test_a_job_with_several_tasks_trains_one_ddp_run(tmp_path):
     """gpus_per_node=2: two submitit tasks, one DDP rank each (gloo on the CPU), rendezvous from the job's environment."""
