@@ -56,8 +56,10 @@ class AdversarialTask(Task):
     never reused). G regularisers mirror that: ``interval: 1`` ones are added to
     the G loss, lazy ones get a ``G_reg`` update, scaled by ``interval``, on
     steps ``interval``, ``2 * interval``, ... (on the G phase's latents, with a
-    fresh G forward). Subclasses override :meth:`real_labels`,
-    :meth:`fake_labels`, :meth:`generate` and :meth:`score`.
+    fresh G forward). For a :class:`ganzoo.MappedGenerator` (StyleGAN2) path
+    length is taken w.r.t. its ws (:meth:`style_path`), the lazy pass on a fresh
+    draw of latents, as in StyleGAN2. Subclasses override :meth:`real_labels`,
+    :meth:`fake_labels`, :meth:`generate`, :meth:`score` and :meth:`map_latents`.
 
     The phases themselves are :class:`ganzoo.AdversarialRecipe`'s; this class
     only says what D compares and how labels condition the networks.
