@@ -14,7 +14,8 @@ the generator minimises; :class:`AdversarialRecipe` runs the phases:
   ``needs_real_logits``) and, for tasks with latents, every ``interval: 1``
   generator regulariser;
 * ``G_reg`` on steps ``interval``, ``2 * interval``, ... for lazy generator
-  regularisers (path length), on the G phase's latents through the updated G.
+  regularisers (path length), on the G phase's latents through the updated G
+  (on ``Latents.fresh()`` for a penalty on ws, as StyleGAN2's Gpl phase).
 
 A generator regulariser gets ``(generator, z, fake)``; one that declares
 ``uses_ws = True`` (path length) gets ``(synthesis, ws, fake)`` instead when

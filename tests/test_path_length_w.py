@@ -168,6 +168,27 @@ def test_an_every_step_penalty_on_ws_shares_the_objective_s_graph() -> None:
     torch.testing.assert_close(seen[0], g(latents.z))  # the objective saw synthesis(mapping(z))
 
 
+def test_the_conditional_task_maps_with_the_labels() -> None:
+    from ganzoo_gan.tasks import Conditional
+
+    class CondMapped(LinearMapped):
+        num_classes = 3
+
+        def mapping(self, z: Tensor, y: Tensor | None = None) -> Tensor:  # type: ignore[override]
+            assert y is not None
+            return super().mapping(z) * (1.0 + y[:, None, None])  # (B, N, W): a class-dependent scale
+
+        def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:  # type: ignore[override]
+            return self.synthesis(self.mapping(z, y))
+
+    g = CondMapped()
+    y = torch.tensor([0, 1, 2, 1])
+    halves = Conditional(SimpleNamespace(augment="", truncation=1.0)).style_path(g, y)
+    assert halves is not None
+    z = torch.randn(B, Z, dtype=torch.float64)
+    torch.testing.assert_close(halves[1](halves[0](z)), g(z, y), rtol=0, atol=0)
+
+
 def test_latents_need_both_halves() -> None:
     g = LinearMapped()
     with pytest.raises(ValueError, match="both mapping and synthesis"):
