@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from ganzoo.data import DataInfo, for_evaluation
-from ganzoo.errors import ResumeError
+from ganzoo.errors import ConfigError, ResumeError
 from ganzoo.plugin.entries import Entry
 from ganzoo.plugin.registry import Registries, load_registries
 from ganzoo.rundir import RunDir, RunDirError, read_meta
@@ -17,7 +17,10 @@ from ganzoo.spec.model import RunSpecBase, SpecError, SpecIssue, read_spec_data,
 from ganzoo.spec.model import load_spec as _load_spec
 from ganzoo.spec.sections import RESUME_MUTABLE
 
-__all__ = ["create", "list_components", "load_spec", "load_run_spec", "resume_spec", "load_generator", "LoadedGenerator", "train"]
+__all__ = [
+    "create", "list_components", "load_spec", "load_run_spec", "resume_spec", "load_generator", "LoadedGenerator", "loaded_for",
+    "train",
+]
 
 
 def create(
@@ -196,6 +199,27 @@ def load_generator(
         data_spec = spec.eval.data or spec.data
         task.attach_data(lambda: for_evaluation(reg.build("dataset", data_spec.type, data_spec.params)))
     return LoadedGenerator(gen.to(dev).eval(), task, spec, info, dev, step=step, source=source)
+
+
+def loaded_for(run: str | Path | LoadedGenerator, protocol: type, does: str, *, device: str = "cpu",
+               checkpoint: str | Path | None = None) -> Any:
+    """``run`` loaded (or reused, when already loaded), checked to have a task that satisfies ``protocol``.
+
+    Args:
+        run: A run directory, or what :func:`load_generator` returned for one.
+        protocol: A ``runtime_checkable`` Protocol the task must satisfy (e.g. :class:`ganzoo.upscaling.Upscaler`).
+        does: What the caller needs of the task, for the error: ``"upscale (...); use a super-resolution run"``.
+        device: Where to load a run directory.
+        checkpoint: As for :func:`load_generator`.
+
+    Raises:
+        ConfigError: The run's task does not satisfy ``protocol``.
+    """
+    # a LoadedGenerator, or any object with its task, module and spec, is used as it is
+    gen: Any = load_generator(run, device=device, checkpoint=checkpoint) if isinstance(run, (str, Path)) else run
+    if not isinstance(gen.task, protocol):
+        raise ConfigError(f"the run was trained for task {gen.spec.task.type!r}, which does not {does}")
+    return gen
 
 
 def train(

@@ -39,6 +39,7 @@ __all__ = [
     "ImageData",
     "ImageOutputError",
     "ImageReadError",
+    "check_image_array",
     "check_output_dir",
     "check_output_file",
     "load_image",
@@ -314,6 +315,15 @@ def check_output_file(path: str | Path, *, overwrite: bool = False) -> Path:
         raise ImageOutputError(f"{path} exists; pass --overwrite to replace it")
     check_output_dir(path.parent)
     return path
+
+
+def check_image_array(image: np.ndarray) -> np.ndarray:
+    """``image`` if it is (H, W) or (H, W, C) with C in 1-4, of uint8, uint16 or float (in [0, 1]); else a DataError."""
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 2, 3, 4)):
+        raise DataError(f"image array has shape {image.shape}; expected (H, W) or (H, W, C) with C in 1-4")
+    if image.dtype.kind not in "uf" or (image.dtype.kind == "u" and image.dtype.itemsize > 2):
+        raise DataError(f"image array has dtype {image.dtype}; expected uint8, uint16 or float in [0, 1]")
+    return image
 
 
 def to_pil(native: np.ndarray) -> Any:

@@ -19,6 +19,7 @@ from ganzoo.imageio import (
     ImageData,
     ImageOutputError,
     ImageReadError,
+    check_image_array,
     check_output_dir,
     check_output_file,
     load_image,
@@ -29,7 +30,7 @@ from ganzoo.imageio import (
 
 __all__ = [
     "to_uint8", "make_grid", "save_grid", "save_images",
-    "DEFAULT_MAX_PIXELS", "MAX_PIXELS_ENV", "ImageData", "ImageOutputError", "ImageReadError", "check_output_dir",
+    "DEFAULT_MAX_PIXELS", "MAX_PIXELS_ENV", "ImageData", "ImageOutputError", "ImageReadError", "check_image_array", "check_output_dir",
     "check_output_file", "load_image", "max_pixels", "save_image", "to_pil",
 ]
 

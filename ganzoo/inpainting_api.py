@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from ganzoo.errors import EXIT_INPUT, ConfigError, DataError
+from ganzoo.errors import EXIT_INPUT, DataError
 
 if TYPE_CHECKING:  # torch and numpy are imported when a call runs
     import numpy as np
@@ -160,25 +160,11 @@ def _native_of(image: Any, limit: int | None = None) -> tuple[str, np.ndarray, A
     if isinstance(image, (str, Path)):
         return "pil", gi.load_image(image, limit=limit).native, None
     if isinstance(image, np.ndarray):
-        if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 2, 3, 4)):
-            raise DataError(f"image array has shape {image.shape}; expected (H, W) or (H, W, C) with C in 1-4")
-        if image.dtype.kind not in "uf" or (image.dtype.kind == "u" and image.dtype.itemsize > 2):
-            raise DataError(f"image array has dtype {image.dtype}; expected uint8, uint16 or float in [0, 1]")
-        return "numpy", _planes(image), image.ndim
+        return "numpy", _planes(gi.check_image_array(image)), image.ndim
     if hasattr(image, "mode") and hasattr(image, "size"):  # a PIL image
         img = image if image.mode in ("L", "LA", "RGB", "RGBA", "I;16", "F") else image.convert("RGBA" if "A" in image.mode else "RGB")
         return "pil", _planes(np.asarray(img)), None
     raise DataError(f"cannot inpaint a {type(image).__name__}: pass a path, PIL image, numpy array or torch tensor")
-
-
-def _load(run: Any, device: str, checkpoint: str | None) -> Any:
-    from ganzoo.api import load_generator
-
-    gen = run if hasattr(run, "task") and hasattr(run, "module") else load_generator(run, device=device, checkpoint=checkpoint)
-    if not isinstance(gen.task, Inpainter):
-        raise ConfigError(f"the run was trained for task {gen.spec.task.type!r}, which does not inpaint "
-                          "(its task has no inpaint_any_size); use an inpainting run")
-    return gen
 
 
 def _mask_of(mask: Any, size: tuple[int, int], note: Callable[[str], None], limit: int | None = None) -> np.ndarray:
@@ -231,8 +217,11 @@ def inpaint(run: Any, image: Any, mask: Any, *, device: str = "cpu", checkpoint:
     """
     import torch
 
+    from ganzoo.api import loaded_for
+
     say = note or (lambda text: warnings.warn(text, InpaintNote, stacklevel=3))
-    gen = _load(run, device, checkpoint)
+    gen = loaded_for(run, Inpainter, "inpaint (its task has no inpaint_any_size); use an inpainting run",
+                     device=device, checkpoint=checkpoint)
     if isinstance(image, torch.Tensor):
         return _inpaint_tensor(gen, image, mask, max_side, say, max_pixels)
     kind, native, ndim = _native_of(image, max_pixels)

@@ -91,16 +91,18 @@ def upscale(run: Any, image: Any, *, device: str = "cpu", checkpoint: str | None
     import numpy as np
     import torch
 
-    from ganzoo.imageio import ImageData
+    from ganzoo.api import loaded_for
+    from ganzoo.imageio import ImageData, check_image_array
 
     say = note or (lambda text: warnings.warn(text, UpscaleNote, stacklevel=3))
-    gen = _load(run, device, checkpoint)
+    gen = loaded_for(run, Upscaler, "upscale (its task has no scale and upscale()); use a super-resolution run",
+                     device=device, checkpoint=checkpoint)
     if isinstance(image, torch.Tensor):
         return _upscale_tensor(gen, image, tile, tile_pad, say)
     if isinstance(image, ImageData):
         return _native_out(gen, image.native, image.channels, image.max_value, str(image.path.name), tile, tile_pad, say, pil=True)
     if isinstance(image, np.ndarray):
-        arr = _check_array(image)
+        arr = check_image_array(image)
         planes = arr[..., None] if arr.ndim == 2 else arr  # (H, W, C)
         channels = 3 if planes.shape[2] >= 3 else 1
         white = {"u1": 255.0, "u2": 65535.0}.get(f"{arr.dtype.kind}{arr.dtype.itemsize}", 1.0)
@@ -117,24 +119,6 @@ def upscale(run: Any, image: Any, *, device: str = "cpu", checkpoint: str | None
         native, channels, white = _pil_planes(image)
         return gi.to_pil(_native_out(gen, native, channels, white, "the image", tile, tile_pad, say, pil=True))
     raise DataError(f"cannot upscale a {type(image).__name__}: pass a path, PIL image, numpy array or torch tensor")
-
-
-def _load(run: Any, device: str, checkpoint: str | None) -> Any:
-    from ganzoo.api import load_generator
-
-    gen = run if hasattr(run, "task") and hasattr(run, "module") else load_generator(run, device=device, checkpoint=checkpoint)
-    if not isinstance(gen.task, Upscaler):
-        raise ConfigError(f"the run was trained for task {gen.spec.task.type!r}, which does not upscale "
-                          "(its task has no scale and upscale()); use a super-resolution run")
-    return gen
-
-
-def _check_array(image: np.ndarray) -> np.ndarray:
-    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 2, 3, 4)):
-        raise DataError(f"image array has shape {image.shape}; expected (H, W) or (H, W, C) with C in 1-4")
-    if image.dtype.kind not in "uf" or (image.dtype.kind == "u" and image.dtype.itemsize > 2):
-        raise DataError(f"image array has dtype {image.dtype}; expected uint8, uint16 or float in [0, 1]")
-    return image
 
 
 def _pil_planes(image: Any) -> tuple[np.ndarray, int, float]:

@@ -10,10 +10,21 @@ import torch
 
 from ganzoo.api import resume_spec, train
 from ganzoo.checkpoint import list_checkpoints, load_checkpoint
+from ganzoo.engine.run import Run
 from ganzoo.plugin.registry import Registries
 from ganzoo.spec.model import validate_spec
-from ganzoo.engine.run import Run
 
+# The smallest inpainting run the file-input tests train (1 step, 16 px faces, a 4-channel partial-conv U-Net).
+TINY_INPAINT_SPEC: dict[str, Any] = {
+    "name": "inp",
+    "task": {"type": "inpainting", "params": {"mask": {"type": "free-form", "hole_range": [0.1, 0.4]}}},
+    "seed": 0,
+    "data": {"type": "faces", "params": {"size": 16, "hflip": False}},
+    "generator": {"type": "partial-conv", "params": {"width": 4, "depth": 2}},
+    "losses": {"reconstruction": [{"type": "l1"}]},
+    "train": {"steps": 1, "batch_size": 4, "device": "cpu", "log_every": 1, "sample_every": 0, "checkpoint_every": 0,
+              "sample_grid": 9, "tensorboard": False, "progress": False},
+}
 
 def train_dir(registries: Registries, data: dict[str, Any], out: Path) -> Path:
     """Validate ``data`` and train it into ``out`` through the public API; returns the run directory."""

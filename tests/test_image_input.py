@@ -23,6 +23,7 @@ from PIL import Image
 from ganzoo.engine.run import Run
 from ganzoo.images import DEFAULT_MAX_PIXELS, ImageReadError, load_image
 from ganzoo.spec.model import validate_spec
+from tests.helpers import TINY_INPAINT_SPEC
 
 SR_SPEC: dict[str, Any] = {
     "name": "sr-tiny",
@@ -34,16 +35,7 @@ SR_SPEC: dict[str, Any] = {
     "train": {"steps": 1, "batch_size": 4, "device": "cpu", "log_every": 1, "sample_every": 0, "checkpoint_every": 0,
               "sample_grid": 9, "tensorboard": False, "progress": False},
 }
-INPAINT_SPEC: dict[str, Any] = {
-    "name": "inp",
-    "task": {"type": "inpainting", "params": {"mask": {"type": "free-form", "hole_range": [0.1, 0.4]}}},
-    "seed": 0,
-    "data": {"type": "faces", "params": {"size": 16, "hflip": False}},
-    "generator": {"type": "partial-conv", "params": {"width": 4, "depth": 2}},
-    "losses": {"reconstruction": [{"type": "l1"}]},
-    "train": {"steps": 1, "batch_size": 4, "device": "cpu", "log_every": 1, "sample_every": 0, "checkpoint_every": 0,
-              "sample_grid": 9, "tensorboard": False, "progress": False},
-}
+INPAINT_SPEC: dict[str, Any] = {**TINY_INPAINT_SPEC, "name": "inp"}
 RNG = np.random.default_rng(0)
 
 

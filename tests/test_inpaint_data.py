@@ -15,6 +15,7 @@ from ganzoo import DataError
 from ganzoo_data.crops import HELDOUT_PHOTOS, TRAIN_PHOTOS, build_inpaint_photos, load_photo
 from ganzoo_data.folder import build_image_folder
 from ganzoo_data.params import ImageFolderParams, InpaintPhotosParams
+from tests.helpers import TINY_INPAINT_SPEC
 
 
 def _folder(tmp_path: Path) -> Path:
@@ -146,16 +147,7 @@ def test_image_folder_pairs_masks_by_name_and_crops_them_together(tmp_path):
 
 # ---------------------------------------------------------------- evaluation buckets
 
-SPEC: dict[str, Any] = {
-    "name": "inp-buckets",
-    "task": {"type": "inpainting", "params": {"mask": {"type": "free-form", "hole_range": [0.1, 0.4]}}},
-    "seed": 0,
-    "data": {"type": "faces", "params": {"size": 16, "hflip": False}},
-    "generator": {"type": "partial-conv", "params": {"width": 4, "depth": 2}},
-    "losses": {"reconstruction": [{"type": "l1"}]},
-    "train": {"steps": 1, "batch_size": 4, "device": "cpu", "log_every": 1, "sample_every": 0, "checkpoint_every": 0,
-              "sample_grid": 9, "tensorboard": False, "progress": False},
-}
+SPEC: dict[str, Any] = {**TINY_INPAINT_SPEC, "name": "inp-buckets"}
 
 
 def test_bucket_masks_land_in_their_bucket_and_are_fixed():
