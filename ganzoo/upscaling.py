@@ -38,7 +38,7 @@ __all__ = ["AUTO_TILE", "AUTO_TILE_PIXELS", "DEFAULT_TILE_PAD", "UpscaleNote", "
 # 256-pixel tiles bound it whatever the input size.
 AUTO_TILE_PIXELS = 512 * 512
 AUTO_TILE = 256
-DEFAULT_TILE_PAD = 8  # LR context pixels around each tile; covers the receptive field of SRResNets up to 2 blocks exactly
+DEFAULT_TILE_PAD = 16  # LR context pixels around each tile: trained 8-block nets tile exactly with it (docs/super-resolution.md)
 
 Tile = int | None | Literal["auto"]
 

@@ -227,7 +227,7 @@ def test_memory_estimate_tiles_automatically_or_refuses(cli: Any, sr_rgb: Path, 
     res = cli("upscale", sr_rgb, img, "--out", tmp_path / "whole")
     assert res.exit_code == 0 and "upscaling in tiles" not in res.output
     res = cli("upscale", sr_rgb, img, "--out", tmp_path / "tiled", "--max-memory", (host + 6e6) / 1e9)
-    assert res.exit_code == 0 and "upscaling in tiles (--tile 28)" in res.output  # floor(sqrt(6e6 / 192) / 4) - 2 * 8
+    assert res.exit_code == 0 and "upscaling in tiles (--tile 12)" in res.output  # floor(sqrt(6e6 / 192) / 4) - 2 * 16 (the pad)
     whole, tiled = (np.asarray(Image.open(tmp_path / d / "x_x4.png"), np.int16) for d in ("whole", "tiled"))
     assert np.abs(whole - tiled).max() <= 1  # the pad covers this network's receptive field
     res = cli("upscale", sr_rgb, img, "--out", tmp_path / "none", "--max-memory", (host + 1e6) / 1e9)

@@ -43,7 +43,7 @@ def _train(spec: dict[str, Any], reg: Registries, out: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def sr_run(registries: Registries, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny x2 SRResNet (4 features, 1 block: an LR receptive-field radius under the default pad of 8), one step trained."""
+    """A tiny x2 SRResNet (4 features, 1 block: an LR receptive-field radius under the default pad of 16), one step trained."""
     return _train(copy.deepcopy(SPEC), registries, tmp_path_factory.mktemp("sr") / "run")
 
 

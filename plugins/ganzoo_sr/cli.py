@@ -100,7 +100,7 @@ def _note(message: str) -> None:
 @click.option("--tile", type=click.IntRange(0, None), default=None,
               help="Upscale in LR tiles of this side; 0: the whole image at once (default: tiles of 256 above 512x512 LR pixels, "
                    "or tiles chosen to fit the free memory).")
-@click.option("--tile-pad", type=click.IntRange(0, None), default=8, show_default=True, help="LR context pixels around each tile.")
+@click.option("--tile-pad", type=click.IntRange(0, None), default=16, show_default=True, help="LR context pixels around each tile.")
 @click.option("--max-pixels", "max_pixels", type=click.IntRange(1, None), default=None,
               help=f"Refuse inputs over this many pixels, checked before decoding (default: ${ganzoo_images.MAX_PIXELS_ENV} "
                    f"or {ganzoo_images.DEFAULT_MAX_PIXELS:,}).")

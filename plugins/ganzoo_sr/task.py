@@ -195,7 +195,7 @@ class SuperResolution(Task):
 
     @torch.no_grad()
     def upscale(
-        self, generator: nn.Module, lr: Tensor, *, device: torch.device | str = "cpu", tile: int | None = None, tile_pad: int = 8
+        self, generator: nn.Module, lr: Tensor, *, device: torch.device | str = "cpu", tile: int | None = None, tile_pad: int = 16
     ) -> Tensor:
         """SR of (B, C, h, w) LR in [-1, 1], clamped; with ``tile``, in LR tiles of that side plus ``tile_pad`` context.
 
