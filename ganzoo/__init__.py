@@ -191,6 +191,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from ganzoo.errors import (
         WeightsError as WeightsError,
     )
+    from ganzoo.inpainting_api import (
+        inpaint as inpaint,
+    )
     from ganzoo.losses import (  # re-exported lazily by __getattr__ above
         AdversarialLoss as AdversarialLoss,
     )
@@ -263,6 +266,15 @@ if TYPE_CHECKING:  # pragma: no cover
     from ganzoo.task import (
         LatentGenerator as LatentGenerator,
     )
+    from ganzoo.task import (
+        MappedGenerator as MappedGenerator,
+    )
     from ganzoo.task import (  # re-exported lazily by __getattr__ above
         Task as Task,
+    )
+    from ganzoo.task import (
+        TruncatableGenerator as TruncatableGenerator,
+    )
+    from ganzoo.upscaling import (
+        upscale as upscale,
     )

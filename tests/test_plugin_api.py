@@ -12,7 +12,7 @@ from tests.test_plugins import install_dist
 
 
 def test_the_api_version_is_major_minor_and_public() -> None:
-    assert ganzoo.PLUGIN_API == "1.0" and parse_api(ganzoo.PLUGIN_API) == (1, 0)
+    assert ganzoo.PLUGIN_API == "1.1" and parse_api(ganzoo.PLUGIN_API) == (1, 1)
     assert "PLUGIN_API" in ganzoo.__all__ and "require_plugin_api" in ganzoo.__all__
 
 
@@ -26,7 +26,7 @@ def test_a_newer_api_is_required_with_a_clear_message() -> None:
         ganzoo.require_plugin_api("2", "ganzoo-my-gan")
     msg = str(ei.value)
     assert msg.startswith("plugin ganzoo-my-gan needs ganzoo plugin API >=2.0, this ganzoo")
-    assert "provides 1.0; upgrade ganzoo" in msg and "pin ganzoo-my-gan to an older release" in msg
+    assert "provides 1.1; upgrade ganzoo" in msg and "pin ganzoo-my-gan to an older release" in msg
     with pytest.raises(ganzoo.PluginError, match=r"needs ganzoo plugin API >=1\.7"):  # a later minor version is needed too
         ganzoo.require_plugin_api("1.7", "ganzoo-my-gan")
 

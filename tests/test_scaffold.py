@@ -97,7 +97,7 @@ def test_each_kind_generates_clean_code_whose_records_and_spec_validate(kind: st
     package = module.__name__
     assert meta["project"]["name"] == package.replace("_", "-") and "ganzoo-plugin" in meta["project"]["keywords"]
     assert meta["project"]["entry-points"]["ganzoo"] == {package: package}
-    assert f'require_plugin_api("1.0", "{meta["project"]["name"]}")' in (root / "src" / package / "__init__.py").read_text()
+    assert f'require_plugin_api("{ganzoo.PLUGIN_API}", "{meta["project"]["name"]}")' in (root / "src" / package / "__init__.py").read_text()
     reg = registries_with(module)
     check_plugin_loads(reg, module)
     entries = components_of(reg, module)

@@ -20,7 +20,10 @@ from ganzoo.errors import PluginError
 
 __all__ = ["PLUGIN_API", "parse_api", "require_plugin_api"]
 
-PLUGIN_API = "1.0"
+# 1.1 (this release) added: the ganzoo_launchers hook and LauncherEntry, the public modules
+# ganzoo.compare.launcher and ganzoo.compare.pool, the TruncatableGenerator and MappedGenerator
+# protocols, Latents' mapping/synthesis split, ganzoo.upscale (Upscaler) and ganzoo.inpaint (Inpainter).
+PLUGIN_API = "1.1"
 
 _VERSION = re.compile(r"\s*(?:>=)?\s*(\d+)(?:\.(\d+))?\s*")
 

@@ -271,8 +271,9 @@ class Conditional(AdversarialTask):
     def generate(self, G: nn.Module, z: Tensor, y: Labels) -> Tensor:
         return G(z, y)
 
-    def map_latents(self, G: MappedGenerator, z: Tensor, y: Labels) -> Tensor:
-        return G.mapping(z, y)  # the conditional form of the protocol's mapping: (z, y)
+    def map_latents(self, G: Any, z: Tensor, y: Labels) -> Tensor:
+        # The conditional form of the protocol's mapping, (z, y): MappedGenerator types only the unconditional (z).
+        return G.mapping(z, y)
 
     def score(self, D: nn.Module, x: Tensor, y: Labels) -> Tensor:
         return D(x, y)

@@ -174,7 +174,7 @@ def ganzoo_losses() -> Iterable[LossEntry]:
             loss_kind="regularizer",
             build=_path_length,
             params=PathLengthParams,
-            description="StyleGAN2 path length penalty on G: (||J^T y|| - a)^2 w.r.t. z, a running mean; lazy every 4 G steps.",
+            description="StyleGAN2 path length penalty on G: (||J^T y|| - a)^2 w.r.t. w (mapped G) or z; lazy every 4 G steps.",
         ),
         LossEntry(
             name="l1",

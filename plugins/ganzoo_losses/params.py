@@ -80,7 +80,7 @@ class R1Params(Params):
 
 
 class PathLengthParams(Params):
-    """StyleGAN2 path length regularisation of G w.r.t. its latent z (Karras et al. 2020).
+    """StyleGAN2 path length regularisation of G (Karras et al. 2020): w.r.t. w for mapped generators, else w.r.t. z.
 
     The penalty includes ``pl_weight``, so leave the spec's ``weight`` at 1.
     """
