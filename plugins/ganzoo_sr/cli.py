@@ -257,7 +257,10 @@ def _is_oom(exc: BaseException) -> bool:
 @click.option("--data-set", "data_set", multiple=True, metavar="KEY=VALUE", help="Set a param of the dataset (repeatable).")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, mps or auto.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Also write the values with their protocols to this file.")
-def sr_eval(run: str, data: str | None, lr_folder: str | None, data_set: tuple[str, ...], device: str, json_out: str | None) -> None:
+@click.option("--self-ensemble", "self_ensemble", is_flag=True,
+              help="Score the x8 geometric self-ensemble (EDSR+) whatever the run's task.params.self_ensemble; the protocol says so.")
+def sr_eval(run: str, data: str | None, lr_folder: str | None, data_set: tuple[str, ...], device: str, json_out: str | None,
+            self_ensemble: bool = False) -> None:
     """Evaluate RUN's eval.metrics on other data, e.g. a benchmark folder or the held-out photos: the in-training evaluation code.
 
     `ganzoo eval` measures on the run's training data; SR runs on sr-photos train on
@@ -270,6 +273,7 @@ def sr_eval(run: str, data: str | None, lr_folder: str | None, data_set: tuple[s
       ganzoo sr-eval runs/00003-srresnet-x4 --data-set split=heldout --json heldout.json
       ganzoo sr-eval runs/00003-srresnet-x4 --data ~/data/Set5/HR
       ganzoo sr-eval runs/00003-srresnet-x4 --data ~/data/Set5/HR --lr-folder ~/data/Set5/LR_bicubic/X4 --json set5.json
+      ganzoo sr-eval runs/edsr-lite-x4 --data-set split=heldout --data-set size=96 --self-ensemble
     """
     from ganzoo import load_registries
     from ganzoo.api import load_generator
@@ -279,6 +283,8 @@ def sr_eval(run: str, data: str | None, lr_folder: str | None, data_set: tuple[s
     reg = load_registries()
     gen = load_generator(run, device=device, registries=reg)  # errors are GanzooErrors: `ganzoo` prints one message
     spec = gen.spec
+    if self_ensemble:
+        gen.task.params = gen.task.params.model_copy(update={"self_ensemble": True})
     data_spec = _data_spec(gen, reg, data, lr_folder, data_set)
     dataset = reg.build("dataset", data_spec.type, data_spec.params)
     metrics = [reg.build("metric", m.type, m.params) for m in spec.eval.metrics]

@@ -18,6 +18,7 @@ from functools import lru_cache
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from ganzoo import DataInfo, EmptyDatasetError, ImageDataset
 from ganzoo_sr.params import HELDOUT_PHOTOS, SKLEARN_PHOTOS, TRAIN_PHOTOS, SRPhotosParams
@@ -65,8 +66,9 @@ def _tiles(photo: torch.Tensor, size: int) -> list[torch.Tensor]:
 class SRPhotos(ImageDataset):
     """Random training crops or fixed held-out tiles of bundled photos (see the module docstring)."""
 
-    def __init__(self, split: str = "train", size: int = 96, samples: int = 1000, photos: tuple[str, ...] = TRAIN_PHOTOS) -> None:
-        self.split, self.size, self.samples = split, size, samples
+    def __init__(self, split: str = "train", size: int = 96, samples: int = 1000, photos: tuple[str, ...] = TRAIN_PHOTOS,
+                 zoom: tuple[float, float] = (1.0, 1.0)) -> None:
+        self.split, self.size, self.samples, self.zoom = split, size, samples, zoom
         self.fixed_crops = False  # set on the evaluation view: crop i is a function of i
         if split == "train":
             self.photos = [p for p in (load_photo(n) for n in photos) if min(p.shape[1:]) >= size]
@@ -87,12 +89,18 @@ class SRPhotos(ImageDataset):
         photo = self.photos[index % len(self.photos)]
         _, h, w = photo.shape
         gen = torch.Generator().manual_seed(index) if self.fixed_crops else None
+        lo, hi = self.zoom
+        z = lo + (hi - lo) * float(torch.rand((), generator=gen)) if hi > lo else lo
+        side = min(round(self.size / z), h, w)  # the photo region the crop covers
         for _ in range(_FLAT_RETRIES):
-            top = int(torch.randint(h - self.size + 1, (), generator=gen))
-            left = int(torch.randint(w - self.size + 1, (), generator=gen))
-            crop = photo[:, top : top + self.size, left : left + self.size]  # (3, S, S)
+            top = int(torch.randint(h - side + 1, (), generator=gen))
+            left = int(torch.randint(w - side + 1, (), generator=gen))
+            crop = photo[:, top : top + side, left : left + side]  # (3, side, side)
             if float(crop.std()) > _FLAT_STD:
                 break
+        if side != self.size:  # a zoomed-out crop: shrink it as a camera further away would see it
+            crop = F.interpolate(crop[None], size=(self.size, self.size), mode="bicubic", antialias=True, align_corners=False)[0]
+            crop = crop.clamp(-1.0, 1.0)  # (3, S, S)
         return {"image": crop.clone()}
 
     def for_evaluation(self) -> SRPhotos:
@@ -105,4 +113,4 @@ class SRPhotos(ImageDataset):
 
 
 def build_sr_photos(params: SRPhotosParams) -> SRPhotos:
-    return SRPhotos(params.split, params.size, params.samples, params.photos)
+    return SRPhotos(params.split, params.size, params.samples, params.photos, params.zoom)

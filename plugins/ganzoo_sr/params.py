@@ -60,6 +60,12 @@ class SRTaskParams(Params):
     augment: bool = Field(
         True, description="Random horizontal/vertical flips and 90-degree rotations of training pairs (BasicSR's hflip/rot)."
     )
+    self_ensemble: bool = Field(
+        False,
+        description="Geometric self-ensemble at inference (EDSR+, Lim et al. 2017): the SR is the mean of the outputs for the "
+        "8 flips/transpositions of the LR, each mapped back. 8x the inference cost; used by evaluation, sample and upscale, "
+        "and recorded in the metric protocol.",
+    )
 
 
 class SRResNetParams(Params):
@@ -118,6 +124,20 @@ class SRPhotosParams(Params):
         description="Photos the train split crops from: skimage.data names, or 'china'/'flower' (scikit-learn's sample "
         "images). The held-out photos cannot be listed.",
     )
+
+    zoom: tuple[float, float] = Field(
+        (1.0, 1.0),
+        description="Scale augmentation of the train split: each crop covers size/z photo pixels, z uniform in [lo, hi], "
+        "resized to size (antialiased bicubic). (1, 1): plain crops.",
+    )
+
+    @field_validator("zoom")
+    @classmethod
+    def _zoom_range(cls, v: tuple[float, float]) -> tuple[float, float]:
+        lo, hi = v
+        if not 0.1 <= lo <= hi <= 1.0:
+            raise ValueError(f"zoom must be [lo, hi] with 0.1 <= lo <= hi <= 1 (photos are only ever shrunk), got {list(v)}")
+        return v
 
     @field_validator("photos")
     @classmethod

@@ -205,29 +205,47 @@ class SuperResolution(Task):
         """
         s = self.scale
         if tile is None:
-            return generator(lr.to(device)).float().clamp(-1, 1).cpu()  # (B, C, sh, sw)
+            return self.infer(generator, lr.to(device)).float().clamp(-1, 1).cpu()  # (B, C, sh, sw)
         b, c, h, w = lr.shape
         out = torch.empty(b, c, h * s, w * s)
         for top in range(0, h, tile):
             for left in range(0, w, tile):
                 t0, l0 = max(top - tile_pad, 0), max(left - tile_pad, 0)
                 t1, l1 = min(top + tile + tile_pad, h), min(left + tile + tile_pad, w)
-                sr = generator(lr[..., t0:t1, l0:l1].to(device)).float().clamp(-1, 1).cpu()  # (B, C, (t1-t0)s, (l1-l0)s)
+                sr = self.infer(generator, lr[..., t0:t1, l0:l1].to(device)).float().clamp(-1, 1).cpu()  # (B, C, (t1-t0)s, (l1-l0)s)
                 bottom, right = min(top + tile, h), min(left + tile, w)
                 inner = sr[..., (top - t0) * s : (bottom - t0) * s, (left - l0) * s : (right - l0) * s]  # the tile without its padding
                 out[..., top * s : bottom * s, left * s : right * s] = inner
         return out
 
+    def infer(self, generator: nn.Module, lr: Tensor) -> Tensor:
+        """SR of (B, C, h, w) LR at inference: the generator's output, or its self-ensemble mean when ``self_ensemble``."""
+        if not self.params.self_ensemble:
+            return generator(lr)  # (B, C, sh, sw)
+        total = None
+        for k in range(8):  # bit 0: flip W, bit 1: flip H, bit 2: transpose; undone in reverse order
+            x = lr.flip(-1) if k & 1 else lr
+            x = x.flip(-2) if k & 2 else x
+            x = x.transpose(-1, -2) if k & 4 else x
+            y = generator(x).float()  # (B, C, s*w, s*h) when transposed
+            y = y.transpose(-1, -2) if k & 4 else y
+            y = y.flip(-2) if k & 2 else y
+            y = y.flip(-1) if k & 1 else y
+            total = y if total is None else total + y
+        assert total is not None
+        return total / 8  # (B, C, sh, sw)
+
     def eval_protocol(self) -> dict[str, Any]:
-        """Scale and degradation: PSNR at x2 and at x4 are different protocols."""
+        """Scale and degradation (and the self-ensemble, when on): PSNR at x2 and at x4 are different protocols."""
         deg = self.params.degradation
-        return {"scale": self.params.scale, "degradation": deg if isinstance(deg, str) else deg.model_dump(mode="json")}
+        protocol = {"scale": self.params.scale, "degradation": deg if isinstance(deg, str) else deg.model_dump(mode="json")}
+        return {**protocol, "self_ensemble": True} if self.params.self_ensemble else protocol
 
     @torch.no_grad()
     def eval_pair(self, generator: nn.Module, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         """``{"pred": SR, "target": HR}`` in [-1, 1] for the reconstruction metrics (no augmentation, whole images)."""
         lr, hr = self.pair(batch)
-        sr = generator(lr).float().clamp(-1, 1)  # (B, C, H, W)
+        sr = self.infer(generator, lr).float().clamp(-1, 1)  # (B, C, H, W)
         if sr.shape != hr.shape:
             raise ConfigError(
                 f"the generator maps LR {tuple(lr.shape)} to {tuple(sr.shape)}, expected {tuple(hr.shape)}: is its scale {self.scale}?"

@@ -73,3 +73,53 @@ def test_photos_default_and_extra_photos() -> None:
 def test_photos_refuses_held_out_unknown_and_repeated_names(photos: list[str], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         SRPhotosParams(photos=photos)
+
+
+def test_self_ensemble_is_the_mean_over_the_eight_symmetries() -> None:
+    from ganzoo_sr.params import SRTaskParams
+    from ganzoo_sr.task import SuperResolution
+
+    torch.manual_seed(0)
+    net = EDSRLite(3, 2, num_feat=8, num_block=1)
+    for p in net.parameters():  # make the residual non-zero, so the symmetries matter
+        torch.nn.init.normal_(p, std=0.05)
+    lr = torch.rand(2, 3, 5, 7) * 2 - 1  # not square: the transposed passes must come back to (10, 14)
+    plain = SuperResolution(SRTaskParams(scale=2))
+    ens = SuperResolution(SRTaskParams(scale=2, self_ensemble=True))
+    with torch.no_grad():
+        expected = torch.stack([
+            net(lr), net(lr.flip(-1)).flip(-1), net(lr.flip(-2)).flip(-2), net(lr.flip(-1, -2)).flip(-1, -2),
+            net(lr.transpose(-1, -2)).transpose(-1, -2), net(lr.flip(-1).transpose(-1, -2)).transpose(-1, -2).flip(-1),
+            net(lr.flip(-2).transpose(-1, -2)).transpose(-1, -2).flip(-2),
+            net(lr.flip(-1, -2).transpose(-1, -2)).transpose(-1, -2).flip(-1, -2),
+        ]).mean(0)
+        got = ens.infer(net, lr)
+        assert got.shape == (2, 3, 10, 14)
+        assert torch.allclose(got, expected, atol=1e-6)
+        assert not torch.allclose(got, plain.infer(net, lr), atol=1e-4)
+        # a network that commutes with the symmetries (bicubic) is unchanged by the ensemble
+        assert torch.allclose(ens.infer(EDSRLite(3, 2, 8, 1), lr), bicubic_up(lr, 2), atol=1e-6)
+        # upscale uses it too, whole and in tiles (a pad of 8 covers this 1-block network's receptive field)
+        assert torch.allclose(ens.upscale(net, lr), got.clamp(-1, 1), atol=1e-6)
+        assert torch.allclose(ens.upscale(net, lr, tile=4, tile_pad=8), got.clamp(-1, 1), atol=1e-6)
+    assert ens.eval_protocol()["self_ensemble"] is True and "self_ensemble" not in plain.eval_protocol()
+
+
+def test_zoom_shrinks_a_larger_region_and_leaves_plain_crops_alone() -> None:
+    import torch.nn.functional as F
+
+    plain = SRPhotos("train", 32, samples=4, photos=("china",)).for_evaluation()
+    same = SRPhotos("train", 32, samples=4, photos=("china",), zoom=(1.0, 1.0)).for_evaluation()
+    assert all(torch.equal(plain[i]["image"], same[i]["image"]) for i in range(4))  # (1, 1) draws nothing more
+    half = SRPhotos("train", 32, samples=4, photos=("china",), zoom=(0.5, 0.5)).for_evaluation()
+    crop = half[1]["image"]
+    # crop 1 is seeded by its index: redraw the same 64-pixel region and shrink it by hand
+    gen = torch.Generator().manual_seed(1)
+    photo = load_photo("china")
+    top = int(torch.randint(photo.shape[1] - 64 + 1, (), generator=gen))
+    left = int(torch.randint(photo.shape[2] - 64 + 1, (), generator=gen))
+    region = photo[:, top : top + 64, left : left + 64]
+    expected = F.interpolate(region[None], size=(32, 32), mode="bicubic", antialias=True, align_corners=False)[0].clamp(-1, 1)
+    assert crop.shape == (3, 32, 32) and torch.allclose(crop, expected)
+    with pytest.raises(ValidationError, match="zoom"):
+        SRPhotosParams(zoom=(0.5, 1.5))
