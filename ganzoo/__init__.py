@@ -87,9 +87,11 @@ PUBLIC_MODULES: tuple[str, ...] = (
     "ganzoo.evaluation",
     "ganzoo.fileio",
     "ganzoo.images",
+    "ganzoo.inpainting_api",
     "ganzoo.losses",
     "ganzoo.metrics",
     "ganzoo.testing",
+    "ganzoo.upscaling",
     "ganzoo.weights",
 )
 

@@ -22,7 +22,8 @@ __all__ = ["PLUGIN_API", "parse_api", "require_plugin_api"]
 
 # 1.1 (this release) added: the ganzoo_launchers hook and LauncherEntry, the public modules
 # ganzoo.compare.launcher and ganzoo.compare.pool, the TruncatableGenerator and MappedGenerator
-# protocols, Latents' mapping/synthesis split, ganzoo.upscale (Upscaler) and ganzoo.inpaint (Inpainter).
+# protocols, Latents' mapping/synthesis split, ganzoo.upscale (Upscaler) and ganzoo.inpaint (Inpainter), with
+# their modules ganzoo.upscaling and ganzoo.inpainting_api public.
 PLUGIN_API = "1.1"
 
 _VERSION = re.compile(r"\s*(?:>=)?\s*(\d+)(?:\.(\d+))?\s*")

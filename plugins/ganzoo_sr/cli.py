@@ -12,6 +12,7 @@ import click
 
 import ganzoo.images as ganzoo_images
 from ganzoo.errors import ConfigError, GanzooError
+from ganzoo.upscaling import AUTO_TILE, AUTO_TILE_PIXELS, DEFAULT_TILE_PAD
 
 __all__ = ["ImageReadError", "expand_inputs", "output_names", "read_image", "sr_eval", "upscale"]
 
@@ -98,9 +99,10 @@ def _note(message: str) -> None:
 @click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True, help="JPEG quality of jpg outputs.")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, mps or auto.")
 @click.option("--tile", type=click.IntRange(0, None), default=None,
-              help="Upscale in LR tiles of this side; 0: the whole image at once (default: tiles of 256 above 512x512 LR pixels, "
-                   "or tiles chosen to fit the free memory).")
-@click.option("--tile-pad", type=click.IntRange(0, None), default=16, show_default=True, help="LR context pixels around each tile.")
+              help=f"Upscale in LR tiles of this side; 0: the whole image at once (default: tiles of {AUTO_TILE} above "
+                   f"{AUTO_TILE_PIXELS:,} LR pixels, or tiles chosen to fit the free memory).")
+@click.option("--tile-pad", type=click.IntRange(0, None), default=DEFAULT_TILE_PAD, show_default=True,
+              help="LR context pixels around each tile.")
 @click.option("--max-pixels", "max_pixels", type=click.IntRange(1, None), default=None,
               help=f"Refuse inputs over this many pixels, checked before decoding (default: ${ganzoo_images.MAX_PIXELS_ENV} "
                    f"or {ganzoo_images.DEFAULT_MAX_PIXELS:,}).")

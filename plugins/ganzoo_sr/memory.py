@@ -20,6 +20,10 @@ from torch import nn
 
 from ganzoo.errors import DataError
 
+# The size rule of ganzoo.upscale(tile="auto"): inputs over AUTO_TILE_PIXELS LR pixels go in tiles of AUTO_TILE,
+# or smaller ones when memory asks for it.
+from ganzoo.upscaling import AUTO_TILE, AUTO_TILE_PIXELS
+
 __all__ = ["AUTO_TILE", "AUTO_TILE_PIXELS", "HOST_BYTES_PER_SAMPLE", "SAFETY", "Plan", "available_memory", "bytes_per_output_pixel",
            "plan_upscale"]
 
@@ -30,10 +34,6 @@ HOST_BYTES_PER_SAMPLE = 4 + 4 + 2
 # both, hence the factor 2.
 SAFETY = 2.0
 MIN_TILE = 8  # the smallest --tile the command accepts
-# The size rule of ganzoo.upscale(tile="auto"), which plugins cannot import (tests/test_sr_io.py checks they agree):
-# inputs over this many LR pixels go in tiles of AUTO_TILE, or smaller ones when memory asks for it.
-AUTO_TILE_PIXELS = 512 * 512
-AUTO_TILE = 256
 _FALLBACK_BPP = 2048.0  # a generator that cannot run the probe: the factor-2 estimate of a 64-feature network, rounded up
 
 

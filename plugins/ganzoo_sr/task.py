@@ -34,6 +34,7 @@ import torch
 from torch import Tensor, nn
 
 from ganzoo import AdversarialRecipe, ConfigError, CriticInputs, DataInfo, RunContext, RunSpec, StepContext, Task
+from ganzoo.upscaling import DEFAULT_TILE_PAD
 from ganzoo_sr.degradation import bicubic_down, bicubic_up, mod_crop
 
 __all__ = ["PREVIEW_INPUTS", "SuperResolution", "heldout_crops"]
@@ -195,7 +196,8 @@ class SuperResolution(Task):
 
     @torch.no_grad()
     def upscale(
-        self, generator: nn.Module, lr: Tensor, *, device: torch.device | str = "cpu", tile: int | None = None, tile_pad: int = 16
+        self, generator: nn.Module, lr: Tensor, *, device: torch.device | str = "cpu", tile: int | None = None,
+        tile_pad: int = DEFAULT_TILE_PAD,
     ) -> Tensor:
         """SR of (B, C, h, w) LR in [-1, 1], clamped; with ``tile``, in LR tiles of that side plus ``tile_pad`` context.
 
