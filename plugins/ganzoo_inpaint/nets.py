@@ -25,9 +25,9 @@ from ganzoo_inpaint.fill import pyramid_fill
 __all__ = ["ContextEncoder", "GatedConv2d", "GatedConvGenerator", "PartialConv2d", "PartialConvUNet", "PatchDiscriminator"]
 
 
-def _check_start(start: str) -> None:
-    if start not in ("none", "fill"):
-        raise ValueError(f"start must be 'none' or 'fill', got {start!r}")
+def _check_start(start: str, allowed: tuple[str, ...] = ("none", "fill")) -> None:
+    if start not in allowed:
+        raise ValueError(f"start must be one of {list(allowed)}, got {start!r}")
 
 
 def _zero_(layer: nn.Module) -> None:
@@ -149,7 +149,8 @@ class GatedConvGenerator(nn.Module):
         two_stage: Add the refinement network.
         attention: Add the contextual-attention branch to the refinement network (needs ``two_stage``).
         attention_rate: Contextual attention matches patches on features pooled by this factor (1 or 2).
-        start: ``"none"`` (published) or ``"fill"``: every stage returns ``pyramid_fill + its correction``.
+        start: ``"none"`` (published), ``"fill"``: every stage returns ``pyramid_fill + its correction``, or
+            ``"refine"``: as ``"fill"``, and the coarse stage's input holds the fill in the holes instead of zeros.
         fill_iters: Jacobi iterations of the fill.
     """
 
@@ -165,7 +166,7 @@ class GatedConvGenerator(nn.Module):
         fill_iters: int = 40,
     ) -> None:
         super().__init__()
-        _check_start(start)
+        _check_start(start, ("none", "fill", "refine"))
         if attention and not two_stage:
             raise ValueError("contextual attention is a branch of the refinement network: it needs two_stage=True")
         self.coarse = _GatedStage(channels + 1, channels, width, dilations)
@@ -178,7 +179,7 @@ class GatedConvGenerator(nn.Module):
             self.refine = _GatedStage(channels + 1, channels, width, dilations)
         self.num_stages = 1 if self.refine is None else 2
         self.start, self.fill_iters = start, fill_iters
-        if start == "fill":  # zeroed after every layer is built: the random draws are those of start="none"
+        if start != "none":  # zeroed after every layer is built: the random draws are those of start="none"
             _zero_(self.coarse[-2])
             if isinstance(self.refine, _AttentionRefinement):
                 _zero_(self.refine.decoder[-2])
@@ -190,8 +191,10 @@ class GatedConvGenerator(nn.Module):
         h, w = masked.shape[-2:]
         x, m = _pad_to_multiple(masked, mask, self.multiple)  # (B, C, H', W'), (B, 1, H', W')
         base = None
-        if self.start == "fill":
+        if self.start != "none":
             base = _pad_to_multiple(pyramid_fill(masked, mask, self.fill_iters), mask, self.multiple)[0]  # (B, C, H', W')
+        if base is not None and self.start == "refine":  # the network sees the fill it corrects
+            x = torch.where(m > 0.5, base, x)  # (B, C, H', W')
         coarse = self.coarse(torch.cat([x, m], dim=1))  # (B, C, H', W')
         if base is not None:
             coarse = base + coarse  # the fill plus the stage's correction

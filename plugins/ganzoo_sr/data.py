@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from ganzoo import DataInfo, EmptyDatasetError, ImageDataset
-from ganzoo_sr.params import HELDOUT_PHOTOS, SKLEARN_PHOTOS, TRAIN_PHOTOS, SRPhotosParams
+from ganzoo_sr.params import HELDOUT_PHOTOS, MOTORCYCLE, SKLEARN_PHOTOS, TRAIN_PHOTOS, SRPhotosParams
 
 __all__ = ["SRPhotos", "build_sr_photos", "load_photo"]
 
@@ -41,6 +41,10 @@ def load_photo(name: str) -> torch.Tensor:
         from sklearn.datasets import load_sample_image
 
         arr = np.asarray(load_sample_image(f"{name}.jpg"))
+    elif name == MOTORCYCLE:
+        import skimage.data
+
+        arr = np.asarray(skimage.data.stereo_motorcycle()[0])  # the left view; the right one is nearly the same scene
     else:
         import skimage.data
 
@@ -67,8 +71,8 @@ class SRPhotos(ImageDataset):
     """Random training crops or fixed held-out tiles of bundled photos (see the module docstring)."""
 
     def __init__(self, split: str = "train", size: int = 96, samples: int = 1000, photos: tuple[str, ...] = TRAIN_PHOTOS,
-                 zoom: tuple[float, float] = (1.0, 1.0)) -> None:
-        self.split, self.size, self.samples, self.zoom = split, size, samples, zoom
+                 zoom: tuple[float, float] = (1.0, 1.0), dihedral: bool = False) -> None:
+        self.split, self.size, self.samples, self.zoom, self.dihedral = split, size, samples, zoom, dihedral
         self.fixed_crops = False  # set on the evaluation view: crop i is a function of i
         if split == "train":
             self.photos = [p for p in (load_photo(n) for n in photos) if min(p.shape[1:]) >= size]
@@ -101,6 +105,10 @@ class SRPhotos(ImageDataset):
         if side != self.size:  # a zoomed-out crop: shrink it as a camera further away would see it
             crop = F.interpolate(crop[None], size=(self.size, self.size), mode="bicubic", antialias=True, align_corners=False)[0]
             crop = crop.clamp(-1.0, 1.0)  # (3, S, S)
+        if self.dihedral:  # drawn only when on, so runs without it keep their RNG stream
+            k, flip = int(torch.randint(4, (), generator=gen)), int(torch.randint(2, (), generator=gen))
+            crop = torch.rot90(crop, k, dims=(1, 2))
+            crop = crop.flip(2) if flip else crop  # (3, S, S)
         return {"image": crop.clone()}
 
     def for_evaluation(self) -> SRPhotos:
@@ -113,4 +121,4 @@ class SRPhotos(ImageDataset):
 
 
 def build_sr_photos(params: SRPhotosParams) -> SRPhotos:
-    return SRPhotos(params.split, params.size, params.samples, params.photos, params.zoom)
+    return SRPhotos(params.split, params.size, params.samples, params.photos, params.zoom, params.dihedral)

@@ -13,6 +13,7 @@ from ganzoo_sr.realesrgan_params import RealESRGANParams
 __all__ = [
     "HELDOUT_PHOTOS",
     "KNOWN_PHOTOS",
+    "MOTORCYCLE",
     "SKLEARN_PHOTOS",
     "TRAIN_PHOTOS",
     "BicubicParams",
@@ -41,8 +42,10 @@ TRAIN_PHOTOS: tuple[str, ...] = (
 HELDOUT_PHOTOS: tuple[str, ...] = ("chelsea", "coffee")
 # scikit-learn's two sample photos (JPEGs, 640x427), natural colour scenes the skimage set lacks.
 SKLEARN_PHOTOS: tuple[str, ...] = ("china", "flower")
+# skimage's ``stereo_motorcycle`` left view (741x500): a natural colour street scene, the only other one offline.
+MOTORCYCLE = "motorcycle"
 # Every name ``photos`` may list: the held-out photos (and ``cat``, which is chelsea) never.
-KNOWN_PHOTOS: tuple[str, ...] = (*TRAIN_PHOTOS, *SKLEARN_PHOTOS, "cell", "retina")
+KNOWN_PHOTOS: tuple[str, ...] = (*TRAIN_PHOTOS, *SKLEARN_PHOTOS, "cell", "retina", MOTORCYCLE)
 
 
 class SRTaskParams(Params):
@@ -129,6 +132,11 @@ class SRPhotosParams(Params):
         (1.0, 1.0),
         description="Scale augmentation of the train split: each crop covers size/z photo pixels, z uniform in [lo, hi], "
         "resized to size (antialiased bicubic). (1, 1): plain crops.",
+    )
+    dihedral: bool = Field(
+        False,
+        description="Train split: each crop gets one of the 8 symmetries of the square at random (flips and 90-degree "
+        "rotations; BasicSR's use_hflip + use_rot). Photos have no preferred orientation at the pixel scale SR learns.",
     )
 
     @field_validator("zoom")

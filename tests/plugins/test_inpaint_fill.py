@@ -160,3 +160,33 @@ def test_params_and_registry():
     assert isinstance(baseline, Pyramid) and not list(baseline.parameters())
     image, mask = _batch(b=2)
     torch.testing.assert_close(baseline(image, mask), pyramid_fill(image, mask, 7), rtol=0, atol=0)
+
+
+def test_start_refine_returns_the_fill_fresh_and_feeds_it_to_the_network():
+    image, mask = _batch(b=2)
+    masked = image * (1 - mask)
+    fill = pyramid_fill(masked, mask, 25)
+    torch.manual_seed(0)
+    net = GatedConvGenerator(3, 4, (2,), True, start="refine", fill_iters=25).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(net(masked, mask), fill, rtol=0, atol=1e-6)  # zeroed output layers: exactly the fill
+    seen: list[torch.Tensor] = []
+    hook = net.coarse.register_forward_pre_hook(lambda _m, args: seen.append(args[0].detach().clone()))
+    with torch.no_grad():
+        net(masked, mask)
+    hook.remove()
+    x = seen[0][:, :3]  # (B, C, H, W): the coarse stage's image channels
+    hole = mask.expand_as(x) > 0.5
+    assert torch.equal(x[hole], fill[hole]) and torch.equal(x[~hole], masked[~hole])  # the fill in the holes, known pixels as given
+    # start: fill keeps the published input (zeros in the holes)
+    torch.manual_seed(0)
+    plain = GatedConvGenerator(3, 4, (2,), True, start="fill", fill_iters=25).eval()
+    seen.clear()
+    hook = plain.coarse.register_forward_pre_hook(lambda _m, args: seen.append(args[0].detach().clone()))
+    with torch.no_grad():
+        plain(masked, mask)
+    hook.remove()
+    assert not seen[0][:, :3][hole].any()
+    with pytest.raises(ValueError):
+        PartialConvParams(start="refine")  # type: ignore[arg-type]  # PConv's first layer ignores the holes anyway
+    assert GatedConvParams(start="refine").start == "refine"

@@ -123,3 +123,26 @@ def test_zoom_shrinks_a_larger_region_and_leaves_plain_crops_alone() -> None:
     assert crop.shape == (3, 32, 32) and torch.allclose(crop, expected)
     with pytest.raises(ValidationError, match="zoom"):
         SRPhotosParams(zoom=(0.5, 1.5))
+
+
+def test_dihedral_gives_each_crop_one_symmetry_of_the_plain_crop() -> None:
+    plain = SRPhotos("train", 32, samples=64, photos=("china",)).for_evaluation()
+    sym = SRPhotos("train", 32, samples=64, photos=("china",), dihedral=True).for_evaluation()
+    seen = set()
+    for i in range(64):
+        base, got = plain[i]["image"], sym[i]["image"]  # same seed, so the same region before the symmetry
+        matches = [(k, f) for k in range(4) for f in (0, 1)
+                   if torch.equal(got, (lambda r: r.flip(2) if f else r)(torch.rot90(base, k, dims=(1, 2))))]
+        assert matches, f"crop {i} is not a symmetry of its plain crop"
+        seen.add(matches[0])
+    assert len(seen) == 8  # all eight symmetries occur
+    assert SRPhotosParams().dihedral is False  # off by default: existing specs keep their crops
+
+
+def test_motorcycle_is_a_colour_training_photo_and_never_held_out() -> None:
+    photo = load_photo("motorcycle")
+    assert photo.shape == (3, 500, 741) and float((photo[0] - photo[2]).abs().mean()) > 0.01  # colour, not grey
+    assert SRPhotosParams(photos=("motorcycle",)).photos == ("motorcycle",)
+    from ganzoo_sr.params import HELDOUT_PHOTOS
+
+    assert "motorcycle" not in HELDOUT_PHOTOS
