@@ -38,20 +38,20 @@ def _gated(params: GatedConvParams, info: Any) -> Any:
 
     return GatedConvGenerator(
         info.channels, params.width, tuple(params.dilations), params.two_stage, params.attention, params.attention_rate,
-        params.start, params.fill_iters,
+        params.start, params.fill_iters, params.fill,
     )
 
 
 def _pconv(params: PartialConvParams, info: Any) -> Any:
     from ganzoo_inpaint.nets import PartialConvUNet
 
-    return PartialConvUNet(info.channels, params.width, params.depth, params.batch_norm, params.start, params.fill_iters)
+    return PartialConvUNet(info.channels, params.width, params.depth, params.batch_norm, params.start, params.fill_iters, params.fill)
 
 
 def _context_encoder(params: ContextEncoderParams, info: Any) -> Any:
     from ganzoo_inpaint.nets import ContextEncoder
 
-    return ContextEncoder(info.channels, info.size, params.width, params.bottleneck, params.start, params.fill_iters)
+    return ContextEncoder(info.channels, info.size, params.width, params.bottleneck, params.start, params.fill_iters, params.fill)
 
 
 def _patch(params: PatchDiscParams, info: Any) -> Any:
@@ -69,7 +69,7 @@ def _biharmonic(params: BiharmonicParams, info: Any) -> Any:
 def _pyramid(params: PyramidParams, info: Any) -> Any:
     from ganzoo_inpaint.baselines import Pyramid
 
-    return Pyramid(params.iters)
+    return Pyramid(params.iters, params.biharmonic_iters)
 
 
 def _telea(params: TeleaParams, info: Any) -> Any:

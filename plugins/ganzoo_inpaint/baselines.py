@@ -42,22 +42,26 @@ class Biharmonic(nn.Module):
 
 
 class Pyramid(nn.Module):
-    """``ganzoo_inpaint.fill.pyramid_fill``: push-pull pyramid fill + ``iters`` harmonic (Jacobi) steps, batched in torch.
+    """``ganzoo_inpaint.fill.pyramid_fill``: push-pull + ``iters`` Jacobi steps (+ ``biharmonic_iters`` CG steps), batched torch.
 
     Runs on the input's device and dtype; the known pixels are returned unchanged.
 
     Args:
         iters: Jacobi iterations after the push-pull fill.
+        biharmonic_iters: Then CG steps towards the biharmonic fill (``ganzoo_inpaint.fill.biharmonic_smooth``).
     """
 
-    def __init__(self, iters: int = 40) -> None:
+    def __init__(self, iters: int = 40, biharmonic_iters: int = 0) -> None:
         super().__init__()
-        self.iters = iters
+        self.iters, self.biharmonic_iters = iters, biharmonic_iters
 
     def forward(self, masked: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        from ganzoo_inpaint.fill import pyramid_fill
+        from ganzoo_inpaint.fill import biharmonic_smooth, pyramid_fill
 
-        return pyramid_fill(masked.detach(), mask.detach(), self.iters).clamp(-1, 1)  # (B, C, H, W)
+        out = pyramid_fill(masked.detach(), mask.detach(), self.iters)  # (B, C, H, W)
+        if self.biharmonic_iters:
+            out = biharmonic_smooth(out, mask.detach(), self.biharmonic_iters)
+        return out.clamp(-1, 1)
 
 
 class Telea(nn.Module):

@@ -1,4 +1,4 @@
-"""A fast classical fill of the holes in torch: push-pull pyramid, then harmonic (Jacobi) smoothing.
+"""Fast classical fills of the holes in torch: push-pull pyramid, then harmonic (Jacobi) or biharmonic (CG) smoothing.
 
 Batched over (B, C, H, W), any side (odd sides are padded with unknown pixels),
 any device; half precision is computed in float32 and cast back. Masks are
@@ -12,7 +12,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["harmonic_smooth", "push_pull", "pyramid_fill"]
+__all__ = ["FILLS", "biharmonic_fill", "biharmonic_smooth", "classical_fill", "harmonic_smooth", "push_pull", "pyramid_fill"]
+
+FILLS = ("pyramid", "biharmonic")
 
 
 def _work_dtype(x: torch.Tensor) -> torch.dtype:
@@ -88,3 +90,57 @@ def pyramid_fill(image: torch.Tensor, mask: torch.Tensor, iters: int = 40) -> to
     if not bool((mask > 0.5).any()):
         return image
     return harmonic_smooth(push_pull(image, mask), mask, iters)
+
+
+def _laplacian(x: torch.Tensor) -> torch.Tensor:
+    """5-point Laplacian with a replicate border (the grid graph's Laplacian: a symmetric operator). Same shape."""
+    p = F.pad(x, (1, 1, 1, 1), mode="replicate")  # (B, C, H + 2, W + 2)
+    return p[..., :-2, 1:-1] + p[..., 2:, 1:-1] + p[..., 1:-1, :-2] + p[..., 1:-1, 2:] - 4 * x
+
+
+def biharmonic_smooth(filled: torch.Tensor, mask: torch.Tensor, iters: int = 50) -> torch.Tensor:
+    """``iters`` conjugate-gradient steps towards the biharmonic fill, starting from ``filled``.
+
+    Minimises the summed squared Laplacian of the image over the hole pixels, known
+    pixels fixed (the discrete biharmonic equation of scikit-image's
+    ``inpaint_biharmonic``, with a replicate border). The operator ``hole * L(L(hole * .))``
+    is symmetric positive semi-definite, so plain CG applies; each (image, channel)
+    runs its own CG, so a sample's fill does not depend on its batch mates. A fixed
+    step count keeps the cost and the result deterministic. (B, C, H, W) -> same.
+    """
+    if iters < 0:
+        raise ValueError(f"iters must be >= 0, got {iters}")
+    dtype = filled.dtype
+    hole = (mask > 0.5).to(_work_dtype(filled))  # (B, 1, H, W)
+    x = filled.to(hole.dtype)
+    r = -hole * _laplacian(_laplacian(x))  # the negative gradient (halved) over the holes
+    p = r
+    rs = (r * r).sum((-2, -1), keepdim=True)  # (B, C, 1, 1)
+    for _ in range(iters):
+        ap = hole * _laplacian(_laplacian(p))
+        alpha = rs / (p * ap).sum((-2, -1), keepdim=True).clamp_min(1e-30)  # 0 where converged (p = 0)
+        x = x + alpha * p
+        r = r - alpha * ap
+        rs_next = (r * r).sum((-2, -1), keepdim=True)
+        p = r + rs_next / rs.clamp_min(1e-30) * p
+        rs = rs_next
+    return torch.where(mask > 0.5, x.to(dtype), filled)
+
+
+def biharmonic_fill(image: torch.Tensor, mask: torch.Tensor, iters: int = 50) -> torch.Tensor:
+    """The pyramid fill (40 Jacobi steps) refined by ``iters`` CG steps of :func:`biharmonic_smooth`.
+
+    On the 64 px held-out tiles of docs/inpainting.md, 50 steps score what
+    scikit-image's sparse direct solve does (hole PSNR 24.62 vs 24.60) at about
+    8 ms of one CPU thread per image; larger holes need more steps (128 px: 400).
+    """
+    return biharmonic_smooth(pyramid_fill(image, mask, 40), mask, iters)
+
+
+def classical_fill(image: torch.Tensor, mask: torch.Tensor, kind: str = "pyramid", iters: int = 40) -> torch.Tensor:
+    """The ``start: fill`` generators' starting point: ``pyramid_fill`` or ``biharmonic_fill`` with ``iters``."""
+    if kind == "pyramid":
+        return pyramid_fill(image, mask, iters)
+    if kind == "biharmonic":
+        return biharmonic_fill(image, mask, iters)
+    raise ValueError(f"fill must be one of {list(FILLS)}, got {kind!r}")

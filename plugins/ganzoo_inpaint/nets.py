@@ -7,9 +7,10 @@ known pixels. The fully convolutional generators take any size (they pad to a
 multiple of their stride internally, the padding counting as hole).
 
 With ``start="fill"`` a generator adds its network output, as a correction, to a
-classical fill of the holes (``ganzoo_inpaint.fill.pyramid_fill`` of the masked
+classical fill of the holes (``ganzoo_inpaint.fill.classical_fill``: pyramid or biharmonic, of the masked
 input); its output layer is zero-initialised, so a fresh network returns the fill.
-The network's input and layers are the published ones either way.
+The network's input and layers are the published ones (gated-conv's ``start="refine"`` gives it
+the fill in the holes instead of zeros).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from torch import nn
 
 from ganzoo import DataError
 from ganzoo_inpaint.attention import ContextualAttention
-from ganzoo_inpaint.fill import pyramid_fill
+from ganzoo_inpaint.fill import classical_fill
 
 __all__ = ["ContextEncoder", "GatedConv2d", "GatedConvGenerator", "PartialConv2d", "PartialConvUNet", "PatchDiscriminator"]
 
@@ -149,9 +150,10 @@ class GatedConvGenerator(nn.Module):
         two_stage: Add the refinement network.
         attention: Add the contextual-attention branch to the refinement network (needs ``two_stage``).
         attention_rate: Contextual attention matches patches on features pooled by this factor (1 or 2).
-        start: ``"none"`` (published), ``"fill"``: every stage returns ``pyramid_fill + its correction``, or
+        start: ``"none"`` (published), ``"fill"``: every stage returns ``the fill + its correction``, or
             ``"refine"``: as ``"fill"``, and the coarse stage's input holds the fill in the holes instead of zeros.
-        fill_iters: Jacobi iterations of the fill.
+        fill_iters: Jacobi (pyramid) or CG (biharmonic) iterations of the fill.
+        fill: The classical fill: ``"pyramid"`` or ``"biharmonic"`` (``ganzoo_inpaint.fill.classical_fill``).
     """
 
     def __init__(
@@ -164,6 +166,7 @@ class GatedConvGenerator(nn.Module):
         attention_rate: int = 1,
         start: str = "none",
         fill_iters: int = 40,
+        fill: str = "pyramid",
     ) -> None:
         super().__init__()
         _check_start(start, ("none", "fill", "refine"))
@@ -178,7 +181,7 @@ class GatedConvGenerator(nn.Module):
         elif two_stage:
             self.refine = _GatedStage(channels + 1, channels, width, dilations)
         self.num_stages = 1 if self.refine is None else 2
-        self.start, self.fill_iters = start, fill_iters
+        self.start, self.fill_iters, self.fill = start, fill_iters, fill
         if start != "none":  # zeroed after every layer is built: the random draws are those of start="none"
             _zero_(self.coarse[-2])
             if isinstance(self.refine, _AttentionRefinement):
@@ -192,7 +195,7 @@ class GatedConvGenerator(nn.Module):
         x, m = _pad_to_multiple(masked, mask, self.multiple)  # (B, C, H', W'), (B, 1, H', W')
         base = None
         if self.start != "none":
-            base = _pad_to_multiple(pyramid_fill(masked, mask, self.fill_iters), mask, self.multiple)[0]  # (B, C, H', W')
+            base = _pad_to_multiple(classical_fill(masked, mask, self.fill, self.fill_iters), mask, self.multiple)[0]  # (B, C, H', W')
         if base is not None and self.start == "refine":  # the network sees the fill it corrects
             x = torch.where(m > 0.5, base, x)  # (B, C, H', W')
         coarse = self.coarse(torch.cat([x, m], dim=1))  # (B, C, H', W')
@@ -268,12 +271,14 @@ class PartialConvUNet(nn.Module):
         width: First encoder layer's channels (doubled per level, capped at 8x).
         depth: Encoder levels.
         batch_norm: Use batch norm as the paper.
-        start: ``"none"`` (published) or ``"fill"``: return ``pyramid_fill + tanh(network)``.
-        fill_iters: Jacobi iterations of the fill.
+        start: ``"none"`` (published) or ``"fill"``: return ``the fill + tanh(network)``.
+        fill_iters: Jacobi (pyramid) or CG (biharmonic) iterations of the fill.
+        fill: The classical fill: ``"pyramid"`` or ``"biharmonic"`` (``ganzoo_inpaint.fill.classical_fill``).
     """
 
     def __init__(
-        self, channels: int, width: int = 16, depth: int = 4, batch_norm: bool = True, start: str = "none", fill_iters: int = 40
+        self, channels: int, width: int = 16, depth: int = 4, batch_norm: bool = True, start: str = "none", fill_iters: int = 40,
+        fill: str = "pyramid",
     ) -> None:
         super().__init__()
         _check_start(start)
@@ -294,7 +299,7 @@ class PartialConvUNet(nn.Module):
             )
             for i in range(depth)
         )  # dec[i] produces level i from level i + 1 and the skip at level i
-        self.start, self.fill_iters = start, fill_iters
+        self.start, self.fill_iters, self.fill = start, fill_iters, fill
         if start == "fill":  # zeroed after every layer is built: the random draws are those of start="none"
             last = self.dec[0]
             assert isinstance(last, _PConvBlock)
@@ -318,7 +323,7 @@ class PartialConvUNet(nn.Module):
             cat_valid = torch.cat([up_valid.expand(-1, up.shape[1], -1, -1), skip_valid.expand(-1, skip.shape[1], -1, -1)], dim=1)
             x, valid = self.dec[i](x, cat_valid)  # (B, c_i, H_i, W_i)
         out = torch.tanh(x)[..., :h, :w]  # (B, C, H, W)
-        return out if self.start == "none" else pyramid_fill(masked, mask, self.fill_iters) + out
+        return out if self.start == "none" else classical_fill(masked, mask, self.fill, self.fill_iters) + out
 
 
 # ---------------------------------------------------------------- context encoder (Pathak et al. 2016)
@@ -353,12 +358,14 @@ class ContextEncoder(nn.Module):
         size: Input side the network is built for.
         width: First layer's channels.
         bottleneck: Side of the bottleneck map.
-        start: ``"none"`` (published) or ``"fill"``: return ``pyramid_fill + tanh(network)``.
-        fill_iters: Jacobi iterations of the fill.
+        start: ``"none"`` (published) or ``"fill"``: return ``the fill + tanh(network)``.
+        fill_iters: Jacobi (pyramid) or CG (biharmonic) iterations of the fill.
+        fill: The classical fill: ``"pyramid"`` or ``"biharmonic"`` (``ganzoo_inpaint.fill.classical_fill``).
     """
 
     def __init__(
-        self, channels: int, size: int, width: int = 16, bottleneck: int = 4, start: str = "none", fill_iters: int = 40
+        self, channels: int, size: int, width: int = 16, bottleneck: int = 4, start: str = "none", fill_iters: int = 40,
+        fill: str = "pyramid",
     ) -> None:
         super().__init__()
         _check_start(start)
@@ -380,7 +387,7 @@ class ContextEncoder(nn.Module):
             dec += [nn.ConvTranspose2d(chans[i], chans[i - 1], 4, 2, 1, bias=False), nn.BatchNorm2d(chans[i - 1]), nn.ReLU()]
         dec += [nn.ConvTranspose2d(chans[0], channels, 4, 2, 1), nn.Tanh()]
         self.decoder = nn.Sequential(*dec)
-        self.start, self.fill_iters = start, fill_iters
+        self.start, self.fill_iters, self.fill = start, fill_iters, fill
         if start == "fill":  # zeroed after every layer is built: the random draws are those of start="none"
             _zero_(self.decoder[-2])
 
@@ -392,7 +399,7 @@ class ContextEncoder(nn.Module):
         x, m = _pad_to_multiple(masked, mask, self.multiple)
         z = self.encoder(torch.cat([x, m], dim=1))  # (B, c, s, s)
         out = self.decoder(self.fc(z))[..., :h, :w]  # (B, C, H, W)
-        return out if self.start == "none" else pyramid_fill(masked, mask, self.fill_iters) + out
+        return out if self.start == "none" else classical_fill(masked, mask, self.fill, self.fill_iters) + out
 
 
 # ---------------------------------------------------------------- SN-PatchGAN (DeepFill v2)

@@ -37,7 +37,20 @@ def _start_field() -> Any:
 
 
 def _fill_iters_field() -> Any:
-    return Field(40, ge=0, le=10000, description="With start: fill, Jacobi (harmonic) iterations smoothing the push-pull fill.")
+    return Field(
+        40, ge=0, le=10000,
+        description="With start: fill, iterations of the classical fill: Jacobi (harmonic) steps smoothing the push-pull fill "
+        "(fill: pyramid), or conjugate-gradient steps towards the biharmonic fill after it (fill: biharmonic; 50 match "
+        "scikit-image's at 64 px).",
+    )
+
+
+def _fill_field() -> Any:
+    return Field(
+        "pyramid",
+        description="With start: fill/refine, the classical fill started from (ganzoo_inpaint.fill.classical_fill): 'pyramid' "
+        "(push-pull + harmonic Jacobi) or 'biharmonic' (that, then CG on the biharmonic equation; scores higher, costs more).",
+    )
 
 
 def _check_range(value: tuple[float, float], name: str, low: float, high: float) -> tuple[float, float]:
@@ -241,6 +254,7 @@ class GatedConvParams(Params):
         "holds the fill in the holes (rather than zeros), so it sees what it corrects.",
     )
     fill_iters: int = _fill_iters_field()
+    fill: Literal["pyramid", "biharmonic"] = _fill_field()
 
     @property
     def num_stages(self) -> int:
@@ -271,6 +285,7 @@ class PartialConvParams(Params):
     )
     start: Literal["none", "fill"] = _start_field()
     fill_iters: int = _fill_iters_field()
+    fill: Literal["pyramid", "biharmonic"] = _fill_field()
 
 
 class ContextEncoderParams(Params):
@@ -282,6 +297,7 @@ class ContextEncoderParams(Params):
     )
     start: Literal["none", "fill"] = _start_field()
     fill_iters: int = _fill_iters_field()
+    fill: Literal["pyramid", "biharmonic"] = _fill_field()
 
 
 class PatchDiscParams(Params):
@@ -303,6 +319,11 @@ class PyramidParams(Params):
     """The push-pull pyramid + harmonic (Jacobi) fill baseline, in torch (ganzoo_inpaint.fill.pyramid_fill)."""
 
     iters: int = Field(40, ge=0, le=10000, description="Jacobi (harmonic) iterations smoothing the push-pull fill.")
+    biharmonic_iters: int = Field(
+        0, ge=0, le=10000,
+        description="Then conjugate-gradient steps towards the biharmonic fill (ganzoo_inpaint.fill.biharmonic_smooth): the "
+        "torch biharmonic fill that start: fill generators with fill: biharmonic start from (50 match scikit-image's at 64 px).",
+    )
 
 
 class TeleaParams(Params):

@@ -11,7 +11,7 @@ import torch
 from ganzoo.data import DataInfo
 from ganzoo.plugin.registry import load_registries
 from ganzoo_inpaint.baselines import Pyramid
-from ganzoo_inpaint.fill import harmonic_smooth, push_pull, pyramid_fill
+from ganzoo_inpaint.fill import biharmonic_fill, biharmonic_smooth, classical_fill, harmonic_smooth, push_pull, pyramid_fill
 from ganzoo_inpaint.nets import ContextEncoder, GatedConvGenerator, PartialConvUNet
 from ganzoo_inpaint.params import GatedConvParams, PartialConvParams
 
@@ -190,3 +190,60 @@ def test_start_refine_returns_the_fill_fresh_and_feeds_it_to_the_network():
     with pytest.raises(ValueError):
         PartialConvParams(start="refine")  # type: ignore[arg-type]  # PConv's first layer ignores the holes anyway
     assert GatedConvParams(start="refine").start == "refine"
+
+
+def test_a_quadratic_is_reconstructed_by_the_biharmonic_cg():
+    # x^2 + xy has a constant discrete Laplacian, so it solves the biharmonic equation away from the border
+    ys, xs = torch.meshgrid(torch.linspace(-1, 1, 24, dtype=torch.float64), torch.linspace(-1, 1, 20, dtype=torch.float64), indexing="ij")
+    quad = (0.5 * xs**2 + 0.3 * xs * ys - 0.2 * ys).expand(2, 3, 24, 20).clone()
+    mask = torch.zeros(2, 1, 24, 20, dtype=torch.float64)
+    mask[0, :, 6:14, 5:13] = 1
+    mask[1, :, 10:20, 3:9] = 1
+    start = pyramid_fill(quad, mask, 40)
+    err_start = (start - quad).abs().max()
+    err = (biharmonic_smooth(start, mask, iters=300) - quad).abs().max()
+    assert err < 1e-6 < err_start  # the harmonic fill bends a quadratic; the biharmonic one is exact
+    known = (mask < 0.5).expand_as(quad)
+    assert torch.equal(biharmonic_fill(quad, mask)[known], quad[known])
+
+
+def test_the_biharmonic_cg_approaches_scikit_image():
+    from skimage.restoration import inpaint_biharmonic
+
+    g = torch.Generator().manual_seed(0)
+    smooth = torch.nn.functional.interpolate(torch.rand(1, 3, 6, 6, generator=g, dtype=torch.float64), size=(32, 32), mode="bicubic")
+    mask = torch.zeros(1, 1, 32, 32, dtype=torch.float64)
+    mask[..., 8:20, 10:24] = 1
+    ref = torch.from_numpy(inpaint_biharmonic(smooth[0].permute(1, 2, 0).numpy(), mask[0, 0].numpy() > 0.5, channel_axis=-1))
+    ref = ref.permute(2, 0, 1)[None]  # (1, 3, 32, 32)
+    hole = mask.expand_as(smooth) > 0.5
+    err_pyramid = (pyramid_fill(smooth, mask) - ref)[hole].abs().mean()
+    err = (biharmonic_fill(smooth, mask, iters=200) - ref)[hole].abs().mean()
+    assert err < 0.02 * err_pyramid  # the same equation, up to the border rule
+
+
+def test_the_biharmonic_fill_is_per_sample_and_handles_no_holes_and_no_known_pixels():
+    image, mask = _batch(b=4)
+    batched = biharmonic_fill(image, mask, 20)
+    single = torch.cat([biharmonic_fill(image[i : i + 1], mask[i : i + 1], 20) for i in range(4)])
+    torch.testing.assert_close(batched, single, rtol=0, atol=1e-5)
+    assert torch.equal(biharmonic_fill(image, torch.zeros_like(mask)), image)
+    assert not biharmonic_fill(image, torch.ones_like(mask)).any()  # no known pixel: the constant 0, as pyramid_fill
+    with pytest.raises(ValueError, match="fill must be one of"):
+        classical_fill(image, mask, "telea")
+
+
+def test_start_fill_biharmonic_and_the_baseline_option():
+    image, mask = _batch(b=2)
+    masked = image * (1 - mask)
+    torch.manual_seed(0)
+    net = PartialConvUNet(3, 4, 2, True, start="fill", fill_iters=30, fill="biharmonic").eval()
+    with torch.no_grad():
+        torch.testing.assert_close(net(masked, mask), biharmonic_fill(masked, mask, 30), rtol=0, atol=1e-6)
+    reg = load_registries()
+    info = DataInfo(channels=3, size=16)
+    base = reg.build("model", "pyramid", {"iters": 40, "biharmonic_iters": 30}, info, role="generator")
+    torch.testing.assert_close(base(masked, mask), biharmonic_fill(masked, mask, 30).clamp(-1, 1), rtol=0, atol=1e-6)
+    gated = reg.build("model", "gated-conv", {"width": 4, "dilations": [2], "start": "refine", "fill": "biharmonic"}, info,
+                      role="generator")
+    assert gated.fill == "biharmonic" and gated.start == "refine"
