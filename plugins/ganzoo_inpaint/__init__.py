@@ -38,20 +38,22 @@ def _gated(params: GatedConvParams, info: Any) -> Any:
 
     return GatedConvGenerator(
         info.channels, params.width, tuple(params.dilations), params.two_stage, params.attention, params.attention_rate,
-        params.start, params.fill_iters, params.fill,
+        params.start, params.fill_iters, params.fill, params.start_scale,
     )
 
 
 def _pconv(params: PartialConvParams, info: Any) -> Any:
     from ganzoo_inpaint.nets import PartialConvUNet
 
-    return PartialConvUNet(info.channels, params.width, params.depth, params.batch_norm, params.start, params.fill_iters, params.fill)
+    return PartialConvUNet(info.channels, params.width, params.depth, params.batch_norm, params.start, params.fill_iters, params.fill,
+                           params.start_scale)
 
 
 def _context_encoder(params: ContextEncoderParams, info: Any) -> Any:
     from ganzoo_inpaint.nets import ContextEncoder
 
-    return ContextEncoder(info.channels, info.size, params.width, params.bottleneck, params.start, params.fill_iters, params.fill)
+    return ContextEncoder(info.channels, info.size, params.width, params.bottleneck, params.start, params.fill_iters, params.fill,
+                          params.start_scale)
 
 
 def _patch(params: PatchDiscParams, info: Any) -> Any:

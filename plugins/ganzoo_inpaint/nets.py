@@ -31,10 +31,17 @@ def _check_start(start: str, allowed: tuple[str, ...] = ("none", "fill")) -> Non
         raise ValueError(f"start must be one of {list(allowed)}, got {start!r}")
 
 
-def _zero_(layer: nn.Module) -> None:
-    """Zero a conv's weight and bias in place (no random numbers drawn), so its output is 0."""
-    for p in layer.parameters(recurse=False):
-        nn.init.zeros_(p)
+def _zero_(layer: nn.Module, scale: float = 0.0) -> None:
+    """Scale a conv's weight by ``scale`` and zero its bias in place (no random numbers drawn); 0: its output is 0.
+
+    A zero output layer makes a fresh ``start: fill`` network return the fill exactly,
+    but no gradient reaches the layers below it until it has grown; a small
+    ``scale`` trains every layer from the first step, at the price of a fresh
+    network being the fill plus a small correction.
+    """
+    with torch.no_grad():
+        for name, p in layer.named_parameters(recurse=False):
+            p.mul_(scale if name == "weight" else 0.0)
 
 
 def _pad_to_multiple(masked: torch.Tensor, mask: torch.Tensor, multiple: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -154,6 +161,7 @@ class GatedConvGenerator(nn.Module):
             ``"refine"``: as ``"fill"``, and the coarse stage's input holds the fill in the holes instead of zeros.
         fill_iters: Jacobi (pyramid) or CG (biharmonic) iterations of the fill.
         fill: The classical fill: ``"pyramid"`` or ``"biharmonic"`` (``ganzoo_inpaint.fill.classical_fill``).
+        start_scale: With a fill start, the output layer's initial weights times this (0: exactly the fill).
     """
 
     def __init__(
@@ -167,6 +175,7 @@ class GatedConvGenerator(nn.Module):
         start: str = "none",
         fill_iters: int = 40,
         fill: str = "pyramid",
+        start_scale: float = 0.0,
     ) -> None:
         super().__init__()
         _check_start(start, ("none", "fill", "refine"))
@@ -183,11 +192,11 @@ class GatedConvGenerator(nn.Module):
         self.num_stages = 1 if self.refine is None else 2
         self.start, self.fill_iters, self.fill = start, fill_iters, fill
         if start != "none":  # zeroed after every layer is built: the random draws are those of start="none"
-            _zero_(self.coarse[-2])
+            _zero_(self.coarse[-2], start_scale)
             if isinstance(self.refine, _AttentionRefinement):
-                _zero_(self.refine.decoder[-2])
+                _zero_(self.refine.decoder[-2], start_scale)
             elif self.refine is not None:
-                _zero_(self.refine[-2])
+                _zero_(self.refine[-2], start_scale)
 
     def forward(self, masked: torch.Tensor, mask: torch.Tensor, *, stages: bool = False) -> torch.Tensor | tuple[torch.Tensor, ...]:
         """The filled image (B, C, H, W); with ``stages=True`` a tuple of every stage's output, coarse first."""
@@ -274,11 +283,13 @@ class PartialConvUNet(nn.Module):
         start: ``"none"`` (published) or ``"fill"``: return ``the fill + tanh(network)``.
         fill_iters: Jacobi (pyramid) or CG (biharmonic) iterations of the fill.
         fill: The classical fill: ``"pyramid"`` or ``"biharmonic"`` (``ganzoo_inpaint.fill.classical_fill``).
+        start_scale: With a fill start, the output layer's initial weights times this (0: exactly the fill).
     """
 
     def __init__(
         self, channels: int, width: int = 16, depth: int = 4, batch_norm: bool = True, start: str = "none", fill_iters: int = 40,
         fill: str = "pyramid",
+        start_scale: float = 0.0,
     ) -> None:
         super().__init__()
         _check_start(start)
@@ -303,7 +314,7 @@ class PartialConvUNet(nn.Module):
         if start == "fill":  # zeroed after every layer is built: the random draws are those of start="none"
             last = self.dec[0]
             assert isinstance(last, _PConvBlock)
-            _zero_(last.pconv.conv)
+            _zero_(last.pconv.conv, start_scale)
             _zero_(last.pconv)  # its bias
 
     def forward(self, masked: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -361,11 +372,13 @@ class ContextEncoder(nn.Module):
         start: ``"none"`` (published) or ``"fill"``: return ``the fill + tanh(network)``.
         fill_iters: Jacobi (pyramid) or CG (biharmonic) iterations of the fill.
         fill: The classical fill: ``"pyramid"`` or ``"biharmonic"`` (``ganzoo_inpaint.fill.classical_fill``).
+        start_scale: With a fill start, the output layer's initial weights times this (0: exactly the fill).
     """
 
     def __init__(
         self, channels: int, size: int, width: int = 16, bottleneck: int = 4, start: str = "none", fill_iters: int = 40,
         fill: str = "pyramid",
+        start_scale: float = 0.0,
     ) -> None:
         super().__init__()
         _check_start(start)
@@ -389,7 +402,7 @@ class ContextEncoder(nn.Module):
         self.decoder = nn.Sequential(*dec)
         self.start, self.fill_iters, self.fill = start, fill_iters, fill
         if start == "fill":  # zeroed after every layer is built: the random draws are those of start="none"
-            _zero_(self.decoder[-2])
+            _zero_(self.decoder[-2], start_scale)
 
     def forward(self, masked: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         h, w = masked.shape[-2:]

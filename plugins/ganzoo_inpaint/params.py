@@ -45,6 +45,15 @@ def _fill_iters_field() -> Any:
     )
 
 
+def _start_scale_field() -> Any:
+    return Field(
+        0.0, ge=0.0, le=1.0,
+        description="With start: fill/refine, the output layer's initial weights times this. 0: a fresh network returns "
+        "exactly the fill, but the layers below the output get no gradient until it has grown (measured: at 64 px it never "
+        "did); e.g. 0.1 trains every layer from the first step.",
+    )
+
+
 def _fill_field() -> Any:
     return Field(
         "pyramid",
@@ -255,6 +264,7 @@ class GatedConvParams(Params):
     )
     fill_iters: int = _fill_iters_field()
     fill: Literal["pyramid", "biharmonic"] = _fill_field()
+    start_scale: float = _start_scale_field()
 
     @property
     def num_stages(self) -> int:
@@ -286,6 +296,7 @@ class PartialConvParams(Params):
     start: Literal["none", "fill"] = _start_field()
     fill_iters: int = _fill_iters_field()
     fill: Literal["pyramid", "biharmonic"] = _fill_field()
+    start_scale: float = _start_scale_field()
 
 
 class ContextEncoderParams(Params):
@@ -298,6 +309,7 @@ class ContextEncoderParams(Params):
     start: Literal["none", "fill"] = _start_field()
     fill_iters: int = _fill_iters_field()
     fill: Literal["pyramid", "biharmonic"] = _fill_field()
+    start_scale: float = _start_scale_field()
 
 
 class PatchDiscParams(Params):

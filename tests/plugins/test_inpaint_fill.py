@@ -247,3 +247,21 @@ def test_start_fill_biharmonic_and_the_baseline_option():
     gated = reg.build("model", "gated-conv", {"width": 4, "dilations": [2], "start": "refine", "fill": "biharmonic"}, info,
                       role="generator")
     assert gated.fill == "biharmonic" and gated.start == "refine"
+
+
+@pytest.mark.parametrize("name", ["gated", "pconv", "context-encoder"])
+def test_start_scale_trains_every_layer_from_the_first_step(name):
+    image, mask = _batch(b=2)
+    masked = image * (1 - mask)
+    fill = pyramid_fill(masked, mask, 40)
+    grads = {}
+    for scale in (0.0, 0.1):
+        torch.manual_seed(0)
+        net = _NETS[name](start="fill", start_scale=scale)
+        out = net(masked, mask)
+        gap = (out - fill).abs().max().item()
+        assert (gap < 1e-6) if scale == 0 else (0 < gap < 0.5)  # 0: exactly the fill; 0.1: a small correction of it
+        (out - image).abs().mean().backward()
+        first = next(p for p in net.parameters() if p.dim() == 4)  # the first conv's weight
+        grads[scale] = 0.0 if first.grad is None else first.grad.abs().sum().item()
+    assert grads[0.0] == 0 and grads[0.1] > 0  # a zero output layer blocks the gradient to the layers below it
