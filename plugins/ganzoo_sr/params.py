@@ -159,6 +159,17 @@ class SRPhotosParams(Params):
             raise ValueError("photos lists a name twice")
         return v
 
+    @model_validator(mode="after")
+    def _heldout_ignores_training_params(self) -> SRPhotosParams:
+        # The held-out tiles do not depend on them; reset, so that `sr-eval --data-set split=heldout` on a run with
+        # its own photos scores under the same data key (protocol) as every other run's eval.data.
+        if self.split == "heldout":
+            train_only = ("samples", "photos", "zoom", "dihedral")
+            defaults = {k: type(self).model_fields[k].get_default(call_default_factory=True) for k in train_only}
+            for k, v in defaults.items():
+                object.__setattr__(self, k, v)  # the params model is frozen; this is still its validation
+        return self
+
 
 class SRPairedParams(Params):
     """Paired HR and LR image folders (BasicSR's paired dataset): files matched by stem, sizes checked."""

@@ -146,3 +146,19 @@ def test_motorcycle_is_a_colour_training_photo_and_never_held_out() -> None:
     from ganzoo_sr.params import HELDOUT_PHOTOS
 
     assert "motorcycle" not in HELDOUT_PHOTOS
+
+
+def test_the_heldout_split_ignores_training_params_so_its_data_key_is_shared() -> None:
+    from pydantic import BaseModel
+
+    from ganzoo.evaluation import data_key
+
+    class ComponentSpec(BaseModel):  # the shape of a spec's data slot, which data_key hashes
+        type: str
+        params: SRPhotosParams
+
+    mine = SRPhotosParams(split="heldout", size=96, photos=("china", "motorcycle"), dihedral=True, zoom=(0.5, 1.0), samples=7)
+    assert mine == SRPhotosParams(split="heldout", size=96)
+    key = data_key(ComponentSpec(type="sr-photos", params=mine))
+    assert key == data_key(ComponentSpec(type="sr-photos", params=SRPhotosParams(split="heldout", size=96)))
+    assert SRPhotosParams(photos=("china",)).photos == ("china",)  # the train split keeps them
