@@ -21,17 +21,19 @@ from torch import nn
 
 from ganzoo import DataError
 from ganzoo_inpaint.attention import ContextualAttention
-from ganzoo_inpaint.fill import classical_fill
+from ganzoo_inpaint.fill import FILLS, classical_fill
 
 __all__ = ["ContextEncoder", "GatedConv2d", "GatedConvGenerator", "PartialConv2d", "PartialConvUNet", "PatchDiscriminator"]
 
 
-def _check_start(start: str, allowed: tuple[str, ...] = ("none", "fill")) -> None:
+def _check_start(start: str, fill: str, allowed: tuple[str, ...] = ("none", "fill")) -> None:
     if start not in allowed:
         raise ValueError(f"start must be one of {list(allowed)}, got {start!r}")
+    if fill not in FILLS:
+        raise ValueError(f"fill must be one of {list(FILLS)}, got {fill!r}")
 
 
-def _zero_(layer: nn.Module, scale: float = 0.0) -> None:
+def _scale_output_(layer: nn.Module, scale: float = 0.0) -> None:
     """Scale a conv's weight by ``scale`` and zero its bias in place (no random numbers drawn); 0: its output is 0.
 
     A zero output layer makes a fresh ``start: fill`` network return the fill exactly,
@@ -178,7 +180,7 @@ class GatedConvGenerator(nn.Module):
         start_scale: float = 0.0,
     ) -> None:
         super().__init__()
-        _check_start(start, ("none", "fill", "refine"))
+        _check_start(start, fill, ("none", "fill", "refine"))
         if attention and not two_stage:
             raise ValueError("contextual attention is a branch of the refinement network: it needs two_stage=True")
         self.coarse = _GatedStage(channels + 1, channels, width, dilations)
@@ -191,12 +193,12 @@ class GatedConvGenerator(nn.Module):
             self.refine = _GatedStage(channels + 1, channels, width, dilations)
         self.num_stages = 1 if self.refine is None else 2
         self.start, self.fill_iters, self.fill = start, fill_iters, fill
-        if start != "none":  # zeroed after every layer is built: the random draws are those of start="none"
-            _zero_(self.coarse[-2], start_scale)
+        if start != "none":  # scaled after every layer is built: the random draws are those of start="none"
+            _scale_output_(self.coarse[-2], start_scale)
             if isinstance(self.refine, _AttentionRefinement):
-                _zero_(self.refine.decoder[-2], start_scale)
+                _scale_output_(self.refine.decoder[-2], start_scale)
             elif self.refine is not None:
-                _zero_(self.refine[-2], start_scale)
+                _scale_output_(self.refine[-2], start_scale)
 
     def forward(self, masked: torch.Tensor, mask: torch.Tensor, *, stages: bool = False) -> torch.Tensor | tuple[torch.Tensor, ...]:
         """The filled image (B, C, H, W); with ``stages=True`` a tuple of every stage's output, coarse first."""
@@ -292,7 +294,7 @@ class PartialConvUNet(nn.Module):
         start_scale: float = 0.0,
     ) -> None:
         super().__init__()
-        _check_start(start)
+        _check_start(start, fill)
         self.multiple = 2**depth
         chans = [channels] + [width * min(2**i, 8) for i in range(depth)]  # level 0 is the image
         kernels = [7, 5, 5] + [3] * max(0, depth - 3)
@@ -311,11 +313,11 @@ class PartialConvUNet(nn.Module):
             for i in range(depth)
         )  # dec[i] produces level i from level i + 1 and the skip at level i
         self.start, self.fill_iters, self.fill = start, fill_iters, fill
-        if start == "fill":  # zeroed after every layer is built: the random draws are those of start="none"
+        if start == "fill":  # scaled after every layer is built: the random draws are those of start="none"
             last = self.dec[0]
             assert isinstance(last, _PConvBlock)
-            _zero_(last.pconv.conv, start_scale)
-            _zero_(last.pconv)  # its bias
+            _scale_output_(last.pconv.conv, start_scale)
+            _scale_output_(last.pconv)  # its bias
 
     def forward(self, masked: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         h, w = masked.shape[-2:]
@@ -381,7 +383,7 @@ class ContextEncoder(nn.Module):
         start_scale: float = 0.0,
     ) -> None:
         super().__init__()
-        _check_start(start)
+        _check_start(start, fill)
         levels = 1
         while bottleneck * 2**levels < size:
             levels += 1
@@ -401,8 +403,8 @@ class ContextEncoder(nn.Module):
         dec += [nn.ConvTranspose2d(chans[0], channels, 4, 2, 1), nn.Tanh()]
         self.decoder = nn.Sequential(*dec)
         self.start, self.fill_iters, self.fill = start, fill_iters, fill
-        if start == "fill":  # zeroed after every layer is built: the random draws are those of start="none"
-            _zero_(self.decoder[-2], start_scale)
+        if start == "fill":  # scaled after every layer is built: the random draws are those of start="none"
+            _scale_output_(self.decoder[-2], start_scale)
 
     def forward(self, masked: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         h, w = masked.shape[-2:]
