@@ -26,6 +26,7 @@ TINY_INPAINT_SPEC: dict[str, Any] = {
               "sample_grid": 9, "tensorboard": False, "progress": False},
 }
 
+
 def train_dir(registries: Registries, data: dict[str, Any], out: Path) -> Path:
     """Validate ``data`` and train it into ``out`` through the public API; returns the run directory."""
     return train(validate_spec(data, registries), out, registries=registries)

@@ -27,12 +27,15 @@ __all__ = [
 ]
 
 
-def _start_field() -> Any:
+def _start_field(refine: bool = False) -> Any:
+    """The ``start`` field; ``refine`` documents the gated-conv-only option too."""
     return Field(
         "none",
         description="'none': the published architecture. 'fill': start from a classical fill of the holes (push-pull pyramid "
         "+ fill_iters harmonic Jacobi steps, ganzoo_inpaint.fill) and predict a correction added to it; the output layer "
-        "is zero-initialised, so a fresh network returns exactly the fill.",
+        "is zero-initialised, so a fresh network returns exactly the fill."
+        + (" 'refine': as 'fill', and the network's input holds the fill in the holes (rather than zeros), so it sees what "
+           "it corrects." if refine else ""),
     )
 
 
@@ -255,13 +258,7 @@ class GatedConvParams(Params):
         "full-resolution patches back (4x4 at stride 2 for 2, as DeepFill at 256 px; 3x3 for 1, which keeps all 8x8 feature "
         "locations of a 32 px image). 2 pads inputs to multiples of 8.",
     )
-    start: Literal["none", "fill", "refine"] = Field(
-        "none",
-        description="'none': the published architecture. 'fill': start from a classical fill of the holes (push-pull pyramid "
-        "+ fill_iters harmonic Jacobi steps, ganzoo_inpaint.fill) and predict a correction added to it; the output layers "
-        "are zero-initialised, so a fresh network returns exactly the fill. 'refine': as 'fill', and the network's input "
-        "holds the fill in the holes (rather than zeros), so it sees what it corrects.",
-    )
+    start: Literal["none", "fill", "refine"] = _start_field(refine=True)
     fill_iters: int = _fill_iters_field()
     fill: Literal["pyramid", "biharmonic"] = _fill_field()
     start_scale: float = _start_scale_field()

@@ -26,18 +26,15 @@ from ganzoo.metrics import l1 as l1_metric
 from ganzoo.metrics import psnr as psnr_metric
 from ganzoo.spec.model import SpecError, validate_spec
 from ganzoo.engine.run import Run
+from tests.helpers import TINY_INPAINT_SPEC
 
 METRICS = [{"type": m, "params": {"region": r, "n": 8}} for m in ("psnr", "l1") for r in ("full", "hole")]
 
+# the shared tiny run, with PConv's hole weight and a second step
 SPEC: dict[str, Any] = {
-    "name": "inp",
-    "task": {"type": "inpainting", "params": {"mask": {"type": "free-form", "hole_range": [0.1, 0.4]}, "hole_weight": 6.0}},
-    "seed": 0,
-    "data": {"type": "faces", "params": {"size": 16, "hflip": False}},
-    "generator": {"type": "partial-conv", "params": {"width": 4, "depth": 2}},
-    "losses": {"reconstruction": [{"type": "l1"}]},
-    "train": {"steps": 2, "batch_size": 4, "device": "cpu", "log_every": 1, "sample_every": 0, "checkpoint_every": 0,
-              "sample_grid": 9, "tensorboard": False, "progress": False},
+    **TINY_INPAINT_SPEC,
+    "task": {"type": "inpainting", "params": {**TINY_INPAINT_SPEC["task"]["params"], "hole_weight": 6.0}},
+    "train": {**TINY_INPAINT_SPEC["train"], "steps": 2},
 }
 GAN = {"generator": {"type": "gated-conv", "params": {"width": 4, "dilations": [2]}},
        "discriminator": {"type": "patch", "params": {"width": 4, "depth": 2}},
