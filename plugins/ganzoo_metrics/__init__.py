@@ -1,4 +1,4 @@
-"""Built-in metrics: offline domain-classifier FD, Inception FID/KID/IS/PR, timm FD, PSNR/SSIM/MS-SSIM/L1.
+"""Built-in metrics: offline domain-classifier FD and SWD, Inception FID/KID/IS/PR, timm FD, PSNR/SSIM/MS-SSIM/L1.
 
 Hook implementations only; networks and math are imported when a metric is built.
 """
@@ -18,6 +18,7 @@ from ganzoo_metrics.params import (
     MSSSIMParams,
     PRParams,
     ReconstructionParams,
+    SWDParams,
     TimmFDParams,
 )
 
@@ -38,6 +39,8 @@ def ganzoo_metrics() -> Iterable[MetricEntry]:
     return [
         MetricEntry(name="fd-domain", build=_lazy("components", "build_fd_domain"), params=FDDomainParams,
                     description="Offline Fréchet distance in a classifier ganzoo trains on the run's labelled data (not published FID)."),
+        MetricEntry(name="swd", build=_lazy("components", "build_swd"), params=SWDParams,
+                    description="Sliced Wasserstein distance of Laplacian-pyramid 7x7 patches (ProGAN), x1e3; no pretrained network."),
         MetricEntry(name="fid", build=_lazy("inception_metrics", "FID"), params=InceptionMetricParams,
                     description="Fréchet Inception Distance (TF-2015 Inception pool3, TF1 resize); weights from a local file."),
         MetricEntry(name="kid", build=_lazy("inception_metrics", "KID"), params=KIDParams,

@@ -79,3 +79,14 @@ class ReconstructionParams(MSSSIMParams):
     """PSNR/SSIM/L1 on a reconstruction task's prediction/target pairs."""
 
     region: Literal["full", "hole"] = Field("full", description="Whole image, or only the hole pixels (inpainting).")
+
+
+class SWDParams(Params):
+    """Sliced Wasserstein distance of Laplacian-pyramid patches (ProGAN); no pretrained network."""
+
+    n: int = Field(1000, gt=1, description="Generated samples; real samples are the whole dataset up to n.")
+    patches_per_image: int = Field(128, gt=0, description="Random 7x7 neighbourhoods cut from each image at each level (ProGAN: 128).")
+    patch_size: int = Field(7, ge=3, le=15, description="Neighbourhood side in pixels (ProGAN: 7).")
+    directions: int = Field(512, gt=0, description="Random projection directions (ProGAN: 4 x 128).")
+    min_size: int = Field(16, ge=8, description="Coarsest pyramid level in pixels (ProGAN: 16).")
+    seed: int = Field(0, ge=0, description="Seed of the patch positions and directions (part of the protocol).")

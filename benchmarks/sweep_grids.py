@@ -1,0 +1,61 @@
+"""Put the last sample grid of several runs of a `ganzoo compare` sweep side by side, labelled.
+
+    python benchmarks/sweep_grids.py runs/compare-faces-architectures --seed 0 \\
+        --variants dcgan dcgan-ada stylegan2 stylegan2-ada --out docs/images/faces-architectures-s0.png
+
+Each panel is RUN/samples/step_*.png with the highest step, for the sweep's run
+directory ``runs/VARIANT-sSEED``, with the variant's name above it.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from PIL import Image, ImageDraw
+
+LABEL_H = 16
+GAP = 8
+
+
+def last_grid(run: Path) -> Path:
+    """The sample grid of the run's highest step."""
+    grids = sorted((run / "samples").glob("step_*.png"))
+    if not grids:
+        raise SystemExit(f"{run} has no sample grids")
+    return grids[-1]
+
+
+def side_by_side(panels: list[tuple[str, Path]], columns: int) -> Image.Image:
+    """One image of the panels, ``columns`` per row, each with its label on top."""
+    images = [(label, Image.open(path).convert("RGB")) for label, path in panels]
+    w = max(im.width for _, im in images)
+    h = max(im.height for _, im in images) + LABEL_H
+    rows = -(-len(images) // columns)
+    sheet = Image.new("RGB", (columns * w + (columns - 1) * GAP, rows * h + (rows - 1) * GAP), "white")
+    draw = ImageDraw.Draw(sheet)
+    for i, (label, im) in enumerate(images):
+        x, y = (i % columns) * (w + GAP), (i // columns) * (h + GAP)
+        draw.text((x + 2, y + 2), label, fill="black")
+        sheet.paste(im, (x, y + LABEL_H))
+    return sheet
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("sweep_dir", type=Path)
+    ap.add_argument("--variants", nargs="+", required=True)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--columns", type=int, default=4)
+    ap.add_argument("--out", type=Path, required=True)
+    a = ap.parse_args()
+    panels = []
+    for v in a.variants:
+        grid = last_grid(a.sweep_dir / "runs" / f"{v}-s{a.seed}")
+        panels.append((f"{v} ({grid.stem.removeprefix('step_').lstrip('0') or '0'} steps)", grid))
+    side_by_side(panels, a.columns).save(a.out)
+    print(f"wrote {a.out}")
+
+
+if __name__ == "__main__":
+    main()
