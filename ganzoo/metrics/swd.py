@@ -9,6 +9,8 @@ edges, coarse ones layout. Comparable between runs under one protocol only.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -74,14 +76,18 @@ def patch_descriptors(level: Tensor, per_image: int, size: int, generator: torch
     return patches.permute(0, 1, 4, 2, 3).reshape(b * per_image, c, size, size)
 
 
-def normalize_descriptors(desc: Tensor) -> Tensor:
-    """Per-channel standardisation over the whole set, then flattening: (N, C, s, s) -> (N, C*s*s).
+def normalize_descriptors(desc: Tensor, reference: Tensor | None = None) -> Tensor:
+    """Per-channel standardisation, then flattening: (N, C, s, s) -> (N, C*s*s).
 
-    As in ProGAN, each set (real or generated) is standardised by its own
-    statistics, so the distance compares patch *shapes*, not per-level contrast.
+    Args:
+        desc: The descriptors to standardise.
+        reference: Whose per-channel mean and standard deviation to use; None:
+            ``desc``'s own (ProGAN's choice, which makes the distance blind to a
+            change of contrast or brightness at any level).
     """
-    mean = desc.mean(dim=(0, 2, 3), keepdim=True)
-    std = desc.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-8)
+    ref = desc if reference is None else reference
+    mean = ref.mean(dim=(0, 2, 3), keepdim=True)
+    std = ref.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-8)
     return ((desc - mean) / std).flatten(1)
 
 
@@ -130,11 +136,24 @@ def pyramid_descriptors(images: Tensor, levels: int, *, per_image: int, size: in
 
 
 def sliced_wasserstein_distance(
-    real: list[Tensor], fake: list[Tensor], *, directions: int = 512, seed: int = 0
+    real: list[Tensor], fake: list[Tensor], *, directions: int = 512, seed: int = 0, normalize: Literal["real", "each"] = "real"
 ) -> list[float]:
-    """SWD per pyramid level, each times 1e3 as ProGAN reports it, from per-level descriptor sets."""
+    """SWD per pyramid level, each times 1e3 as ProGAN reports it, from per-level descriptor sets.
+
+    Args:
+        real: Per level, (N, C, s, s) descriptors of real images.
+        fake: The same of generated images.
+        directions: Random projection directions per level.
+        seed: Seeds the directions.
+        normalize: ``"real"``: both sets are standardised by the real set's
+            statistics, so washed-out or over-contrasted samples are seen;
+            ``"each"``: each set by its own, exactly as ProGAN's code.
+    """
     if len(real) != len(fake):
         raise ValueError(f"{len(real)} real levels but {len(fake)} generated ones")
     g = torch.Generator().manual_seed(seed)
-    return [1e3 * sliced_wasserstein(normalize_descriptors(r), normalize_descriptors(f), directions=directions, generator=g)
-            for r, f in zip(real, fake, strict=True)]
+    out = []
+    for r, f in zip(real, fake, strict=True):
+        ref = r if normalize == "real" else None
+        out.append(1e3 * sliced_wasserstein(normalize_descriptors(r), normalize_descriptors(f, ref), directions=directions, generator=g))
+    return out

@@ -84,8 +84,15 @@ class FDDomain:
         return {self.name: frechet_distance_from_moments(real, fake)}
 
 
+_SWD_NORMS = {"real": "per channel, by the real set", "each": "per channel, each set by its own (ProGAN)"}
+
+
 class SWD:
     """Sliced Wasserstein distance of 7x7 Laplacian-pyramid patches, per level and averaged (ProGAN's protocol).
+
+    One deviation by default (``normalize: real``): both patch sets are
+    standardised by the real set's statistics, not each by its own, so a
+    washed-out generator is not normalised back to the data's contrast.
 
     Needs no pretrained network, so it scores unlabelled data offline (the
     bundled faces). Reported times 1e3 as in ProGAN; comparable between runs
@@ -120,10 +127,10 @@ class SWD:
         gen = torch.Generator().manual_seed(p.seed)
         real = self._descriptors(ctx.real_batches(n_real), levels, gen)
         fake = self._descriptors(ctx.fake_batches(p.n), levels, gen)
-        per_level = sliced_wasserstein_distance(real, fake, directions=p.directions, seed=p.seed)
+        per_level = sliced_wasserstein_distance(real, fake, directions=p.directions, seed=p.seed, normalize=p.normalize)
         self._proto = {"data": ctx.data_key, "n_real": n_real, "n_fake": p.n, "levels_px": [size >> i for i in range(levels)],
                        "patches_per_image": p.patches_per_image, "patch_size": p.patch_size, "directions": p.directions,
-                       "seed": p.seed, "scale": 1000, "descriptor_norm": "per set, per channel (ProGAN)"}
+                       "seed": p.seed, "scale": 1000, "descriptor_norm": _SWD_NORMS[p.normalize]}
         out = {self.name: sum(per_level) / levels}
         out.update({f"{self.name}_{size >> i}px": v for i, v in enumerate(per_level)})
         return out

@@ -90,3 +90,6 @@ class SWDParams(Params):
     directions: int = Field(512, gt=0, description="Random projection directions (ProGAN: 4 x 128).")
     min_size: int = Field(16, ge=8, description="Coarsest pyramid level in pixels (ProGAN: 16).")
     seed: int = Field(0, ge=0, description="Seed of the patch positions and directions (part of the protocol).")
+    normalize: Literal["real", "each"] = Field(
+        "real", description="Standardise both descriptor sets by the real set's statistics (sees contrast and brightness), "
+        "or each by its own as ProGAN's code does (blind to them).")

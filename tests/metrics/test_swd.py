@@ -69,15 +69,20 @@ def test_sliced_wasserstein_is_exact_in_one_dimension_and_size_free() -> None:
         sliced_wasserstein(c, torch.randn(3, 4), generator=g)
 
 
-def test_per_set_normalisation_ignores_contrast_but_sees_texture() -> None:
+def test_normalisation_by_the_real_set_sees_contrast_progans_does_not() -> None:
     rng = torch.Generator().manual_seed(0)
     smooth = pyr_up(pyr_up(torch.rand(64, 1, 8, 8, generator=rng, dtype=torch.float64)))
+
     def descs(x: torch.Tensor) -> list[torch.Tensor]:
         return [patch_descriptors(level, 32, 7, torch.Generator().manual_seed(1)) for level in laplacian_pyramid(x, 2)]
-    brighter = sliced_wasserstein_distance(descs(smooth), descs(3 * smooth + 1))
-    noisy = sliced_wasserstein_distance(descs(smooth), descs(smooth + 0.2 * torch.randn(smooth.shape, generator=rng, dtype=torch.float64)))
-    assert max(brighter) < 1e-6  # ProGAN standardises each set: an affine change of contrast is invisible
-    assert noisy[0] > 100 and noisy[0] > noisy[1]  # added noise lives in the fine band
+
+    washed_out = 0.3 * smooth + 0.5
+    assert max(sliced_wasserstein_distance(descs(smooth), descs(washed_out), normalize="each")) < 1e-6  # ProGAN: invisible
+    assert min(sliced_wasserstein_distance(descs(smooth), descs(washed_out))) > 100  # the default standardises by the reals
+    noise = 0.2 * torch.randn(smooth.shape, generator=rng, dtype=torch.float64)
+    for norm in ("real", "each"):
+        noisy = sliced_wasserstein_distance(descs(smooth), descs(smooth + noise), normalize=norm)
+        assert noisy[0] > 100 and noisy[0] > noisy[1]  # added noise lives in the fine band
 
 
 def test_pyramid_levels_follow_progan() -> None:
@@ -101,3 +106,4 @@ def test_swd_metric_orders_noise_and_records_protocol(registries) -> None:
     assert score(0.0) == clean  # seeded: the same run scores the same
     proto = metric.protocol()
     assert proto["levels_px"] == [32, 16] and proto["n_real"] == 12 and proto["patches_per_image"] == 16
+    assert proto["descriptor_norm"] == "per channel, by the real set"
