@@ -128,11 +128,12 @@ class SWD:
         real = self._descriptors(ctx.real_batches(n_real), levels, gen)
         fake = self._descriptors(ctx.fake_batches(p.n), levels, gen)
         per_level = sliced_wasserstein_distance(real, fake, directions=p.directions, seed=p.seed, normalize=p.normalize)
-        self._proto = {"data": ctx.data_key, "n_real": n_real, "n_fake": p.n, "levels_px": [size >> i for i in range(levels)],
+        levels_px = [size >> i for i in range(levels)]
+        self._proto = {"data": ctx.data_key, "n_real": n_real, "n_fake": p.n, "levels_px": levels_px,
                        "patches_per_image": p.patches_per_image, "patch_size": p.patch_size, "directions": p.directions,
                        "seed": p.seed, "scale": 1000, "descriptor_norm": _SWD_NORMS[p.normalize]}
         out = {self.name: sum(per_level) / levels}
-        out.update({f"{self.name}_{size >> i}px": v for i, v in enumerate(per_level)})
+        out.update({f"{self.name}_{px}px": v for px, v in zip(levels_px, per_level, strict=True)})
         return out
 
 

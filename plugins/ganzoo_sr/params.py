@@ -164,10 +164,8 @@ class SRPhotosParams(Params):
         # The held-out tiles do not depend on them; reset, so that `sr-eval --data-set split=heldout` on a run with
         # its own photos scores under the same data key (protocol) as every other run's eval.data.
         if self.split == "heldout":
-            train_only = ("samples", "photos", "zoom", "dihedral")
-            defaults = {k: type(self).model_fields[k].get_default(call_default_factory=True) for k in train_only}
-            for k, v in defaults.items():
-                object.__setattr__(self, k, v)  # the params model is frozen; this is still its validation
+            for k in ("samples", "photos", "zoom", "dihedral"):  # the params model is frozen; this is still its validation
+                object.__setattr__(self, k, type(self).model_fields[k].get_default(call_default_factory=True))
         return self
 
 
