@@ -43,6 +43,7 @@ _LAZY: dict[str, str] = {
     "LatentGenerator": "ganzoo.task",
     "TruncatableGenerator": "ganzoo.task",
     "MappedGenerator": "ganzoo.task",
+    "conforms": "ganzoo.task",
     "StepContext": "ganzoo.context",
     "RunContext": "ganzoo.context",
     "AdversarialRecipe": "ganzoo.adversarial",
@@ -276,6 +277,9 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from ganzoo.task import (
         TruncatableGenerator as TruncatableGenerator,
+    )
+    from ganzoo.task import (
+        conforms as conforms,
     )
     from ganzoo.upscaling import (
         upscale as upscale,

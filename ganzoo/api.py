@@ -16,6 +16,7 @@ from ganzoo.rundir import RunDir, RunDirError, read_meta
 from ganzoo.spec.model import RunSpecBase, SpecError, SpecIssue, read_spec_data, spec_diff, validate_spec
 from ganzoo.spec.model import load_spec as _load_spec
 from ganzoo.spec.sections import RESUME_MUTABLE
+from ganzoo.task import conforms
 
 __all__ = [
     "create", "list_components", "load_spec", "load_run_spec", "resume_spec", "load_generator", "LoadedGenerator", "loaded_for",
@@ -217,7 +218,7 @@ def loaded_for(run: str | Path | LoadedGenerator, protocol: type, does: str, *, 
     """
     # a LoadedGenerator, or any object with its task, module and spec, is used as it is
     gen: Any = load_generator(run, device=device, checkpoint=checkpoint) if isinstance(run, (str, Path)) else run
-    if not isinstance(gen.task, protocol):
+    if not conforms(gen.task, protocol):
         raise ConfigError(f"the run was trained for task {gen.spec.task.type!r}, which does not {does}")
     return gen
 

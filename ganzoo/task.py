@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import torch
 from torch import nn
+from typing_extensions import get_protocol_members
 
 from ganzoo.context import LossFn, RunContext, StepContext
 from ganzoo.losses import LossSet
@@ -23,7 +24,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from ganzoo.data import DataInfo, ImageDataset
     from ganzoo.spec.model import RunSpecBase
 
-__all__ = ["LatentGenerator", "LossFn", "LossSet", "MappedGenerator", "RunContext", "StepContext", "Task", "TruncatableGenerator"]
+__all__ = [
+    "LatentGenerator", "LossFn", "LossSet", "MappedGenerator", "RunContext", "StepContext", "Task", "TruncatableGenerator", "conforms",
+]
 
 
 class Task(ABC):
@@ -163,7 +166,9 @@ class MappedGenerator(Protocol):
     mixing included), so the penalty sees the ws training sees; truncation is
     ``forward``'s alone and never applies to ``mapping(z)`` called bare. Under
     DDP the tasks keep to z (a submodule called directly bypasses DDP's
-    gradient synchronisation).
+    gradient synchronisation). Test for it with :func:`ganzoo.conforms`:
+    from Python 3.12 ``isinstance`` misses ``mapping`` and ``synthesis`` kept
+    as submodules.
 
     Attributes:
         latent_dim: Size of z, as for :class:`LatentGenerator`.
@@ -186,3 +191,23 @@ class MappedGenerator(Protocol):
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """Latents (B, latent_dim) to images (B, C, H, W) in [-1, 1]: ``synthesis(mapping(z))``."""
         ...
+
+
+def conforms(obj: object, protocol: type) -> bool:
+    """``isinstance(obj, protocol)`` for ganzoo's Protocols, alike on every Python.
+
+    From Python 3.12 ``isinstance`` against a runtime-checkable Protocol looks
+    members up with ``inspect.getattr_static``, which does not see what
+    ``nn.Module`` keeps in ``_modules``, ``_parameters`` and ``_buffers``: a
+    StyleGAN generator whose ``mapping`` is a submodule is a
+    :class:`MappedGenerator` on 3.11 and not on 3.12. This looks each member up
+    as attribute access does.
+
+    Args:
+        obj: The object to check (a network, a task).
+        protocol: A Protocol class, such as :class:`MappedGenerator`.
+
+    Raises:
+        TypeError: ``protocol`` is not a Protocol.
+    """
+    return all(hasattr(obj, name) for name in get_protocol_members(protocol))

@@ -16,7 +16,7 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from ganzoo import AdversarialRecipe, LatentGenerator, Latents, LossSet, MappedGenerator
+from ganzoo import AdversarialRecipe, LatentGenerator, Latents, LossSet, MappedGenerator, conforms
 from ganzoo.plugin.registry import Registries
 from ganzoo_gan.tasks import Unconditional
 from ganzoo_losses.regularizers import PathLength
@@ -82,8 +82,8 @@ def _z_lengths(g: LinearMapped, y: Tensor) -> Tensor:
 
 def test_the_linear_generator_satisfies_the_protocol() -> None:
     g = LinearMapped()
-    assert isinstance(g, MappedGenerator) and isinstance(g, LatentGenerator)
-    assert not isinstance(nn.Linear(2, 2), MappedGenerator)
+    assert conforms(g, MappedGenerator) and conforms(g, LatentGenerator)
+    assert not conforms(nn.Linear(2, 2), MappedGenerator)
 
 
 def test_w_path_length_equals_the_closed_form() -> None:

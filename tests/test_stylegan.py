@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 import ganzoo_stylegan
-from ganzoo import ConfigError, DataInfo, LatentGenerator, MappedGenerator, TruncatableGenerator, get_plugin_manager
+from ganzoo import ConfigError, DataInfo, LatentGenerator, MappedGenerator, TruncatableGenerator, conforms, get_plugin_manager
 from ganzoo_stylegan import build_discriminator, build_generator
 from ganzoo_stylegan.nets import (
     EqualConv2d,
@@ -68,7 +68,7 @@ def test_shapes_and_block_counts_at_each_resolution(size: int) -> None:
     assert [b.resolution for b in g.synthesis.blocks] == [2**i for i in range(2, log2 + 1)]  # 4, 8, ..., size
     assert g.num_ws == 2 * log2 - 2  # 1 conv at 4x4, 2 per later block, + the last toRGB's w
     assert len(d.blocks) == log2 - 2  # residual down-blocks from size to 4x4
-    assert isinstance(g, LatentGenerator) and isinstance(g, TruncatableGenerator) and g.latent_dim == 16
+    assert conforms(g, LatentGenerator) and conforms(g, TruncatableGenerator) and g.latent_dim == 16
     img = g(torch.randn(4, 16))
     assert img.shape == (4, 3, size, size) and img.abs().max() <= 1
     assert d(img).shape == (4,)
@@ -255,10 +255,23 @@ def test_minibatch_stddev_adds_a_channel_per_group() -> None:
     torch.testing.assert_close(two[0, 7], torch.full((3, 3), float((x[0::2, 3:].var(0, unbiased=False) + 1e-8).sqrt().mean())))
 
 
+def test_conforms_sees_submodules_that_static_lookup_misses() -> None:
+    """Python >= 3.12's isinstance on a Protocol uses getattr_static, blind to nn.Module children; conforms is not."""
+    import inspect
+
+    g = _small_g()
+    with pytest.raises(AttributeError):
+        inspect.getattr_static(g, "mapping")  # kept in g._modules: why isinstance(g, MappedGenerator) is False on 3.12
+    assert conforms(g, MappedGenerator)
+    assert not conforms(torch.nn.Linear(2, 2), MappedGenerator)
+    with pytest.raises(TypeError):
+        conforms(g, torch.nn.Module)  # not a Protocol
+
+
 def test_mapping_then_synthesis_is_forward() -> None:
     """The MappedGenerator contract: forward(z) == synthesis(mapping(z)), in eval and in training (mixing off, const noise)."""
     g = _small_g()
-    assert isinstance(g, MappedGenerator)
+    assert conforms(g, MappedGenerator)
     z = torch.randn(3, 16)
     with torch.no_grad():
         g.eval()

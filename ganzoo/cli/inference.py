@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import click
 
@@ -73,19 +73,19 @@ def sample(run: str, n: int, out: str, seed: int, device: str, label: int | None
 def _set_truncation(gen: LoadedGenerator, psi: float) -> None:
     """Set ``truncation_psi`` on a :class:`ganzoo.TruncatableGenerator`; refuse other generators."""
     from ganzoo.engine.build import unwrap_model
-    from ganzoo.task import TruncatableGenerator
+    from ganzoo.task import TruncatableGenerator, conforms
 
     if not math.isfinite(psi):
         raise click.BadParameter(f"psi must be a finite number, got {psi}", param_hint="--truncation")
     module = unwrap_model(gen.module)
-    if not isinstance(module, TruncatableGenerator):
+    if not conforms(module, TruncatableGenerator):
         slot = getattr(gen.spec, "generator", None)
         name = getattr(slot, "type", type(module).__name__)
         raise ConfigError(
             f"--truncation needs a generator with a truncation psi (ganzoo.TruncatableGenerator, such as stylegan2); "
             f"this run's generator {name!r} has none"
         )
-    module.truncation_psi = psi
+    cast(TruncatableGenerator, module).truncation_psi = psi
 
 
 @click.command(name="eval")

@@ -9,7 +9,7 @@ wherever D sees an image.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.distributed as dist
@@ -24,6 +24,7 @@ from ganzoo import (
     RunContext,
     StepContext,
     Task,
+    conforms,
     unwrap_model,
 )
 from ganzoo_gan.ada import AdaController, ada_augment
@@ -106,9 +107,10 @@ class AdversarialTask(Task):
         """
         net = unwrap_model(G)
         distributed = dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
-        if distributed or not isinstance(net, MappedGenerator):
+        if distributed or not conforms(net, MappedGenerator):
             return None
-        return (lambda z: self.map_latents(net, z, y)), net.synthesis
+        mapped = cast(MappedGenerator, net)
+        return (lambda z: self.map_latents(mapped, z, y)), mapped.synthesis
 
     # ---------------------------------------------------------------- the recipe
 
