@@ -272,6 +272,9 @@ def bench_ddp(args: argparse.Namespace, tmp: Path) -> None:
 
     import yaml
 
+    if torch.cuda.is_available() and torch.cuda.device_count() < 2:
+        print(f"skipped: 2 processes need 2 CUDA devices, this machine has {torch.cuda.device_count()}")
+        return
     data = spec_data(args.size, args.width, args.batch, "auto", steps=args.steps * args.rounds, log_every=1)
     data["generator"]["params"]["batch_norm"] = False
     data["discriminator"]["params"]["batch_norm"] = False

@@ -15,8 +15,9 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUD
 
 @pytest.mark.parametrize(
     "extra",
-    [{"precision": "fp16"}, {"precision": "bf16"}, {"channels_last": True}, {"compile": True, "precision": "bf16", "channels_last": True}],
-    ids=["fp16", "bf16", "channels_last", "compile-bf16-cl"],
+    [{"precision": "fp16"}, {"precision": "bf16"}, {"channels_last": True}, {"compile": True},
+     {"compile": True, "precision": "bf16", "channels_last": True}],
+    ids=["fp16", "bf16", "channels_last", "compile", "compile-bf16-cl"],
 )
 def test_cuda_training_paths(registries, tiny_spec, tmp_path, extra):
     tiny_spec["train"].update(steps=3, device="cuda", sample_every=0, **extra)
@@ -25,6 +26,8 @@ def test_cuda_training_paths(registries, tiny_spec, tmp_path, extra):
     assert run.device.type == "cuda" and run.step == 3
     if extra.get("precision") == "fp16":
         assert run.scalers["generator"].is_enabled()
+    # compile on CUDA chooses conv layouts itself (explicit channels_last trips pytorch/pytorch#171622)
+    assert run.channels_last == (extra.get("channels_last", False) and not extra.get("compile", False))
 
 
 def test_cuda_resume_is_exact(registries, tiny_spec, tmp_path):
@@ -55,14 +58,18 @@ def test_every_registry_spec_trains_under_autocast_on_cuda(registries, tmp_path,
     from ganzoo.spec.yamlio import load_yaml
 
     data = load_yaml(spec_file.read_text())
-    overrides = ["train.steps=2", "train.batch_size=2", "train.sample_every=0", "train.checkpoint_every=0", "train.log_every=1",
+    # fp16's GradScaler starts at 2**16 and skips the updates whose gradients overflow while it halves the
+    # scale: a GAN's first few steps may all be skipped, so fp16 runs long enough to see updates.
+    steps = 8 if precision == "fp16" else 2
+    overrides = [f"train.steps={steps}", "train.batch_size=2", "train.sample_every=0", "train.checkpoint_every=0", "train.log_every=1",
                  "train.tensorboard=false", "eval.metrics=[]", "train.device=cuda", f"train.precision={precision}", "init={}", *extra]
     for i, term in enumerate(data.get("losses", {}).get("reconstruction", [])):
         if term.get("type") == "perceptual":
             overrides.append(f"losses.reconstruction.{i}.params.weights=random")
     run = Run(load_spec(spec_file, registries, overrides), registries, tmp_path)
     run.fit()
-    assert run.step == 2
+    assert run.step == steps
     logged = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     losses = [v for rec in logged for k, v in rec.items() if k.endswith("/loss")]
-    assert all(math.isfinite(v) for v in losses) and (losses or not any(run.trains(n) for n in run.nets))  # a baseline logs none
+    assert all(math.isfinite(v) for v in losses), losses
+    assert losses or not any(run.trains(n) for n in run.nets), f"no update in {steps} steps ({run.nonfinite_skipped} skipped)"  # a baseline logs none

@@ -14,8 +14,8 @@ import yaml
 
 from ganzoo.api import resume_spec
 from ganzoo.checkpoint import list_checkpoints, load_checkpoint
-from ganzoo.spec.model import validate_spec
 from ganzoo.engine.run import Run
+from ganzoo.spec.model import validate_spec
 
 pytestmark = pytest.mark.skipif(shutil.which("torchrun") is None or not torch.distributed.is_available(), reason="needs torchrun")
 
@@ -85,7 +85,7 @@ def test_cli_torchrun_digits_registry_spec(tmp_path):
     """The issue's command: torchrun --nproc_per_node=2 -m ganzoo train registry/dcgan-digits.yaml --set train.steps=20."""
     repo = Path(__file__).resolve().parents[1]
     proc = _torchrun(["train", str(repo / "registry" / "dcgan-digits.yaml"), "--set", "train.steps=20", "--set", "train.sample_every=0",
-                      "--out", str(tmp_path / "digits")], 2, tmp_path)
+                      "--set", "train.device=cpu", "--out", str(tmp_path / "digits")], 2, tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert [s for s, _ in list_checkpoints(tmp_path / "digits" / "checkpoints")] == [20]
     assert (tmp_path / "digits" / "generator.safetensors").is_file()
@@ -140,3 +140,40 @@ def test_sr_and_inpainting_under_ddp_match_one_process(task, registries, tmp_pat
     for net in b["nets"]:
         for k, v in b["nets"][net].items():
             torch.testing.assert_close(a["nets"][net][k], v, rtol=1e-4, atol=1e-5, msg=lambda m, k=k, net=net: f"{net}.{k}: {m}")
+
+
+def test_more_cuda_ranks_than_devices_is_a_clear_error(monkeypatch):
+    """torchrun --nproc_per_node 2 on a one-GPU machine names the fix instead of torch's 'invalid device ordinal'."""
+    from ganzoo.engine.device import DeviceError
+    from ganzoo.engine.distributed import init_from_env
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(DeviceError, match="local rank 1 but this machine has 1 CUDA device.*--nproc_per_node 1"):
+        init_from_env("auto")
+
+
+def _sync_buffers_worker(rank: int, init_file: str, out: str) -> None:
+    from torch import nn
+
+    from ganzoo.engine.distributed import DistInfo, sync_buffers
+
+    torch.distributed.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2)
+    bn = nn.BatchNorm2d(3)
+    bn.running_mean.fill_(float(rank + 1))  # ranks disagree, as per-replica statistics do
+    sync_buffers([bn], DistInfo(rank=rank, world_size=2))
+    torch.save({"mean": bn.running_mean, "count": bn.num_batches_tracked}, f"{out}.{rank}")
+    torch.distributed.destroy_process_group()
+
+
+def test_sync_buffers_gives_every_rank_rank_0s_buffers(tmp_path):
+    """What DDP's broadcast_buffers did at every forward, done once per step (DDP wraps with it off)."""
+    import torch.multiprocessing as mp
+
+    mp.spawn(_sync_buffers_worker, args=(str(tmp_path / "init"), str(tmp_path / "bufs")), nprocs=2)
+    for rank in (0, 1):
+        state = torch.load(tmp_path / f"bufs.{rank}")
+        assert torch.equal(state["mean"], torch.ones(3)) and int(state["count"]) == 0

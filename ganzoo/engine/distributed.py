@@ -8,13 +8,19 @@ ganzoo has no distributed engine of its own. Under ``torchrun`` (which sets
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.distributed as dist
+from torch import nn
 
-__all__ = ["DistInfo", "init_from_env", "broadcast_object", "all_true", "all_true_each", "barrier", "shutdown", "rank_rows"]
+from ganzoo.engine.device import DeviceError
+
+__all__ = [
+    "DistInfo", "init_from_env", "broadcast_object", "all_true", "all_true_each", "barrier", "shutdown", "rank_rows", "sync_buffers",
+]
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,12 @@ def init_from_env(device_type: str = "auto") -> DistInfo:
         return DistInfo()
     rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
     use_cuda = (torch.cuda.is_available() and device_type in ("auto", "cuda")) or device_type.startswith("cuda")
+    if use_cuda and local >= torch.cuda.device_count():
+        # torch's own message here ("invalid device ordinal") names neither torchrun nor the fix.
+        raise DeviceError(
+            f"torchrun started local rank {local} but this machine has {torch.cuda.device_count()} CUDA device(s); "
+            f"use --nproc_per_node {max(1, torch.cuda.device_count())} or fewer, or train.device: cpu"
+        )
     if not dist.is_initialized():
         if use_cuda:
             torch.cuda.set_device(local)
@@ -84,6 +96,23 @@ def all_true_each(flags: tuple[bool, ...], info: DistInfo, device: torch.device)
     t = torch.tensor([1 if f else 0 for f in flags], device=device)
     dist.all_reduce(t, op=dist.ReduceOp.MIN)
     return tuple(bool(v) for v in t.tolist())
+
+
+def sync_buffers(modules: Iterable[nn.Module], info: DistInfo) -> None:
+    """Give every rank rank 0's buffers (batch-norm running statistics, spectral-norm vectors).
+
+    DDP's own ``broadcast_buffers`` copies them in place at every forward. A GAN's
+    D phase runs D twice (reals, fakes) before one backward, and the second copy
+    changes a buffer the first forward saved for backward: torch 2.11 then
+    refuses the backward ("modified by an inplace operation"). ganzoo wraps with
+    ``broadcast_buffers=False`` and calls this once per step instead, when no
+    graph is alive.
+    """
+    if not info.enabled:
+        return
+    for module in modules:
+        for buf in module.buffers():
+            dist.broadcast(buf, src=0)
 
 
 def barrier(info: DistInfo) -> None:

@@ -25,7 +25,7 @@ from torch.nn.parallel import DistributedDataParallel
 from ganzoo.data import ImageDataset, ResumableSampler
 from ganzoo.engine.build import build_losses, build_networks, unwrap_model
 from ganzoo.engine.device import autocast, check_precision, peak_memory_mb, seed_everything, select_device
-from ganzoo.engine.distributed import DistInfo, all_true, all_true_each, rank_rows
+from ganzoo.engine.distributed import DistInfo, all_true, all_true_each, rank_rows, sync_buffers
 from ganzoo.engine.ema import EMA
 from ganzoo.engine.failures import plugin_code
 from ganzoo.engine.logging import RunLogger, step_summary
@@ -103,7 +103,12 @@ class Run(RunState, RunOutputs):
         self.init_report: dict[str, Any] = {}
         if not resuming:
             self._apply_init()
-        if t.channels_last:
+        # With compile on CUDA, inductor picks conv layouts itself; handing it channels_last tensors too hits
+        # a wrong stride guess in convolution_backward (pytorch/pytorch#171622; seen on torch 2.11, H200).
+        self.channels_last = t.channels_last and not (t.compile and self.device.type == "cuda")
+        if t.channels_last and not self.channels_last:
+            self.log_info("train.channels_last is left to torch.compile on CUDA (inductor chooses conv layouts itself)")
+        if self.channels_last:
             self.nets = {k: v.to(memory_format=torch.channels_last) for k, v in self.nets.items()}
         self.losses = build_losses(spec, reg)
         # A parameter-free network (a bicubic or biharmonic baseline) has nothing to optimise.
@@ -181,7 +186,7 @@ class Run(RunState, RunOutputs):
         batch = next(self._batches)
         self.samples_seen += self.batch_size
         out = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
-        if self.spec.train.channels_last and "image" in out:
+        if self.channels_last and "image" in out:
             out["image"] = out["image"].contiguous(memory_format=torch.channels_last)
         return out
 
@@ -280,7 +285,8 @@ class Run(RunState, RunOutputs):
             self.nets = {k: nn.SyncBatchNorm.convert_sync_batchnorm(v) for k, v in self.nets.items()}
         ids = [self.device.index] if self.device.type == "cuda" else None
         # DDP refuses a module with nothing to synchronise (a parameter-free baseline).
-        self.nets = {k: DDP(v, device_ids=ids) if k in self.optimizers else v for k, v in self.nets.items()}
+        # Buffers are synchronised once per step (distributed.sync_buffers), not in place at every forward.
+        self.nets = {k: DDP(v, device_ids=ids, broadcast_buffers=False) if k in self.optimizers else v for k, v in self.nets.items()}
 
     def _compile(self) -> None:
         try:
@@ -394,6 +400,7 @@ class Run(RunState, RunOutputs):
                 self.phase = None
                 with plugin_code(self, self.step + 1):  # an error names the step, phase, component and plugin
                     self.task.train_step(self)
+                sync_buffers(self.nets.values(), self.dist)
                 self.step += 1
                 self.train_seconds = budget_start + clock() - c0
                 if self._due(t.log_every) or self.step == t.steps:

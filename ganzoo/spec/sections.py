@@ -133,7 +133,7 @@ class TrainSpec(Params):
     )
     device: str = Field("auto", pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$", description="auto picks cuda > mps > cpu.")
     precision: Literal["fp32", "bf16", "fp16"] = Field("fp32", description="Autocast precision; fp16 uses a GradScaler.")
-    channels_last: bool = Field(False, description="Use channels_last memory format for networks and images.")
+    channels_last: bool = Field(False, description="channels_last memory format for networks and images (left to torch.compile on CUDA).")
     compile: bool = Field(False, description="torch.compile the networks (falls back with a message).")
     sync_batchnorm: bool = Field(
         False, description="Under DDP, convert BatchNorm to SyncBatchNorm (CUDA only); else per-replica statistics."

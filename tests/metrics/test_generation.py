@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 import pytest
@@ -206,9 +207,20 @@ def test_precision_recall_limits() -> None:
         precision_recall(real[:3], real, k=3)
 
 
-def test_against_reference_packages() -> None:
+def test_against_reference_packages(monkeypatch: pytest.MonkeyPatch) -> None:
     """Cross-check with pytorch-fid and torch-fidelity (test extras), where installed."""
+    import inspect
+
     fid_score = pytest.importorskip("pytorch_fid.fid_score")
+    if "disp" not in inspect.signature(scipy.linalg.sqrtm).parameters:
+        # scipy 1.18 dropped sqrtm's `disp`, which pytorch-fid 0.3 still passes; give it back, same root
+        original = scipy.linalg.sqrtm
+
+        def sqrtm(a: np.ndarray, disp: bool = True) -> Any:
+            root = original(a)
+            return root if disp else (root, np.linalg.norm(root @ root - a, "fro") ** 2 / np.linalg.norm(a, "fro"))
+
+        monkeypatch.setattr(fid_score.linalg, "sqrtm", sqrtm)
     metric_kid = pytest.importorskip("torch_fidelity.metric_kid")
     metric_isc = pytest.importorskip("torch_fidelity.metric_isc")
     rng = np.random.default_rng(13)
