@@ -131,7 +131,20 @@ def test_changed_variant_never_overwrites_a_finished_run(swept, registries):
     changed["set"] = {"train.steps": 5}
     path = _write(tmp / "out", changed)  # sweep file next to the outputs; base.yaml alongside
     runs = expand_sweep(load_sweep(path), registries, path.parent)
-    with pytest.raises(CompareError, match="different spec"):
+    with pytest.raises(CompareError, match=r"different spec .*\(train\.steps changed\)") as info:
+        plan(runs, tmp / "out")
+    assert "only evaluation settings differ" not in str(info.value)
+
+
+def test_an_eval_only_change_is_named_with_the_way_to_keep_the_weights(swept, registries):
+    """A sweep whose metric changed after training: the error names the metric's key and how to re-score."""
+    tmp, _ = swept
+    changed = copy.deepcopy(SWEEP)
+    changed["set"] = {"eval.metrics": [{"type": "fd-domain", "params": {"n": 32}}]}
+    (tmp / "eval-changed").mkdir(exist_ok=True)
+    path = _write(tmp / "eval-changed", changed)
+    runs = expand_sweep(load_sweep(path), registries, path.parent)
+    with pytest.raises(CompareError, match=r"\(eval\.metrics\.0\.params\.n changed\).*only evaluation settings differ.*ganzoo eval"):
         plan(runs, tmp / "out")
 
 

@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from ganzoo.compare.gather import CompareError, gather_run
 from ganzoo.compare.launcher import LIVE_STATES, JobRecord, Launcher, LaunchRun, read_jobs, write_jobs
@@ -39,8 +39,8 @@ from ganzoo.fileio import atomic_write_text
 from ganzoo.rundir import RunDir, SweepDir
 from ganzoo.runlock import RunLock, lock_holder
 from ganzoo.runstate import failed_start
-from ganzoo.spec.model import spec_hash, spec_to_data
-from ganzoo.spec.yamlio import dump_yaml
+from ganzoo.spec.model import RunSpecBase, flatten, spec_hash, spec_to_data
+from ganzoo.spec.yamlio import dump_yaml, load_yaml
 
 __all__ = ["Planned", "SweepOutcome", "plan", "plan_runs", "plan_launch", "set_aside", "run_sweep"]
 
@@ -101,11 +101,32 @@ def _spec_problem(paths: RunDir, r: SweepRun) -> str:
     if m is None:
         return f"its {paths.spec.name} has no sha256 header (damaged)"
     if m.group(1) != spec_hash(r.spec):
+        changed = _changed_keys(text, r.spec)
+        shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
+        only_eval = bool(changed) and all(k.startswith("eval.") for k in changed)
         raise CompareError(
-            f"{paths.root} was trained from a different spec than variant {r.variant!r} seed {r.seed} now gives; "
-            "delete that directory, or give the changed variant a new name, so that no finished run is overwritten"
+            f"{paths.root} was trained from a different spec than variant {r.variant!r} seed {r.seed} now gives"
+            + (f" ({shown} changed)" if changed else "")
+            + "; delete that directory, or give the changed variant a new name, so that no finished run is overwritten"
+            + ("; only evaluation settings differ, so to keep the weights move the run out of the sweep, re-score it "
+               "with `ganzoo eval RUN --metrics ...` and table it with `ganzoo compare RUN ...`" if only_eval else "")
         )
     return ""
+
+
+def _changed_keys(recorded: str, spec: RunSpecBase) -> list[str]:
+    """Dotted paths where a run's recorded spec.yaml differs from ``spec`` (empty when it cannot be read)."""
+    def indexed(data: Any) -> Any:  # lists as {index: item}, so a change inside eval.metrics names its item
+        if isinstance(data, dict):
+            return {k: indexed(v) for k, v in data.items()}
+        return {str(i): indexed(v) for i, v in enumerate(data)} if isinstance(data, list) else data
+
+    try:
+        old = flatten(indexed(load_yaml(recorded)))
+    except Exception:  # noqa: BLE001 - a damaged file only loses the detail in the message
+        return []
+    new = flatten(indexed(spec_to_data(spec)))
+    return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
 
 
 def plan_runs(runs: list[SweepRun], out: Path) -> dict[str, Planned]:
