@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One prepared GPU check for a session that is lent a CUDA machine (see the device tool):
-# the CUDA tests, a 1-process torchrun launch on CUDA, every engine benchmark on the GPU, then the
+# the CUDA tests, a torchrun launch on CUDA (nccl DDP with 2 GPUs), every engine benchmark on the GPU, then the
 # whole suite with CUDA visible (where device: auto picks the GPU).
 # Usage (repository root, on the GPU machine): bash benchmarks/gpu_check.sh OUTDIR
 #   GANZOO_WHEELS=DIR   install ganzoo and its missing dependencies from wheels in DIR
@@ -35,8 +35,10 @@ nvidia-smi > "$out/nvidia-smi.txt" 2>&1
 python -c "import torch, sys; print(sys.version.split()[0], 'torch', torch.__version__, torch.cuda.get_device_name())" | tee "$out/versions.txt"
 
 step test_cuda 240 python -m pytest tests/test_cuda.py tests/plugins/test_regularizer_phases.py -q -n 8 -k "cuda or fp16" -rs
-step ddp 90 torchrun --nproc_per_node=1 -m ganzoo train registry/dcgan-digits.yaml --set train.steps=50 --set train.device=cuda \
-    --set train.progress=false --out "$out/ddp-nccl"
+# nccl DDP needs 2 GPUs; on one, torchrun still launches the CUDA run (world size 1 makes no process group)
+ngpu=$(python -c "import torch; print(min(2, torch.cuda.device_count()))")
+step ddp 90 torchrun --nproc_per_node="$ngpu" -m ganzoo train registry/dcgan-digits.yaml --set train.steps=50 --set train.device=cuda \
+    --set train.progress=false --out "$out/torchrun-cuda"
 step bench_engine 200 python benchmarks/bench_engine.py all --device cuda --steps 50 --rounds 3 --size 64
 step bench_frechet 45 python benchmarks/bench_frechet.py
 step bench_extractors 45 python benchmarks/bench_extractors.py --batches 10
