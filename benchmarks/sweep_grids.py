@@ -2,6 +2,8 @@
 
     python benchmarks/sweep_grids.py runs/compare-faces-architectures --seed 0 \\
         --variants dcgan dcgan-ada stylegan2 stylegan2-ada --out docs/images/faces-architectures-s0.png
+    python benchmarks/sweep_grids.py runs/compare-faces-architectures --seeds 0 1 2 --columns 2 \\
+        --variants dcgan dcgan-ada --out docs/images/faces-dcgan-ada-3seeds.png      # a row per seed
 
 Each panel is RUN/samples/step_*.png with the highest step, for the sweep's run
 directory ``runs/VARIANT-sSEED``, with the variant's name above it.
@@ -45,14 +47,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("sweep_dir", type=Path)
     ap.add_argument("--variants", nargs="+", required=True)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", "--seeds", dest="seeds", type=int, nargs="+", default=[0], help="one or more; panels go seed by seed")
     ap.add_argument("--columns", type=int, default=4)
     ap.add_argument("--out", type=Path, required=True)
     a = ap.parse_args()
     panels = []
-    for v in a.variants:
-        grid = last_grid(a.sweep_dir / "runs" / f"{v}-s{a.seed}")
-        panels.append((f"{v} ({grid.stem.removeprefix('step_').lstrip('0') or '0'} steps)", grid))
+    for seed in a.seeds:
+        for v in a.variants:
+            grid = last_grid(a.sweep_dir / "runs" / f"{v}-s{seed}")
+            steps = grid.stem.removeprefix("step_").lstrip("0") or "0"
+            panels.append((f"{v}{f' s{seed}' if len(a.seeds) > 1 else ''} ({steps} steps)", grid))
     side_by_side(panels, a.columns).save(a.out)
     print(f"wrote {a.out}")
 
