@@ -1,7 +1,8 @@
 """Put the last sample grid of several runs of a `ganzoo compare` sweep side by side, labelled.
 
-    python benchmarks/sweep_grids.py runs/compare-faces-architectures --seed 0 \\
-        --variants dcgan dcgan-ada stylegan2 stylegan2-ada --out docs/images/faces-architectures-s0.png
+    python benchmarks/sweep_grids.py runs/compare-faces-architectures --seeds 0 1 2 --columns 8 \\
+        --variants dcgan dcgan-ada r1-ema r1-ema-ada resnet-sngan resnet-sngan-ada stylegan2 stylegan2-ada \\
+        --out docs/images/faces-architectures-3seeds.png
     python benchmarks/sweep_grids.py runs/compare-faces-architectures --seeds 0 1 2 --columns 2 \\
         --variants dcgan dcgan-ada --out docs/images/faces-dcgan-ada-3seeds.png      # a row per seed
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, ImageDraw
 
 LABEL_H = 16
@@ -28,13 +30,23 @@ def last_grid(run: Path) -> Path:
     return grids[-1]
 
 
+def _is_grey(im: Image.Image) -> bool:
+    """Whether every pixel has R = G = B (grey grids are saved as RGB)."""
+    if im.mode in ("L", "1"):
+        return True
+    rgb = np.asarray(im.convert("RGB"))
+    return bool((rgb == rgb[..., :1]).all())
+
+
 def side_by_side(panels: list[tuple[str, Path]], columns: int) -> Image.Image:
     """One image of the panels, ``columns`` per row, each with its label on top."""
-    images = [(label, Image.open(path).convert("RGB")) for label, path in panels]
+    opened = [(label, Image.open(path)) for label, path in panels]
+    mode = "L" if all(_is_grey(im) for _, im in opened) else "RGB"  # a grey sheet of grey grids: a third of the bytes
+    images = [(label, im.convert(mode)) for label, im in opened]
     w = max(im.width for _, im in images)
     h = max(im.height for _, im in images) + LABEL_H
     rows = -(-len(images) // columns)
-    sheet = Image.new("RGB", (columns * w + (columns - 1) * GAP, rows * h + (rows - 1) * GAP), "white")
+    sheet = Image.new(mode, (columns * w + (columns - 1) * GAP, rows * h + (rows - 1) * GAP), "white")
     draw = ImageDraw.Draw(sheet)
     for i, (label, im) in enumerate(images):
         x, y = (i % columns) * (w + GAP), (i // columns) * (h + GAP)
@@ -57,7 +69,7 @@ def main() -> None:
             grid = last_grid(a.sweep_dir / "runs" / f"{v}-s{seed}")
             steps = grid.stem.removeprefix("step_").lstrip("0") or "0"
             panels.append((f"{v}{f' s{seed}' if len(a.seeds) > 1 else ''} ({steps} steps)", grid))
-    side_by_side(panels, a.columns).save(a.out)
+    side_by_side(panels, a.columns).save(a.out, optimize=True)
     print(f"wrote {a.out}")
 
 
