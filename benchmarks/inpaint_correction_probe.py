@@ -15,6 +15,7 @@ under a CPU-time budget at one thread, and prints at intervals
     OMP_NUM_THREADS=1 python benchmarks/inpaint_correction_probe.py --loss mse --lr 5e-4 --seconds 900
     OMP_NUM_THREADS=1 python benchmarks/inpaint_correction_probe.py --loss logmse --lr 5e-4 --seconds 300
 
+    OMP_NUM_THREADS=1 python benchmarks/inpaint_correction_probe.py --extra-photos retina clock cell --seconds 1080
     python benchmarks/inpaint_correction_probe.py --data faces --band-limited   # the control, no training
 
 ``--data faces`` trains on LFW faces 0-79 and scores faces 80-99 only. Those
@@ -38,7 +39,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ganzoo.metrics import psnr
-from ganzoo_data.crops import TRAIN_PHOTOS, build_inpaint_photos
+from ganzoo_data import crops
+from ganzoo_data.crops import build_inpaint_photos
 from ganzoo_data.params import InpaintPhotosParams
 from ganzoo_inpaint.fill import biharmonic_fill
 from ganzoo_inpaint.masks import content_seeds, masks_from_seeds
@@ -121,12 +123,16 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--every", type=int, default=250)
+    ap.add_argument("--extra-photos", nargs="*", default=[], metavar="NAME",
+                    help="more scikit-image photos for the training pool, e.g. stereo_motorcycle retina clock cell")
     ap.add_argument("--band-limited", action="store_true", help="print the band-limited least-squares control and stop")
     ap.add_argument("--data", choices=["photos", "faces"], default="photos",
                     help="faces: train on LFW faces 0-79 only, score on faces 80-99 only")
     args = ap.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(0)
+    if args.extra_photos:
+        crops.TRAIN_PHOTOS = (*crops.TRAIN_PHOTOS, *args.extra_photos)
     iters = 50 if args.size <= 64 else 400  # the CG steps that match scikit-image (docs/inpainting.md)
     holes = FreeFormMaskParams(hole_range=(0.1, 0.4))
     held = build_inpaint_photos(InpaintPhotosParams(split="heldout", size=args.size))
@@ -142,7 +148,7 @@ def main() -> None:
         print(f"{len(hx)} images: biharmonic {float(b.mean()):.3f}, band-limited least squares {float(v.mean()):.3f}")
         return
     train = build_inpaint_photos(InpaintPhotosParams(split="train", size=args.size, samples=args.pool))
-    slots = len(TRAIN_PHOTOS) + 1  # every 13th item is a face (ganzoo_data.crops)
+    slots = len(crops.TRAIN_PHOTOS) + 1  # every 13th item is a face (ganzoo_data.crops)
     items = [slots * i + slots - 1 for i in range(args.pool)] if args.data == "faces" else range(args.pool)
     train.samples = max(items) + 1
     px = torch.stack([train[i]["image"] for i in items])
