@@ -12,7 +12,7 @@ under a CPU-time budget at one thread, and prints at intervals
 * on the first 512 pool items: the hole MSE on [-1, 1], its mean log and the
   per-image hole PSNR, against the fill's own numbers printed first.
 
-    OMP_NUM_THREADS=1 python benchmarks/inpaint_correction_probe.py --loss mse --lr 5e-4 --seconds 900
+    OMP_NUM_THREADS=1 python benchmarks/inpaint_correction_probe.py --loss mse --lr 5e-4 --seconds 1080
     OMP_NUM_THREADS=1 python benchmarks/inpaint_correction_probe.py --loss logmse --lr 5e-4 --seconds 300
 
     OMP_NUM_THREADS=1 python benchmarks/inpaint_correction_probe.py --extra-photos retina clock cell --seconds 1080
@@ -93,6 +93,11 @@ def _u8(x: torch.Tensor) -> torch.Tensor:
     return ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
 
 
+def _hole_psnr(pred: torch.Tensor, x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+    """Per-image hole PSNR of ``pred`` composited into ``x``, as the specs score it (uint8)."""
+    return psnr(_u8(torch.where(m.bool(), pred, x)), _u8(x), mask=m, reduction="none")  # (B,)
+
+
 def _hole_mse(pred: torch.Tensor, x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
     return (((pred - x) ** 2) * m).sum((1, 2, 3)) / (x.shape[1] * m.sum((1, 2, 3))).clamp(min=1)  # (B,)
 
@@ -124,7 +129,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--every", type=int, default=250)
     ap.add_argument("--extra-photos", nargs="*", default=[], metavar="NAME",
-                    help="more scikit-image photos for the training pool, e.g. stereo_motorcycle retina clock cell")
+                    help="more skimage.data photos (single images) for the training pool, e.g. retina clock cell")
     ap.add_argument("--band-limited", action="store_true", help="print the band-limited least-squares control and stop")
     ap.add_argument("--data", choices=["photos", "faces"], default="photos",
                     help="faces: train on LFW faces 0-79 only, score on faces 80-99 only")
@@ -143,12 +148,11 @@ def main() -> None:
     hf = _fills(hx, hm, iters)
     if args.band_limited:
         pred = band_limited_fill(hx, hm, low=25)
-        v = psnr(_u8(torch.where(hm.bool(), pred, hx)), _u8(hx), mask=hm, reduction="none")
-        b = psnr(_u8(torch.where(hm.bool(), hf, hx)), _u8(hx), mask=hm, reduction="none")
+        v, b = _hole_psnr(pred, hx, hm), _hole_psnr(hf, hx, hm)
         print(f"{len(hx)} images: biharmonic {float(b.mean()):.3f}, band-limited least squares {float(v.mean()):.3f}")
         return
     train = build_inpaint_photos(InpaintPhotosParams(split="train", size=args.size, samples=args.pool))
-    slots = len(crops.TRAIN_PHOTOS) + 1  # every 13th item is a face (ganzoo_data.crops)
+    slots = len(crops.TRAIN_PHOTOS) + 1  # the last slot of each rotation is a face (ganzoo_data.crops)
     items = [slots * i + slots - 1 for i in range(args.pool)] if args.data == "faces" else range(args.pool)
     train.samples = max(items) + 1
     px = torch.stack([train[i]["image"] for i in items])
@@ -158,7 +162,7 @@ def main() -> None:
     opt = torch.optim.Adam(net.parameters(), lr=args.lr)
 
     def heldout(pred: torch.Tensor) -> str:
-        v = psnr(_u8(torch.where(hm.bool(), pred, hx)), _u8(hx), mask=hm, reduction="none")
+        v = _hole_psnr(pred, hx, hm)
         if args.data == "faces":
             return f"heldout faces {float(v.mean()):.3f}"
         return f"heldout {float(v.mean()):.3f} (tiles {float(v[:-HELDOUT_FACES].mean()):.3f}, faces {float(v[-HELDOUT_FACES:].mean()):.3f})"
