@@ -6,6 +6,8 @@ and ``eval_seed``), which is checked: a figure of different holes would mislead.
 
     python benchmarks/figure_inpaint.py runs/biharmonic runs/deepfill runs/pconv \
         --n 8 --out docs/images/inpaint-faces-heldout.png
+    python benchmarks/figure_inpaint.py /tmp/r/biharmonic128 /tmp/r/telea128 runs/fill-unet-photos128 \
+        --index 0 5 9 13 17 20 30 37 --out docs/images/inpaint-fill-unet-128.png
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("runs", nargs="+", type=Path, help="Finished inpainting run directories (the columns, in order).")
     ap.add_argument("--n", type=int, default=8, help="Evaluation images (rows), the first n of the evaluation data.")
+    ap.add_argument("--index", type=int, nargs="+", help="Instead of the first n, these evaluation images (e.g. tiles and faces).")
     ap.add_argument("--out", type=Path, required=True, help="PNG to write.")
     args = ap.parse_args()
 
@@ -34,7 +37,8 @@ def main() -> None:
             raise SystemExit(f"{run} scores other holes than {args.runs[0]}: {gen.task.eval_protocol()} vs {first.task.eval_protocol()}")
     data_spec = first.spec.eval.data or first.spec.data  # type: ignore[attr-defined]
     dataset = for_evaluation(reg.build("dataset", data_spec.type, data_spec.params))
-    image = torch.stack([dataset[i]["image"] for i in range(min(args.n, len(dataset)))])  # (n, C, H, W)
+    index = args.index if args.index else range(min(args.n, len(dataset)))
+    image = torch.stack([dataset[i]["image"] for i in index])  # (n, C, H, W)
     mask = first.task.eval_masks(image)  # (n, 1, H, W): a function of each image and eval_seed only
     masked = torch.where(mask > 0.5, torch.ones_like(image), image)
     with torch.no_grad():

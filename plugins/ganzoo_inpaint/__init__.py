@@ -1,4 +1,4 @@
-"""Inpainting: the ``inpainting`` task, gated-conv / partial-conv / context-encoder generators,
+"""Inpainting: the ``inpainting`` task, gated-conv / partial-conv / context-encoder / fill-unet generators,
 the SN-PatchGAN discriminator, classical baselines, the ``inpaint-buckets`` metric and ``ganzoo inpaint``.
 
 Hook implementations only; networks, masks and torch are imported when built.
@@ -16,6 +16,7 @@ from ganzoo_inpaint.params import (
     BiharmonicParams,
     BucketMetricParams,
     ContextEncoderParams,
+    FillUNetParams,
     GatedConvParams,
     InpaintingParams,
     PartialConvParams,
@@ -56,6 +57,13 @@ def _context_encoder(params: ContextEncoderParams, info: Any) -> Any:
                           params.start_scale)
 
 
+def _fill_unet(params: FillUNetParams, info: Any) -> Any:
+    from ganzoo_inpaint.unet import FillUNet
+
+    return FillUNet(info.channels, params.width, params.depth, tuple(params.dilations), params.fill, params.fill_iters,
+                    params.start_scale)
+
+
 def _patch(params: PatchDiscParams, info: Any) -> Any:
     from ganzoo_inpaint.nets import PatchDiscriminator
 
@@ -65,7 +73,7 @@ def _patch(params: PatchDiscParams, info: Any) -> Any:
 def _biharmonic(params: BiharmonicParams, info: Any) -> Any:
     from ganzoo_inpaint.baselines import Biharmonic
 
-    return Biharmonic()
+    return Biharmonic(params.solver)
 
 
 def _pyramid(params: PyramidParams, info: Any) -> Any:
@@ -107,6 +115,8 @@ def ganzoo_models() -> Iterable[ModelEntry]:
                    description="PConv U-Net (Liu et al. 2018): partial convolutions with mask update and re-normalisation."),
         ModelEntry(name="context-encoder", role="generator", tasks=_TASKS, build=_context_encoder, params=ContextEncoderParams,
                    description="Context encoder (Pathak et al. 2016): conv encoder, channel-wise FC, up-conv decoder; fixed input size."),
+        ModelEntry(name="fill-unet", role="generator", tasks=_TASKS, build=_fill_unet, params=FillUNetParams,
+                   description="Plain conv U-Net correcting a classical fill (biharmonic by default); starts as the fill."),
         ModelEntry(name="patch", role="discriminator", tasks=_TASKS, build=_patch, params=PatchDiscParams,
                    description="SN-PatchGAN (DeepFill v2): spectral-norm 5x5 stride-2 convs on image + mask, logits per patch."),
         ModelEntry(name="biharmonic", role="generator", tasks=_TASKS, build=_biharmonic, params=BiharmonicParams,

@@ -23,10 +23,22 @@ class Biharmonic(nn.Module):
     """``skimage.restoration.inpaint_biharmonic`` per image (and per channel set), on [-1, 1] values.
 
     The biharmonic equation is linear, so solving on [-1, 1] equals solving on
-    [0, 1] and rescaling; the known pixels are returned unchanged.
+    [0, 1] and rescaling; the known pixels are returned unchanged. With
+    ``solver="sparse-lu"``, :func:`ganzoo_inpaint.fill.biharmonic_exact` instead
+    (the same equation with a replicate border; the borders differ slightly).
     """
 
+    def __init__(self, solver: str = "scikit-image") -> None:
+        super().__init__()
+        if solver not in ("scikit-image", "sparse-lu"):
+            raise ValueError(f"solver must be 'scikit-image' or 'sparse-lu', got {solver!r}")
+        self.solver = solver
+
     def forward(self, masked: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        if self.solver == "sparse-lu":
+            from ganzoo_inpaint.fill import biharmonic_exact
+
+            return biharmonic_exact(masked.detach(), mask.detach()).clamp(-1, 1)  # (B, C, H, W)
         from skimage.restoration import inpaint_biharmonic
 
         images, holes = _to_numpy(masked), _to_numpy(mask)[:, 0] > 0.5  # (B, C, H, W), (B, H, W)

@@ -9,12 +9,24 @@ An image with no known pixel at all is filled with the constant 0 (mid-grey in
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 
-__all__ = ["FILLS", "biharmonic_fill", "biharmonic_smooth", "classical_fill", "harmonic_smooth", "push_pull", "pyramid_fill"]
+__all__ = [
+    "FILLS",
+    "biharmonic_exact",
+    "biharmonic_fill",
+    "biharmonic_smooth",
+    "classical_fill",
+    "harmonic_smooth",
+    "push_pull",
+    "pyramid_fill",
+]
 
-FILLS = ("pyramid", "biharmonic")
+FILLS = ("pyramid", "biharmonic", "biharmonic-exact")
 
 
 def _work_dtype(x: torch.Tensor) -> torch.dtype:
@@ -137,10 +149,60 @@ def biharmonic_fill(image: torch.Tensor, mask: torch.Tensor, iters: int = 50) ->
     return biharmonic_smooth(pyramid_fill(image, mask, 40), mask, iters)
 
 
+@functools.lru_cache(maxsize=8)
+def _biharmonic_operator(h: int, w: int) -> Any:
+    """``L @ L`` (CSR, float64) of :func:`_laplacian` on an (h, w) grid: the normal matrix of the biharmonic fill."""
+    import numpy as np
+    import scipy.sparse as sp
+
+    def second_difference(n: int) -> Any:  # replicate border: the end rows read -1, 1
+        main = np.full(n, -2.0)
+        main[[0, -1]] += 1.0
+        return sp.diags([np.ones(n - 1), main, np.ones(n - 1)], [-1, 0, 1]) if n > 1 else sp.csr_matrix((1, 1))
+
+    lap = sp.kron(sp.identity(h), second_difference(w)) + sp.kron(second_difference(h), sp.identity(w))
+    return (lap @ lap).tocsr()
+
+
+def biharmonic_exact(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The biharmonic fill solved exactly: a sparse LU factorisation per image (SciPy), shared by its channels.
+
+    The same equation as :func:`biharmonic_smooth` (and scikit-image's
+    ``inpaint_biharmonic``): the hole pixels minimising the summed squared
+    Laplacian of the image, known pixels fixed. Where CG needs about 400 steps at
+    128 px (0.35 s of one CPU thread per RGB image), this takes about 30 ms there
+    and 6 ms at 64 px (docs/inpainting.md). It runs on the CPU in float64; tensors
+    on another device make a round trip. (B, C, H, W), (B, 1, H, W) -> (B, C, H, W).
+    """
+    import numpy as np
+    import scipy.sparse.linalg as sla
+
+    b, c, h, w = image.shape
+    holes = (mask > 0.5).reshape(b, h * w).cpu().numpy()
+    values = image.detach().to("cpu", torch.float64).reshape(b, c, h * w).numpy().copy()
+    op = _biharmonic_operator(h, w)
+    for i in range(b):
+        hole = np.flatnonzero(holes[i])
+        if hole.size == 0:
+            continue
+        if hole.size == h * w:  # no known pixel: the constant 0, as push_pull
+            values[i] = 0.0
+            continue
+        known = np.flatnonzero(~holes[i])
+        rows = op[hole]  # (H, N)
+        rhs = -(rows[:, known] @ values[i][:, known].T)  # (H, C)
+        values[i][:, hole] = sla.splu(rows[:, hole].tocsc()).solve(np.ascontiguousarray(rhs)).T
+    filled = torch.from_numpy(values).reshape(b, c, h, w).to(image.device, image.dtype)
+    return torch.where(mask > 0.5, filled, image)  # known pixels exactly
+
+
 def classical_fill(image: torch.Tensor, mask: torch.Tensor, kind: str = "pyramid", iters: int = 40) -> torch.Tensor:
-    """The ``start: fill`` generators' starting point: ``pyramid_fill`` or ``biharmonic_fill`` with ``iters``."""
+    """The ``start: fill`` generators' starting point: ``pyramid_fill`` or ``biharmonic_fill`` with ``iters``,
+    or ``biharmonic_exact`` (``iters`` unused)."""
     if kind == "pyramid":
         return pyramid_fill(image, mask, iters)
     if kind == "biharmonic":
         return biharmonic_fill(image, mask, iters)
+    if kind == "biharmonic-exact":
+        return biharmonic_exact(image, mask)
     raise ValueError(f"fill must be one of {list(FILLS)}, got {kind!r}")
