@@ -6,8 +6,8 @@ and ``eval_seed``), which is checked: a figure of different holes would mislead.
 
     python benchmarks/figure_inpaint.py runs/biharmonic runs/deepfill runs/pconv \
         --n 8 --out docs/images/inpaint-faces-heldout.png
-    python benchmarks/figure_inpaint.py /tmp/r/biharmonic128 /tmp/r/telea128 runs/fill-unet-photos128 \
-        --index 0 5 9 13 17 20 30 37 --out docs/images/inpaint-fill-unet-128.png
+    python benchmarks/figure_inpaint.py /tmp/r/telea128 /tmp/r/lu128 runs/fill-unet-photos128 \
+        --index 2 9 15 20 30 37 --out docs/images/inpaint-fill-unet-128.png
 """
 
 from __future__ import annotations

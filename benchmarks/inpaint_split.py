@@ -20,18 +20,18 @@ import torch
 
 from ganzoo import for_evaluation, load_generator, load_registries
 from ganzoo.metrics import l1, psnr
-from inpaint_correction_probe import HELDOUT_FACES, band_limited_fill
+from inpaint_correction_probe import HELDOUT_FACES, _u8, band_limited_fill
 
 
-def _u8(x: torch.Tensor) -> torch.Tensor:
-    return ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+def _scores(pred: torch.Tensor, image: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-image hole PSNR and hole L1 of ``pred`` composited into ``image``, as the specs score them (uint8). (N,), (N,)."""
+    a, b = _u8(torch.where(mask.bool(), pred, image)), _u8(image)
+    return psnr(a, b, mask=mask, reduction="none"), l1(a, b, mask=mask, reduction="none")
 
 
 def _row(name: str, pred: torch.Tensor, image: torch.Tensor, mask: torch.Tensor, faces: int) -> str:
     """``| name | PSNR all | tiles | faces | L1 all | tiles | faces |`` of composited ``pred``."""
-    a, b = _u8(torch.where(mask.bool(), pred, image)), _u8(image)
-    p = psnr(a, b, mask=mask, reduction="none")  # (N,)
-    e = l1(a, b, mask=mask, reduction="none")  # (N,)
+    p, e = _scores(pred, image, mask)
     cells = [f"{float(v.mean()):.2f}" for v in (p, p[:-faces], p[-faces:])]
     cells += [f"{float(v.mean()):.4f}" for v in (e, e[:-faces], e[-faces:])]
     return f"| {name} | " + " | ".join(cells) + " |"
@@ -46,8 +46,9 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     reg = load_registries()
-    gens = [load_generator(r, registries=reg, checkpoint=args.checkpoint if (r / "checkpoints").is_dir() and not
-                           (r / "generator.safetensors").is_file() else None) for r in args.runs]
+    # a run without an export (unfinished) is read from --checkpoint; finished runs and baselines from their export
+    gens = [load_generator(r, registries=reg, checkpoint=None if (r / "generator.safetensors").is_file() else args.checkpoint)
+            for r in args.runs]
     first = gens[0]
     for run, gen in zip(args.runs, gens, strict=True):
         if gen.task.eval_protocol() != first.task.eval_protocol():
@@ -65,9 +66,8 @@ def main() -> None:
         print(_row(run.name, pred, image, mask, args.faces), flush=True)
     if args.band_limited:  # faces only: the tiles are not band-limited
         x, m = image[-args.faces :], mask[-args.faces :]
-        a, b = _u8(torch.where(m.bool(), band_limited_fill(x, m, low=25), x)), _u8(x)
-        p, e = psnr(a, b, mask=m), l1(a, b, mask=m)
-        print(f"| band-limited least squares (faces only) | - | - | {p:.2f} | - | - | {e:.4f} |")
+        p, e = _scores(band_limited_fill(x, m, low=25), x, m)
+        print(f"| band-limited least squares (faces only) | - | - | {float(p.mean()):.2f} | - | - | {float(e.mean()):.4f} |")
 
 
 if __name__ == "__main__":

@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganzoo_inpaint.fill import FILLS, classical_fill
-from ganzoo_inpaint.nets import _scale_output_
+from ganzoo_inpaint.fill import classical_fill
+from ganzoo_inpaint.nets import _check_start, _scale_output_
 
 __all__ = ["FillUNet"]
 
@@ -40,8 +40,7 @@ class FillUNet(nn.Module):
     def __init__(self, channels: int, width: int = 16, depth: int = 3, dilations: tuple[int, ...] = (2, 4),
                  fill: str = "biharmonic-exact", fill_iters: int = 50, start_scale: float = 0.1) -> None:
         super().__init__()
-        if fill not in FILLS:
-            raise ValueError(f"fill must be one of {list(FILLS)}, got {fill!r}")
+        _check_start("fill", fill)
         chans = [width * min(2**i, 4) for i in range(depth + 1)]
         self.inc = nn.Sequential(_conv(channels + 1, width), _conv(width, width))
         self.down = nn.ModuleList(
