@@ -230,6 +230,13 @@ class InpaintingParams(Params):
         "(equal weights = plain full-image loss); 'region': averaged over the region's own pixels, "
         "so a small hole weighs as much as a large one.",
     )
+    train_crops: tuple[int, ...] = Field(
+        (),
+        max_length=8,
+        description="Multi-scale training: each step draws one side s from this list (the run's RNG) and cuts every "
+        "training image into the non-overlapping s x s tiles of a grid at a random offset, so a step sees about the same "
+        "pixels at any side; holes are drawn at s. Each side must be at most the data's size. Empty: train at the data's size.",
+    )
     max_hole_fraction: float = Field(
         0.75,
         gt=0.0,
@@ -237,6 +244,13 @@ class InpaintingParams(Params):
         description="A given mask covering more of an image than this is refused as probably inverted (1 = known); this catches "
         "inverted masks of holes under 1 - max_hole_fraction. PConv's largest test bucket is 50-60%.",
     )
+
+    @field_validator("train_crops")
+    @classmethod
+    def _crop_sides(cls, v: tuple[int, ...]) -> tuple[int, ...]:
+        if any(side < 8 for side in v):
+            raise ValueError(f"train_crops sides must be at least 8 px, got {list(v)}")
+        return v
 
     @model_validator(mode="after")
     def _bucket_fits(self) -> InpaintingParams:

@@ -36,7 +36,7 @@ from ganzoo_inpaint.masks import check_mask, composite, content_seeds, hole_boun
 from ganzoo_inpaint.params import FolderMaskParams, InpaintingParams
 from ganzoo_inpaint.resize import fill_any_size
 
-__all__ = ["Inpainting", "grid_triplets"]
+__all__ = ["Inpainting", "cut_tiles", "grid_triplets"]
 
 _SEED_HIGH = 2**31 - 1
 
@@ -49,6 +49,14 @@ def grid_triplets(n: int) -> int:
     """
     side = 3 * int((n**0.5) // 3)
     return side * side // 3 if side else max(1, n // 3)
+
+
+def cut_tiles(x: Tensor, side: int) -> Tensor:
+    """(B, C, r * side, c * side) -> (B * r * c, C, side, side): each image's grid of tiles, image by image."""
+    b, c, h, w = x.shape
+    rows, cols = h // side, w // side
+    tiles = x.reshape(b, c, rows, side, cols, side).permute(0, 2, 4, 1, 3, 5)  # (B, r, c, C, side, side)
+    return tiles.reshape(b * rows * cols, c, side, side)
 
 
 class Inpainting(Task):
@@ -81,6 +89,10 @@ class Inpainting(Task):
                 "inpainting needs losses: losses.reconstruction (e.g. [{type: l1}]) and/or a discriminator with losses.adversarial"
             )
         hole_bounds(self.params.mask.hole_range, run.info.size, run.info.size)  # fail now if the bucket cannot fit the image
+        for side in self.params.train_crops:
+            if side > run.info.size:
+                raise ConfigError(f"task.params.train_crops: side {side} exceeds the data's size {run.info.size}")
+            hole_bounds(self.params.mask.hole_range, side, side)
         if isinstance(self.params.mask, FolderMaskParams):  # fail now if the folder has no usable mask
             masks_from_seeds(self.params.mask, [0], run.info.size, run.info.size)
         self._dataset = for_evaluation(run.dataset)  # samples show images as evaluation scores them
@@ -98,6 +110,18 @@ class Inpainting(Task):
     def eval_protocol(self) -> dict[str, Any]:
         """The evaluation holes (mask generator and ``eval_seed``): scores on other holes are another protocol."""
         return {"holes": self.params.mask.model_dump(mode="json"), "eval_seed": self.params.eval_seed}
+
+    def train_tiles(self, batch: dict[str, Tensor], ctx: StepContext) -> dict[str, Tensor]:
+        """``train_crops``: the batch cut into ``s x s`` tiles for a side ``s`` drawn this step (unchanged when none is set)."""
+        crops = self.params.train_crops
+        if not crops:
+            return batch
+        side = crops[int(ctx.randint(len(crops), 1)[0])]
+        h, w = batch["image"].shape[-2:]
+        rows, cols = h // side, w // side
+        top, left = (int(ctx.randint(span + 1, 1)[0]) for span in (h - rows * side, w - cols * side))
+        return {key: cut_tiles(x[..., top : top + rows * side, left : left + cols * side], side) if key in ("image", "mask")
+                else x for key, x in batch.items()}
 
     def batch_masks(self, batch: dict[str, Tensor], make: Callable[[Tensor], Tensor]) -> tuple[Tensor, Tensor]:
         """The batch's image and its mask: the given one, validated, or a fresh one from ``make``."""
@@ -147,7 +171,8 @@ class Inpainting(Task):
         G, D = ctx.nets["generator"], ctx.nets.get("discriminator")
 
         def draw() -> tuple[Tensor, Tensor]:
-            return self.batch_masks(ctx.next_batch(), lambda x: self.train_masks(x, ctx))  # (B, C, H, W), (B, 1, H, W)
+            batch = self.train_tiles(ctx.next_batch(), ctx)
+            return self.batch_masks(batch, lambda x: self.train_masks(x, ctx))  # (B, C, H, W), (B, 1, H, W)
 
         def critic_inputs(sample: tuple[Tensor, Tensor]) -> CriticInputs:
             assert D is not None  # validation: an adversarial loss comes with a discriminator

@@ -119,3 +119,42 @@ def test_fill_unet_params_and_registry():
     reg = load_registries()
     net = reg.build("model", "fill-unet", {"width": 4, "depth": 2, "fill": "pyramid"}, DataInfo(channels=1, size=16), role="generator")
     assert isinstance(net, FillUNet) and net.multiple == 4 and net.fill == "pyramid"
+
+
+# ---------------------------------------------------------------- train_crops: multi-scale training tiles
+
+
+def test_cut_tiles_keeps_each_images_grid_in_order():
+    from ganzoo_inpaint.task import cut_tiles
+
+    x = torch.arange(2 * 3 * 8 * 8.0).view(2, 3, 8, 8)
+    tiles = cut_tiles(x, 4)  # (8, 3, 4, 4): image 0's four tiles row by row, then image 1's
+    assert tiles.shape == (8, 3, 4, 4)
+    assert torch.equal(tiles[1], x[0, :, 0:4, 4:8]) and torch.equal(tiles[6], x[1, :, 4:8, 0:4])
+    assert torch.equal(cut_tiles(x, 8), x)
+
+
+def test_train_crops_trains_on_tiles_and_is_validated(registries, tmp_path):
+    import copy
+
+    from ganzoo import ConfigError
+    from ganzoo.engine.run import Run
+    from ganzoo.spec.model import SpecError, validate_spec
+    from tests.helpers import TINY_INPAINT_SPEC
+
+    spec = copy.deepcopy(TINY_INPAINT_SPEC)
+    spec["task"]["params"]["train_crops"] = [8, 16]
+    spec["train"].update(steps=6, sample_every=0, checkpoint_every=0, tensorboard=False)
+    run = Run(validate_spec(spec, registries), registries, tmp_path / "run")
+    seen: list[tuple[int, ...]] = []
+    run.nets["generator"].register_forward_pre_hook(lambda _m, args: seen.append(tuple(args[0].shape)))
+    run.fit()
+    # batch 4 of 16 px: four 8 px tiles each, or as loaded; both sides are drawn in six steps (seed 0)
+    assert (16, 1, 8, 8) in seen and (4, 1, 16, 16) in seen
+
+    spec["task"]["params"]["train_crops"] = [32]
+    with pytest.raises(ConfigError, match="train_crops: side 32 exceeds the data's size 16"):
+        Run(validate_spec(spec, registries), registries, tmp_path / "big").fit()
+    spec["task"]["params"]["train_crops"] = [4]
+    with pytest.raises(SpecError, match="train_crops"):
+        validate_spec(spec, registries)
