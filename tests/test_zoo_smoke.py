@@ -41,12 +41,14 @@ GAN_TASKS = ("unconditional", "conditional")
 SPECS = sorted((Path(__file__).parents[1] / "registry").glob("*.yaml"))
 
 
-def _template(task: str) -> dict:
+def _template(task: str, adversarial: bool = False) -> dict:
     """The smallest-batch registry spec of ``task``: a known-good setting of its other slots and losses."""
     from ganzoo.spec.yamlio import load_yaml
 
     specs = [load_yaml(p.read_text()) for p in SPECS]
     mine = [s for s in specs if (s.get("task") if isinstance(s.get("task"), str) else s.get("task", {}).get("type")) == task]
+    if adversarial:  # a discriminator is smoke-trained only where a spec trains one
+        mine = [s for s in mine if s.get("losses", {}).get("adversarial")]
     assert mine, f"no registry spec uses task {task!r}"
     return min(mine, key=lambda s: s.get("train", {}).get("batch_size", 64))
 
@@ -58,11 +60,13 @@ def _smoke_spec(entry: ModelEntry, tiny_spec: dict) -> dict:
         spec = tiny_spec
         spec[other] = {"type": _partner(entry.role, task), "params": tiny_spec[other]["params"]}
     else:  # SR, inpainting, ...: the task's registry spec, on tiny data
-        spec = {k: v for k, v in _template(task).items() if k not in ("init", "eval")}
+        spec = {k: v for k, v in _template(task, entry.role == "discriminator").items() if k not in ("init", "eval")}
         spec["data"], spec["train"] = tiny_spec["data"], tiny_spec["train"]
     spec["task"] = spec["task"] if task not in GAN_TASKS else task
     spec[entry.role] = {"type": entry.name}  # the component's own defaults
     spec["data"]["params"]["size"] = 32
+    if isinstance(spec["task"], dict):  # a template's training tiles (inpainting's train_crops) are sized for its own data
+        spec["task"].get("params", {}).pop("train_crops", None)
     spec["train"].update(steps=2, batch_size=4, sample_every=0, checkpoint_every=0, tensorboard=False)
     return spec
 
