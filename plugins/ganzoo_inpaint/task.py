@@ -51,10 +51,11 @@ def grid_triplets(n: int) -> int:
     return side * side // 3 if side else max(1, n // 3)
 
 
-def cut_tiles(x: Tensor, side: int) -> Tensor:
-    """(B, C, r * side, c * side) -> (B * r * c, C, side, side): each image's grid of tiles, image by image."""
+def cut_tiles(x: Tensor, side: int, top: int = 0, left: int = 0) -> Tensor:
+    """(B, C, H, W) -> (B * r * c, C, side, side): the r x c grid of whole tiles from (top, left), image by image."""
     b, c, h, w = x.shape
-    rows, cols = h // side, w // side
+    rows, cols = (h - top) // side, (w - left) // side
+    x = x[..., top : top + rows * side, left : left + cols * side]  # (B, C, r * side, c * side)
     tiles = x.reshape(b, c, rows, side, cols, side).permute(0, 2, 4, 1, 3, 5)  # (B, r, c, C, side, side)
     return tiles.reshape(b * rows * cols, c, side, side)
 
@@ -117,11 +118,8 @@ class Inpainting(Task):
         if not crops:
             return batch
         side = crops[int(ctx.randint(len(crops), 1)[0])]
-        h, w = batch["image"].shape[-2:]
-        rows, cols = h // side, w // side
-        top, left = (int(ctx.randint(span + 1, 1)[0]) for span in (h - rows * side, w - cols * side))
-        return {key: cut_tiles(x[..., top : top + rows * side, left : left + cols * side], side) if key in ("image", "mask")
-                else x for key, x in batch.items()}
+        top, left = (int(ctx.randint(n % side + 1, 1)[0]) for n in batch["image"].shape[-2:])  # the grid's offset
+        return {key: cut_tiles(x, side, top, left) if key in ("image", "mask") else x for key, x in batch.items()}
 
     def batch_masks(self, batch: dict[str, Tensor], make: Callable[[Tensor], Tensor]) -> tuple[Tensor, Tensor]:
         """The batch's image and its mask: the given one, validated, or a fresh one from ``make``."""
